@@ -1,0 +1,188 @@
+//! Calendar dates: parsing what people type, long human text, month arithmetic.
+
+use chrono::{Datelike, Months, NaiveDate, Weekday};
+
+use super::Locale;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DateError {
+    #[error("date is empty")]
+    Empty,
+    #[error("`{0}` is not a date (use YYYY-MM-DD or DD/MM/YYYY)")]
+    Malformed(String),
+    #[error("`{0}` is not a real calendar date")]
+    NotInCalendar(String),
+}
+
+/// Parses `YYYY-MM-DD` or `DD/MM/YYYY` (also `D/M/YYYY` and `DD-MM-YYYY`).
+pub fn parse_date(input: &str) -> Result<NaiveDate, DateError> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Err(DateError::Empty);
+    }
+    let malformed = || DateError::Malformed(s.to_string());
+    let parts: Vec<&str> = s.split(['-', '/']).collect();
+    if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(malformed());
+    }
+    let num = |p: &str| p.parse::<u32>().map_err(|_| malformed());
+    let (year, month, day) = if parts[0].len() == 4 && !s.contains('/') {
+        (num(parts[0])?, num(parts[1])?, num(parts[2])?)
+    } else if parts[2].len() == 4 && parts[0].len() <= 2 && parts[1].len() <= 2 {
+        (num(parts[2])?, num(parts[1])?, num(parts[0])?)
+    } else {
+        return Err(malformed());
+    };
+    let year = i32::try_from(year).map_err(|_| malformed())?;
+    NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| DateError::NotInCalendar(s.to_string()))
+}
+
+/// Adds calendar months, clamping to the end of a shorter month
+/// (31 January + 1 month = 28/29 February).
+pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
+    date.checked_add_months(Months::new(months)).unwrap_or(NaiveDate::MAX)
+}
+
+const ES_MONTHS: [&str; 12] = [
+    "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
+    "octubre", "noviembre", "diciembre",
+];
+const EN_MONTHS: [&str; 12] = [
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+];
+
+fn weekday_es(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Mon => "lunes",
+        Weekday::Tue => "martes",
+        Weekday::Wed => "miércoles",
+        Weekday::Thu => "jueves",
+        Weekday::Fri => "viernes",
+        Weekday::Sat => "sábado",
+        Weekday::Sun => "domingo",
+    }
+}
+
+fn weekday_en(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Mon => "Monday",
+        Weekday::Tue => "Tuesday",
+        Weekday::Wed => "Wednesday",
+        Weekday::Thu => "Thursday",
+        Weekday::Fri => "Friday",
+        Weekday::Sat => "Saturday",
+        Weekday::Sun => "Sunday",
+    }
+}
+
+/// "lunes 1 de diciembre de 2026" / "Monday, December 1, 2026".
+pub fn long_date(date: NaiveDate, locale: Locale) -> String {
+    let month = date.month0() as usize;
+    match locale {
+        Locale::Es => format!(
+            "{} {} de {} de {}",
+            weekday_es(date.weekday()),
+            date.day(),
+            ES_MONTHS[month],
+            date.year()
+        ),
+        Locale::En => format!(
+            "{}, {} {}, {}",
+            weekday_en(date.weekday()),
+            EN_MONTHS[month],
+            date.day(),
+            date.year()
+        ),
+    }
+}
+
+/// "1 de diciembre" / "December 1": for compact lists.
+pub fn short_date(date: NaiveDate, locale: Locale) -> String {
+    let month = date.month0() as usize;
+    match locale {
+        Locale::Es => format!("{} de {}", date.day(), ES_MONTHS[month]),
+        Locale::En => format!("{} {}", EN_MONTHS[month], date.day()),
+    }
+}
+
+/// "hoy", "mañana", "en 3 días", "hace 2 días" — the relative wording used in
+/// messages, with correct plurals.
+pub fn days_phrase(days_left: i64, locale: Locale) -> String {
+    match locale {
+        Locale::Es => match days_left {
+            0 => "hoy".into(),
+            1 => "mañana".into(),
+            -1 => "ayer".into(),
+            n if n > 1 => format!("en {n} días"),
+            n => format!("hace {} días", -n),
+        },
+        Locale::En => match days_left {
+            0 => "today".into(),
+            1 => "tomorrow".into(),
+            -1 => "yesterday".into(),
+            n if n > 1 => format!("in {n} days"),
+            n => format!("{} days ago", -n),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn parses_iso_and_latin_american_formats() {
+        assert_eq!(parse_date("2026-12-01"), Ok(d(2026, 12, 1)));
+        assert_eq!(parse_date("01/12/2026"), Ok(d(2026, 12, 1)));
+        assert_eq!(parse_date("1/12/2026"), Ok(d(2026, 12, 1)));
+        assert_eq!(parse_date("01-12-2026"), Ok(d(2026, 12, 1)));
+        assert_eq!(parse_date(" 2026-12-01 "), Ok(d(2026, 12, 1)));
+    }
+
+    #[test]
+    fn leap_days() {
+        assert_eq!(parse_date("29/02/2028"), Ok(d(2028, 2, 29)));
+        assert!(matches!(parse_date("29/02/2027"), Err(DateError::NotInCalendar(_))));
+        assert!(matches!(parse_date("2026-13-01"), Err(DateError::NotInCalendar(_))));
+        assert!(matches!(parse_date("31/04/2026"), Err(DateError::NotInCalendar(_))));
+    }
+
+    #[test]
+    fn rejects_junk() {
+        assert_eq!(parse_date(""), Err(DateError::Empty));
+        for bad in ["mañana", "2026/12/01x", "12/2026", "2026-1", "1.12.2026", "26-12-01"] {
+            assert!(matches!(parse_date(bad), Err(DateError::Malformed(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn long_dates_in_both_languages() {
+        assert_eq!(long_date(d(2026, 12, 1), Locale::Es), "martes 1 de diciembre de 2026");
+        assert_eq!(long_date(d(2026, 11, 30), Locale::Es), "lunes 30 de noviembre de 2026");
+        assert_eq!(long_date(d(2026, 11, 28), Locale::Es), "sábado 28 de noviembre de 2026");
+        assert_eq!(long_date(d(2026, 12, 1), Locale::En), "Tuesday, December 1, 2026");
+        assert_eq!(short_date(d(2026, 12, 1), Locale::Es), "1 de diciembre");
+    }
+
+    #[test]
+    fn month_arithmetic_clamps_to_month_end() {
+        assert_eq!(add_months(d(2027, 1, 31), 1), d(2027, 2, 28));
+        assert_eq!(add_months(d(2028, 1, 31), 1), d(2028, 2, 29));
+        assert_eq!(add_months(d(2026, 11, 25), 1), d(2026, 12, 25));
+        assert_eq!(add_months(d(2026, 12, 15), 3), d(2027, 3, 15));
+    }
+
+    #[test]
+    fn relative_days_have_correct_plurals() {
+        assert_eq!(days_phrase(0, Locale::Es), "hoy");
+        assert_eq!(days_phrase(1, Locale::Es), "mañana");
+        assert_eq!(days_phrase(3, Locale::Es), "en 3 días");
+        assert_eq!(days_phrase(-3, Locale::Es), "hace 3 días");
+        assert_eq!(days_phrase(7, Locale::En), "in 7 days");
+    }
+}

@@ -1,0 +1,4 @@
+//! avisa: WhatsApp renewal reminders, customer chat and staff commands for
+//! subscription resellers.
+
+pub mod domain;
