@@ -1,4 +1,5 @@
 //! avisa: WhatsApp renewal reminders, customer chat and staff commands for
 //! subscription resellers.
 
+pub mod config;
 pub mod domain;
