@@ -1,0 +1,119 @@
+//! Persistence. One `Store` trait; `sqlite.rs` and `postgres.rs` implement it
+//! with the same SQL (see `queries.rs`), each with its own migrations.
+
+mod model;
+pub mod postgres;
+mod queries;
+pub mod sqlite;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+pub use model::*;
+
+use crate::config::DatabaseUrl;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot open the database: {0}")]
+    Open(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The pools behind a store, for the job queue (which keeps its own tables in
+/// the same database).
+#[derive(Debug, Clone)]
+pub enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// Settings keys kept in the `settings` table.
+pub const SETTING_PAUSED: &str = "reminders_paused";
+pub const SETTING_SESSION_DOWN: &str = "session_disconnected";
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    fn backend_name(&self) -> &'static str;
+    fn pool(&self) -> Pool;
+
+    async fn migrate(&self) -> StoreResult<()>;
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- clients and subscriptions
+    /// Creates or updates clients and subscriptions (by phone + service) in
+    /// one transaction: all or nothing.
+    async fn upsert_subscriptions(&self, rows: &[NewSubscription], now: DateTime<Utc>) -> StoreResult<UpsertSummary>;
+    async fn client_by_phone(&self, phone: &str) -> StoreResult<Option<ClientRow>>;
+    async fn clients_by_name(&self, name: &str) -> StoreResult<Vec<ClientRow>>;
+    async fn subscriptions_of_client(&self, client_id: i64) -> StoreResult<Vec<SubscriptionView>>;
+    async fn subscription(&self, id: i64) -> StoreResult<Option<SubscriptionView>>;
+    /// Active subscriptions whose end date lies in `from..=to`, by client.
+    async fn active_subscriptions_ending(&self, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<SubscriptionView>>;
+    async fn set_opted_out(&self, client_id: i64, at: Option<DateTime<Utc>>) -> StoreResult<()>;
+    async fn set_subscription_status(&self, subscription_id: i64, status: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn count_clients(&self) -> StoreResult<i64>;
+
+    // --- reminders
+    /// Keys already done for end dates in `from..=to`: sent, in flight, or
+    /// failed permanently. Transient failures are not done and are re-planned.
+    async fn reminders_done(&self, from: NaiveDate, to: NaiveDate) -> StoreResult<HashSet<ReminderKey>>;
+    /// Writes each planned message with its reminder rows, one transaction
+    /// for the batch. A message whose reminders already exist (another
+    /// planner won) is left out; returns the new message ids in order.
+    async fn record_reminders(&self, planned: &[PlannedMessage], planned_on: NaiveDate, automatic: bool, now: DateTime<Utc>) -> StoreResult<Vec<Option<i64>>>;
+    async fn reminder_counts(&self, planned_on: NaiveDate) -> StoreResult<Vec<TierStatusCount>>;
+
+    // --- messages (outbox and log)
+    async fn queue_outbound(&self, message: &NewOutbound, now: DateTime<Utc>) -> StoreResult<i64>;
+    /// Logs an inbound message; `None` when its WhatsApp id was seen before.
+    async fn insert_inbound(&self, message: &NewInbound, now: DateTime<Utc>) -> StoreResult<Option<i64>>;
+    async fn message(&self, id: i64) -> StoreResult<Option<MessageRow>>;
+    /// Moves a queued, due message to `sending`; `None` if it is not queued
+    /// or not yet due (another worker has it, or it was already sent).
+    async fn claim_message(&self, id: i64, now: DateTime<Utc>) -> StoreResult<Option<MessageRow>>;
+    async fn mark_sent(&self, id: i64, provider_message_id: Option<&str>, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn mark_retry(&self, id: i64, next_attempt_at: DateTime<Utc>, error: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn mark_failed(&self, id: i64, error: &str, permanent: bool, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Queued outbound messages, interactive first, oldest first.
+    async fn queued_messages(&self, limit: i64) -> StoreResult<Vec<QueuedMessage>>;
+    /// Messages left in `sending` by a crash: marked failed (not resent, to
+    /// never double-send; transient, so reminders are planned again).
+    async fn fail_interrupted_sends(&self, before: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64>;
+    async fn set_delivery_status(&self, wa_or_provider_id: &str, status: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn message_counts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<KindStatusCount>>;
+    async fn messages_for_phone(&self, phone: &str, limit: i64) -> StoreResult<Vec<MessageRow>>;
+
+    // --- settings and once-a-day marks
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn set_setting(&self, key: &str, value: Option<&str>, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Records `mark` for `day`; false if it was already there.
+    async fn mark_once(&self, mark: &str, day: NaiveDate, now: DateTime<Utc>) -> StoreResult<bool>;
+}
+
+/// Opens the database named by `url`, creating a SQLite file if needed, and
+/// runs migrations.
+pub async fn connect(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = match url {
+        DatabaseUrl::Sqlite { path } => Arc::new(sqlite::SqliteStore::open(path).await?),
+        DatabaseUrl::Postgres { url } => Arc::new(postgres::PostgresStore::open(url).await?),
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+pub async fn is_paused(store: &dyn Store) -> StoreResult<bool> {
+    Ok(store.setting(SETTING_PAUSED).await?.is_some())
+}

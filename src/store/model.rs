@@ -1,0 +1,186 @@
+//! Rows and inputs the store reads and writes.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::domain::{Money, Phone};
+
+/// A client with one subscription, as import and `/alta` write them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSubscription {
+    pub name: String,
+    pub phone: Phone,
+    pub email: Option<String>,
+    pub service: String,
+    pub end_date: NaiveDate,
+    pub price: Money,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UpsertSummary {
+    pub clients_created: u64,
+    pub clients_updated: u64,
+    pub subscriptions_created: u64,
+    pub subscriptions_updated: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct ClientRow {
+    pub id: i64,
+    pub name: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub opted_out_at: Option<DateTime<Utc>>,
+    pub notes: String,
+}
+
+/// An active or cancelled subscription joined with its client and service.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct SubscriptionView {
+    pub id: i64,
+    pub client_id: i64,
+    pub client_name: String,
+    pub phone: String,
+    pub opted_out_at: Option<DateTime<Utc>>,
+    pub service_id: i64,
+    pub service: String,
+    pub end_date: NaiveDate,
+    pub price_cents: i64,
+    pub currency: String,
+    pub status: String,
+}
+
+impl SubscriptionView {
+    pub fn price(&self) -> Money {
+        Money::from_cents(self.price_cents)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == "active"
+    }
+}
+
+/// One (subscription, end_date, tier) reminder key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReminderKey {
+    pub subscription_id: i64,
+    pub end_date: NaiveDate,
+    pub tier: i32,
+}
+
+/// A reminder message for one client covering one or more subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedMessage {
+    pub client_id: i64,
+    pub phone: Phone,
+    pub body: String,
+    /// (key, days_left) for every subscription in the message.
+    pub reminders: Vec<(ReminderKey, i64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    Reminder,
+    Reply,
+    Staff,
+    Notice,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Reminder => "reminder",
+            MessageKind::Reply => "reply",
+            MessageKind::Staff => "staff",
+            MessageKind::Notice => "notice",
+        }
+    }
+}
+
+/// Send order: conversation replies and staff traffic before bulk reminders.
+pub const PRIORITY_INTERACTIVE: i32 = 0;
+pub const PRIORITY_BULK: i32 = 1;
+
+/// An outbound message to queue (replies, staff notices, confirmations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutbound {
+    pub phone: Phone,
+    pub client_id: Option<i64>,
+    pub kind: MessageKind,
+    pub body: String,
+}
+
+/// An inbound WhatsApp message to log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInbound {
+    pub phone: String,
+    pub client_id: Option<i64>,
+    pub kind: MessageKind,
+    pub body: String,
+    pub media_kind: Option<String>,
+    pub wa_message_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct MessageRow {
+    pub id: i64,
+    pub direction: String,
+    pub phone: String,
+    pub client_id: Option<i64>,
+    pub kind: String,
+    pub body: String,
+    pub media_kind: Option<String>,
+    pub status: String,
+    pub automatic: bool,
+    pub priority: i32,
+    pub provider_message_id: Option<String>,
+    pub wa_message_id: Option<String>,
+    pub attempts: i32,
+    pub error: Option<String>,
+    pub permanent_failure: bool,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A queued message waiting for a send job.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct QueuedMessage {
+    pub id: i64,
+    pub automatic: bool,
+    pub priority: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// Reminder counts for one planning day, per tier and message status.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct TierStatusCount {
+    pub tier: i32,
+    pub status: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct KindStatusCount {
+    pub kind: String,
+    pub status: String,
+    pub count: i64,
+}

@@ -1,0 +1,45 @@
+//! PostgreSQL backend, for hosted and multi-instance deployments.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+use super::queries::{impl_store, message_columns, subscription_view};
+use super::{Pool, StoreError, StoreResult};
+
+pub const MIGRATIONS_TABLE: &str = "avisa_migrations";
+
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str) -> StoreResult<PostgresStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        Ok(PostgresStore { pool })
+    }
+
+    pub fn pg_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn pool_handle(&self) -> Pool {
+        Pool::Postgres(self.pool.clone())
+    }
+
+    async fn run_migrations(&self) -> StoreResult<()> {
+        let mut migrator = sqlx::migrate!("./migrations/postgres");
+        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+}
+
+impl_store!(PostgresStore, sqlx::Postgres, "postgres");

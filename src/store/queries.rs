@@ -1,0 +1,556 @@
+//! The SQL shared by both backends. `$1`-style placeholders, `RETURNING` and
+//! `ON CONFLICT` work on SQLite and PostgreSQL alike, so one macro expands the
+//! same `Store` implementation for each concrete driver.
+
+macro_rules! message_columns {
+    () => {
+        "id, direction, phone, client_id, kind, body, media_kind, status, automatic, priority, \
+         provider_message_id, wa_message_id, attempts, error, permanent_failure, next_attempt_at, \
+         created_at, updated_at, sent_at"
+    };
+}
+
+macro_rules! subscription_view {
+    () => {
+        "SELECT s.id, s.client_id, c.name AS client_name, c.phone, c.opted_out_at, s.service_id, \
+         sv.name AS service, s.end_date, s.price_cents, s.currency, s.status \
+         FROM subscriptions s JOIN clients c ON c.id = s.client_id \
+         JOIN services sv ON sv.id = s.service_id "
+    };
+}
+
+/// Delivery statuses only move forward (a late "delivered" never undoes "read").
+pub(crate) fn delivery_rank(status: &str) -> i32 {
+    match status {
+        "queued" | "sending" => 0,
+        "sent" => 1,
+        "delivered" => 2,
+        "read" => 3,
+        _ => 4,
+    }
+}
+
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $name:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            fn backend_name(&self) -> &'static str {
+                $name
+            }
+
+            fn pool(&self) -> $crate::store::Pool {
+                self.pool_handle()
+            }
+
+            async fn migrate(&self) -> $crate::store::StoreResult<()> {
+                self.run_migrations().await
+            }
+
+            async fn ping(&self) -> $crate::store::StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn upsert_subscriptions(
+                &self,
+                rows: &[$crate::store::NewSubscription],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<$crate::store::UpsertSummary> {
+                use sqlx::Row as _;
+                let mut summary = $crate::store::UpsertSummary::default();
+                let mut touched_clients = std::collections::HashSet::new();
+                let mut tx = self.pool.begin().await?;
+                for row in rows {
+                    let existing = sqlx::query("SELECT id, name, email FROM clients WHERE phone = $1")
+                        .bind(row.phone.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let client_id: i64 = match existing {
+                        None => {
+                            let id: i64 = sqlx::query_scalar(
+                                "INSERT INTO clients (name, phone, email, notes, created_at, updated_at) \
+                                 VALUES ($1, $2, $3, '', $4, $4) RETURNING id",
+                            )
+                            .bind(&row.name)
+                            .bind(row.phone.as_str())
+                            .bind(&row.email)
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            summary.clients_created += 1;
+                            touched_clients.insert(id);
+                            id
+                        }
+                        Some(found) => {
+                            let id: i64 = found.try_get("id")?;
+                            let name: String = found.try_get("name")?;
+                            let email: Option<String> = found.try_get("email")?;
+                            let email_changed = row.email.is_some() && row.email != email;
+                            if name != row.name || email_changed {
+                                sqlx::query(
+                                    "UPDATE clients SET name = $1, email = COALESCE($2, email), updated_at = $3 WHERE id = $4",
+                                )
+                                .bind(&row.name)
+                                .bind(&row.email)
+                                .bind(now)
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await?;
+                                if touched_clients.insert(id) {
+                                    summary.clients_updated += 1;
+                                }
+                            }
+                            id
+                        }
+                    };
+                    let service_id: Option<i64> =
+                        sqlx::query_scalar("SELECT id FROM services WHERE lower(name) = lower($1)")
+                            .bind(&row.service)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let service_id = match service_id {
+                        Some(id) => id,
+                        None => {
+                            sqlx::query_scalar(
+                                "INSERT INTO services (name, created_at) VALUES ($1, $2) RETURNING id",
+                            )
+                            .bind(&row.service)
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await?
+                        }
+                    };
+                    let existing = sqlx::query(
+                        "SELECT id, end_date, price_cents, status FROM subscriptions \
+                         WHERE client_id = $1 AND service_id = $2",
+                    )
+                    .bind(client_id)
+                    .bind(service_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match existing {
+                        None => {
+                            sqlx::query(
+                                "INSERT INTO subscriptions (client_id, service_id, end_date, price_cents, currency, status, created_at, updated_at) \
+                                 VALUES ($1, $2, $3, $4, 'USD', 'active', $5, $5)",
+                            )
+                            .bind(client_id)
+                            .bind(service_id)
+                            .bind(row.end_date)
+                            .bind(row.price.cents())
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                            summary.subscriptions_created += 1;
+                        }
+                        Some(found) => {
+                            let id: i64 = found.try_get("id")?;
+                            let end_date: chrono::NaiveDate = found.try_get("end_date")?;
+                            let price: i64 = found.try_get("price_cents")?;
+                            let status: String = found.try_get("status")?;
+                            if end_date != row.end_date || price != row.price.cents() || status != "active" {
+                                sqlx::query(
+                                    "UPDATE subscriptions SET end_date = $1, price_cents = $2, status = 'active', updated_at = $3 WHERE id = $4",
+                                )
+                                .bind(row.end_date)
+                                .bind(row.price.cents())
+                                .bind(now)
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await?;
+                                summary.subscriptions_updated += 1;
+                            }
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(summary)
+            }
+
+            async fn client_by_phone(&self, phone: &str) -> $crate::store::StoreResult<Option<$crate::store::ClientRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, name, phone, email, opted_out_at, notes FROM clients WHERE phone = $1",
+                )
+                .bind(phone)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn clients_by_name(&self, name: &str) -> $crate::store::StoreResult<Vec<$crate::store::ClientRow>> {
+                let pattern = format!("%{}%", name.trim().to_lowercase());
+                Ok(sqlx::query_as(
+                    "SELECT id, name, phone, email, opted_out_at, notes FROM clients \
+                     WHERE lower(name) LIKE $1 ORDER BY name, id LIMIT 50",
+                )
+                .bind(pattern)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn subscriptions_of_client(&self, client_id: i64) -> $crate::store::StoreResult<Vec<$crate::store::SubscriptionView>> {
+                Ok(sqlx::query_as(concat!(subscription_view!(), "WHERE s.client_id = $1 ORDER BY s.end_date, s.id"))
+                    .bind(client_id)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn subscription(&self, id: i64) -> $crate::store::StoreResult<Option<$crate::store::SubscriptionView>> {
+                Ok(sqlx::query_as(concat!(subscription_view!(), "WHERE s.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn active_subscriptions_ending(
+                &self,
+                from: chrono::NaiveDate,
+                to: chrono::NaiveDate,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::SubscriptionView>> {
+                Ok(sqlx::query_as(concat!(
+                    subscription_view!(),
+                    "WHERE s.status = 'active' AND s.end_date >= $1 AND s.end_date <= $2 \
+                     ORDER BY s.client_id, s.end_date, s.id"
+                ))
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn set_opted_out(&self, client_id: i64, at: Option<chrono::DateTime<chrono::Utc>>) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE clients SET opted_out_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(client_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn set_subscription_status(&self, subscription_id: i64, status: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE subscriptions SET status = $1, updated_at = $2 WHERE id = $3")
+                    .bind(status)
+                    .bind(now)
+                    .bind(subscription_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn count_clients(&self) -> $crate::store::StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM clients").fetch_one(&self.pool).await?)
+            }
+
+            async fn reminders_done(
+                &self,
+                from: chrono::NaiveDate,
+                to: chrono::NaiveDate,
+            ) -> $crate::store::StoreResult<std::collections::HashSet<$crate::store::ReminderKey>> {
+                let rows: Vec<(i64, chrono::NaiveDate, i32)> = sqlx::query_as(
+                    "SELECT r.subscription_id, r.end_date, r.tier FROM reminders r \
+                     LEFT JOIN messages m ON m.id = r.message_id \
+                     WHERE r.end_date >= $1 AND r.end_date <= $2 \
+                     AND (m.id IS NULL OR m.status <> 'failed' OR m.permanent_failure = TRUE)",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(subscription_id, end_date, tier)| $crate::store::ReminderKey { subscription_id, end_date, tier })
+                    .collect())
+            }
+
+            async fn record_reminders(
+                &self,
+                planned: &[$crate::store::PlannedMessage],
+                planned_on: chrono::NaiveDate,
+                automatic: bool,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<Vec<Option<i64>>> {
+                let mut ids = Vec::with_capacity(planned.len());
+                let mut tx = self.pool.begin().await?;
+                for message in planned {
+                    // A savepoint per message: losing a race for one client
+                    // must not undo the others.
+                    let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+                    let message_id: i64 = sqlx::query_scalar(
+                        "INSERT INTO messages (direction, phone, client_id, kind, body, status, automatic, priority, created_at, updated_at) \
+                         VALUES ('out', $1, $2, 'reminder', $3, 'queued', $4, $5, $6, $6) RETURNING id",
+                    )
+                    .bind(message.phone.as_str())
+                    .bind(message.client_id)
+                    .bind(&message.body)
+                    .bind(automatic)
+                    .bind($crate::store::PRIORITY_BULK)
+                    .bind(now)
+                    .fetch_one(&mut *sp)
+                    .await?;
+                    let mut won = true;
+                    for (key, days_left) in &message.reminders {
+                        let days_left = i32::try_from(*days_left).unwrap_or(i32::MAX);
+                        let inserted = sqlx::query(
+                            "INSERT INTO reminders (subscription_id, end_date, tier, days_left, planned_on, message_id, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                             ON CONFLICT (subscription_id, end_date, tier) DO NOTHING",
+                        )
+                        .bind(key.subscription_id)
+                        .bind(key.end_date)
+                        .bind(key.tier)
+                        .bind(days_left)
+                        .bind(planned_on)
+                        .bind(message_id)
+                        .bind(now)
+                        .execute(&mut *sp)
+                        .await?
+                        .rows_affected();
+                        if inserted == 1 {
+                            continue;
+                        }
+                        // Taken: only a transient failure may be planned again.
+                        let retaken = sqlx::query(
+                            "UPDATE reminders SET message_id = $1, days_left = $2, planned_on = $3, created_at = $4 \
+                             WHERE subscription_id = $5 AND end_date = $6 AND tier = $7 \
+                             AND message_id IN (SELECT id FROM messages WHERE status = 'failed' AND permanent_failure = FALSE)",
+                        )
+                        .bind(message_id)
+                        .bind(days_left)
+                        .bind(planned_on)
+                        .bind(now)
+                        .bind(key.subscription_id)
+                        .bind(key.end_date)
+                        .bind(key.tier)
+                        .execute(&mut *sp)
+                        .await?
+                        .rows_affected();
+                        if retaken == 0 {
+                            won = false;
+                            break;
+                        }
+                    }
+                    if won {
+                        sp.commit().await?;
+                        ids.push(Some(message_id));
+                    } else {
+                        sp.rollback().await?;
+                        ids.push(None);
+                    }
+                }
+                tx.commit().await?;
+                Ok(ids)
+            }
+
+            async fn reminder_counts(&self, planned_on: chrono::NaiveDate) -> $crate::store::StoreResult<Vec<$crate::store::TierStatusCount>> {
+                Ok(sqlx::query_as(
+                    "SELECT r.tier AS tier, COALESCE(m.status, 'unknown') AS status, COUNT(*) AS count \
+                     FROM reminders r LEFT JOIN messages m ON m.id = r.message_id \
+                     WHERE r.planned_on = $1 GROUP BY r.tier, m.status ORDER BY r.tier DESC, 2",
+                )
+                .bind(planned_on)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn queue_outbound(&self, message: &$crate::store::NewOutbound, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO messages (direction, phone, client_id, kind, body, status, automatic, priority, created_at, updated_at) \
+                     VALUES ('out', $1, $2, $3, $4, 'queued', FALSE, $5, $6, $6) RETURNING id",
+                )
+                .bind(message.phone.as_str())
+                .bind(message.client_id)
+                .bind(message.kind.as_str())
+                .bind(&message.body)
+                .bind($crate::store::PRIORITY_INTERACTIVE)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn insert_inbound(&self, message: &$crate::store::NewInbound, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<Option<i64>> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO messages (direction, phone, client_id, kind, body, media_kind, status, wa_message_id, created_at, updated_at) \
+                     VALUES ('in', $1, $2, $3, $4, $5, 'received', $6, $7, $7) \
+                     ON CONFLICT (wa_message_id) DO NOTHING RETURNING id",
+                )
+                .bind(&message.phone)
+                .bind(message.client_id)
+                .bind(message.kind.as_str())
+                .bind(&message.body)
+                .bind(&message.media_kind)
+                .bind(&message.wa_message_id)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn message(&self, id: i64) -> $crate::store::StoreResult<Option<$crate::store::MessageRow>> {
+                Ok(sqlx::query_as(concat!("SELECT ", message_columns!(), " FROM messages WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn claim_message(&self, id: i64, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<Option<$crate::store::MessageRow>> {
+                Ok(sqlx::query_as(concat!(
+                    "UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = $2 \
+                     WHERE id = $1 AND direction = 'out' AND status = 'queued' \
+                     AND (next_attempt_at IS NULL OR next_attempt_at <= $2) RETURNING ",
+                    message_columns!()
+                ))
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn mark_sent(&self, id: i64, provider_message_id: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "UPDATE messages SET status = 'sent', provider_message_id = $1, sent_at = $2, updated_at = $2, \
+                     error = NULL, next_attempt_at = NULL WHERE id = $3 AND status = 'sending'",
+                )
+                .bind(provider_message_id)
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn mark_retry(&self, id: i64, next_attempt_at: chrono::DateTime<chrono::Utc>, error: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "UPDATE messages SET status = 'queued', next_attempt_at = $1, error = $2, updated_at = $3 WHERE id = $4",
+                )
+                .bind(next_attempt_at)
+                .bind(error)
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn mark_failed(&self, id: i64, error: &str, permanent: bool, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "UPDATE messages SET status = 'failed', error = $1, permanent_failure = $2, next_attempt_at = NULL, updated_at = $3 WHERE id = $4",
+                )
+                .bind(error)
+                .bind(permanent)
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn queued_messages(&self, limit: i64) -> $crate::store::StoreResult<Vec<$crate::store::QueuedMessage>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, automatic, priority, next_attempt_at FROM messages \
+                     WHERE direction = 'out' AND status = 'queued' ORDER BY priority, id LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn fail_interrupted_sends(&self, before: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<u64> {
+                Ok(sqlx::query(
+                    "UPDATE messages SET status = 'failed', permanent_failure = FALSE, updated_at = $1, \
+                     error = 'interrupted while sending; not resent to avoid a duplicate' \
+                     WHERE direction = 'out' AND status = 'sending' AND updated_at < $2",
+                )
+                .bind(now)
+                .bind(before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn set_delivery_status(&self, id: &str, status: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<bool> {
+                let rank = $crate::store::queries::delivery_rank(status);
+                let found: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM messages WHERE direction = 'out' AND (wa_message_id = $1 OR provider_message_id = $1) ORDER BY id DESC LIMIT 1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(message_id) = found else { return Ok(false) };
+                sqlx::query(
+                    "UPDATE messages SET status = $1, updated_at = $2 WHERE id = $3 AND \
+                     (CASE status WHEN 'queued' THEN 0 WHEN 'sending' THEN 0 WHEN 'sent' THEN 1 \
+                      WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END) < $4",
+                )
+                .bind(status)
+                .bind(now)
+                .bind(message_id)
+                .bind(rank)
+                .execute(&self.pool)
+                .await?;
+                Ok(true)
+            }
+
+            async fn message_counts(&self, from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<Vec<$crate::store::KindStatusCount>> {
+                Ok(sqlx::query_as(
+                    "SELECT kind, status, COUNT(*) AS count FROM messages \
+                     WHERE direction = 'out' AND created_at >= $1 AND created_at < $2 \
+                     GROUP BY kind, status ORDER BY kind, status",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn messages_for_phone(&self, phone: &str, limit: i64) -> $crate::store::StoreResult<Vec<$crate::store::MessageRow>> {
+                Ok(sqlx::query_as(concat!(
+                    "SELECT ", message_columns!(), " FROM messages WHERE phone = $1 ORDER BY id DESC LIMIT $2"
+                ))
+                .bind(phone)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn setting(&self, key: &str) -> $crate::store::StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn set_setting(&self, key: &str, value: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+                match value {
+                    Some(value) => {
+                        sqlx::query(
+                            "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                        )
+                        .bind(key)
+                        .bind(value)
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await?;
+                    }
+                    None => {
+                        sqlx::query("DELETE FROM settings WHERE key = $1").bind(key).execute(&self.pool).await?;
+                    }
+                }
+                Ok(())
+            }
+
+            async fn mark_once(&self, mark: &str, day: chrono::NaiveDate, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<bool> {
+                let inserted = sqlx::query(
+                    "INSERT INTO daily_marks (mark, day, created_at) VALUES ($1, $2, $3) ON CONFLICT (mark, day) DO NOTHING",
+                )
+                .bind(mark)
+                .bind(day)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(inserted == 1)
+            }
+        }
+    };
+}
+
+pub(crate) use {impl_store, message_columns, subscription_view};

@@ -1,0 +1,57 @@
+//! SQLite backend: the default, one file, WAL so CLI commands can run beside
+//! `avisa serve`.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use super::queries::{impl_store, message_columns, subscription_view};
+use super::{Pool, StoreError, StoreResult};
+
+/// Our migrations keep their own bookkeeping table: apalis uses sqlx's
+/// default `_sqlx_migrations` for the job queue in the same file.
+pub const MIGRATIONS_TABLE: &str = "avisa_migrations";
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(15))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
+        Ok(SqliteStore { pool })
+    }
+
+    pub fn sqlite_pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    fn pool_handle(&self) -> Pool {
+        Pool::Sqlite(self.pool.clone())
+    }
+
+    async fn run_migrations(&self) -> StoreResult<()> {
+        let mut migrator = sqlx::migrate!("./migrations/sqlite");
+        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+}
+
+impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
