@@ -106,21 +106,21 @@ pub fn short_date(date: NaiveDate, locale: Locale) -> String {
     }
 }
 
-/// "hoy", "mañana", "en 3 días", "hace 2 días" — the relative wording used in
+/// "hoy", "en 1 día", "en 3 días", "hace 2 días" — the relative wording used in
 /// messages, with correct plurals.
 pub fn days_phrase(days_left: i64, locale: Locale) -> String {
     match locale {
         Locale::Es => match days_left {
             0 => "hoy".into(),
-            1 => "mañana".into(),
-            -1 => "ayer".into(),
+            1 => "en 1 día".into(),
+            -1 => "hace 1 día".into(),
             n if n > 1 => format!("en {n} días"),
             n => format!("hace {} días", -n),
         },
         Locale::En => match days_left {
             0 => "today".into(),
-            1 => "tomorrow".into(),
-            -1 => "yesterday".into(),
+            1 => "in 1 day".into(),
+            -1 => "1 day ago".into(),
             n if n > 1 => format!("in {n} days"),
             n => format!("{} days ago", -n),
         },
@@ -180,7 +180,9 @@ mod tests {
     #[test]
     fn relative_days_have_correct_plurals() {
         assert_eq!(days_phrase(0, Locale::Es), "hoy");
-        assert_eq!(days_phrase(1, Locale::Es), "mañana");
+        assert_eq!(days_phrase(1, Locale::Es), "en 1 día");
+        assert_eq!(days_phrase(-1, Locale::Es), "hace 1 día");
+        assert_eq!(days_phrase(1, Locale::En), "in 1 day");
         assert_eq!(days_phrase(3, Locale::Es), "en 3 días");
         assert_eq!(days_phrase(-3, Locale::Es), "hace 3 días");
         assert_eq!(days_phrase(7, Locale::En), "in 7 days");
