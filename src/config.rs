@@ -173,10 +173,12 @@ impl Config {
             }
         }
         let listen = vars.parse("AVISA_LISTEN", "0.0.0.0:8080", |v| {
-            v.parse::<SocketAddr>().map_err(|_| "expected HOST:PORT such as 0.0.0.0:8080".into())
+            v.parse::<SocketAddr>()
+                .map_err(|_| "expected HOST:PORT such as 0.0.0.0:8080".into())
         })?;
         let timezone = vars.parse("AVISA_TIMEZONE", "America/Guayaquil", |v| {
-            v.parse::<Tz>().map_err(|_| "not an IANA time zone such as America/Guayaquil".into())
+            v.parse::<Tz>()
+                .map_err(|_| "not an IANA time zone such as America/Guayaquil".into())
         })?;
         let reminder_time = vars.parse("AVISA_REMINDER_TIME", "09:00", parse_hhmm)?;
         let reminder_days = vars.parse("AVISA_REMINDER_DAYS", "7,3,1,0", Tiers::parse)?;
@@ -190,9 +192,7 @@ impl Config {
                 .map(|p| Phone::parse(p, default_region).map_err(|e| e.to_string()))
                 .collect()
         })?;
-        let handoff_hours = vars.parse("AVISA_HANDOFF_HOURS", "12", |v| {
-            number(v, 0, 24 * 30)
-        })?;
+        let handoff_hours = vars.parse("AVISA_HANDOFF_HOURS", "12", |v| number(v, 0, 24 * 30))?;
         let send_interval = vars.parse("AVISA_SEND_INTERVAL_MS", "5000", |v| {
             number(v, 0, 3_600_000).map(|ms| Duration::from_millis(ms.into()))
         })?;
@@ -200,19 +200,20 @@ impl Config {
             number(v, 0, 3_600_000).map(|ms| Duration::from_millis(ms.into()))
         })?;
         let send_max_attempts = vars.parse("AVISA_SEND_MAX_ATTEMPTS", "5", |v| number(v, 1, 50))?;
-        let dir_setting = |var: &'static str, default: &str| -> Result<Option<PathBuf>, ConfigError> {
-            match get(var) {
-                Some(v) => {
-                    let path = PathBuf::from(v);
-                    if path.is_dir() {
-                        Ok(Some(path))
-                    } else {
-                        Err(invalid(var, v, "not a folder".into()))
+        let dir_setting =
+            |var: &'static str, default: &str| -> Result<Option<PathBuf>, ConfigError> {
+                match get(var) {
+                    Some(v) => {
+                        let path = PathBuf::from(v);
+                        if path.is_dir() {
+                            Ok(Some(path))
+                        } else {
+                            Err(invalid(var, v, "not a folder".into()))
+                        }
                     }
+                    None => Ok(Some(PathBuf::from(default)).filter(|p| p.is_dir())),
                 }
-                None => Ok(Some(PathBuf::from(default)).filter(|p| p.is_dir())),
-            }
-        };
+            };
         let templates_dir = dir_setting("AVISA_TEMPLATES_DIR", "templates")?;
         let flows_dir = dir_setting("AVISA_FLOWS_DIR", "flows")?;
         let wasender_base_url = vars.parse(
@@ -254,7 +255,9 @@ impl Config {
             default_region,
             locale,
             business_name: get("AVISA_BUSINESS_NAME").unwrap_or_default().to_string(),
-            payment_instructions: get("AVISA_PAYMENT_INSTRUCTIONS").unwrap_or_default().to_string(),
+            payment_instructions: get("AVISA_PAYMENT_INSTRUCTIONS")
+                .unwrap_or_default()
+                .to_string(),
             staff_phones,
             cron_token,
             handoff_hours,
@@ -311,7 +314,9 @@ fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.message().to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_err(e.message().to_string()))?;
     let mut vars = HashMap::new();
     for (key, value) in table {
         let name = key.to_ascii_uppercase();
@@ -342,7 +347,10 @@ mod tests {
     use secrecy::ExposeSecret;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_vars(&vars)
     }
 
@@ -353,7 +361,12 @@ mod tests {
     #[test]
     fn defaults_match_the_design() {
         let c = config(&[]).unwrap();
-        assert_eq!(c.database_url, DatabaseUrl::Sqlite { path: "avisa.db".into() });
+        assert_eq!(
+            c.database_url,
+            DatabaseUrl::Sqlite {
+                path: "avisa.db".into()
+            }
+        );
         assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
         assert_eq!(c.timezone, chrono_tz::America::Guayaquil);
         assert_eq!(c.reminder_time, NaiveTime::from_hms_opt(9, 0, 0).unwrap());
@@ -365,7 +378,10 @@ mod tests {
         assert_eq!(c.send_max_attempts, 5);
         assert_eq!(c.handoff_hours, 12);
         assert!(c.cron_token.is_none() && c.wasender_api_key.is_none());
-        assert_eq!(c.wasender_base_url.as_str(), "https://www.wasenderapi.com/api");
+        assert_eq!(
+            c.wasender_base_url.as_str(),
+            "https://www.wasenderapi.com/api"
+        );
     }
 
     #[test]
@@ -407,7 +423,10 @@ mod tests {
         let debug = format!("{c:?}");
         assert!(!debug.contains("super-secret-api-key-123"));
         assert!(!debug.contains("cron-token-0123456789"));
-        assert_eq!(c.wasender_api_key.unwrap().expose_secret(), "super-secret-api-key-123");
+        assert_eq!(
+            c.wasender_api_key.unwrap().expose_secret(),
+            "super-secret-api-key-123"
+        );
         let short = error_line(&[("AVISA_CRON_TOKEN", "abc")]);
         assert!(!short.contains("abc\""), "{short}");
     }
@@ -428,11 +447,20 @@ mod tests {
     fn toml_file_is_read_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("avisa.toml");
-        std::fs::write(&path, "AVISA_TIMEZONE = \"America/Bogota\"\navisa_reminder_days = \"7,1\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "AVISA_TIMEZONE = \"America/Bogota\"\navisa_reminder_days = \"7,1\"\n",
+        )
+        .unwrap();
         let vars = read_toml(&path).unwrap();
         assert_eq!(vars["AVISA_TIMEZONE"], "America/Bogota");
         assert_eq!(vars["AVISA_REMINDER_DAYS"], "7,1");
         std::fs::write(&path, "AVISA_TYPO = 1\n").unwrap();
-        assert!(read_toml(&path).unwrap_err().to_string().contains("AVISA_TYPO"));
+        assert!(
+            read_toml(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("AVISA_TYPO")
+        );
     }
 }

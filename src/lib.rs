@@ -3,5 +3,6 @@
 
 pub mod config;
 pub mod domain;
+pub mod jobs;
 pub mod store;
 pub mod templates;

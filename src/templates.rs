@@ -30,7 +30,11 @@ macro_rules! embedded {
     };
 }
 
-embedded!("reminder.txt", "reminder_urgent.txt", "reminder_expired.txt");
+embedded!(
+    "reminder.txt",
+    "reminder_urgent.txt",
+    "reminder_expired.txt"
+);
 
 /// Names of the embedded templates, once each.
 pub fn template_names() -> Vec<&'static str> {
@@ -63,10 +67,11 @@ impl Templates {
                 .filter(|p| p.is_file())
                 .and_then(|p: PathBuf| std::fs::read_to_string(p).ok())
                 .unwrap_or_else(|| (*text).to_string());
-            env.add_template_owned(*name, source).map_err(|source| TemplateError::Render {
-                name: (*name).to_string(),
-                source,
-            })?;
+            env.add_template_owned(*name, source)
+                .map_err(|source| TemplateError::Render {
+                    name: (*name).to_string(),
+                    source,
+                })?;
         }
         Ok(Templates { env, locale })
     }
@@ -136,7 +141,10 @@ mod tests {
     fn every_template_exists_in_both_languages() {
         for name in template_names() {
             for code in ["es", "en"] {
-                assert!(EMBEDDED.iter().any(|(c, n, _)| *c == code && *n == name), "{code}/{name}");
+                assert!(
+                    EMBEDDED.iter().any(|(c, n, _)| *c == code && *n == name),
+                    "{code}/{name}"
+                );
             }
         }
     }

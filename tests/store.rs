@@ -31,14 +31,22 @@ fn row(name: &str, tel: &str, service: &str, end: NaiveDate, cents: i64) -> NewS
 }
 
 async fn upsert_is_by_phone_and_service(backend: Backend) {
-    let Some(db) = TestDb::new(backend).await else { return };
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let s = &db.store;
     let first = s
         .upsert_subscriptions(
             &[
                 row("Ana Pérez", "0991234567", "Netflix", date(2026, 12, 1), 750),
                 row("Ana Pérez", "0991234567", "HBO Max", date(2026, 12, 3), 599),
-                row("Luis Mora", "0987654321", "netflix", date(2026, 11, 28), 750),
+                row(
+                    "Luis Mora",
+                    "0987654321",
+                    "netflix",
+                    date(2026, 11, 28),
+                    750,
+                ),
             ],
             now(),
         )
@@ -46,11 +54,25 @@ async fn upsert_is_by_phone_and_service(backend: Backend) {
         .unwrap();
     assert_eq!(
         first,
-        UpsertSummary { clients_created: 2, clients_updated: 0, subscriptions_created: 3, subscriptions_updated: 0 }
+        UpsertSummary {
+            clients_created: 2,
+            clients_updated: 0,
+            subscriptions_created: 3,
+            subscriptions_updated: 0
+        }
     );
     // Same phone written differently, service in other case: an update, not a new row.
     let second = s
-        .upsert_subscriptions(&[row("Ana Pérez", "+593 99 123 4567", "NETFLIX", date(2027, 1, 1), 800)], now())
+        .upsert_subscriptions(
+            &[row(
+                "Ana Pérez",
+                "+593 99 123 4567",
+                "NETFLIX",
+                date(2027, 1, 1),
+                800,
+            )],
+            now(),
+        )
         .await
         .unwrap();
     assert_eq!(second.subscriptions_updated, 1);
@@ -65,16 +87,30 @@ async fn upsert_is_by_phone_and_service(backend: Backend) {
     assert_eq!(s.clients_by_name("ana").await.unwrap().len(), 1);
     // Unchanged rows count as nothing.
     let third = s
-        .upsert_subscriptions(&[row("Ana Pérez", "0991234567", "HBO Max", date(2026, 12, 3), 599)], now())
+        .upsert_subscriptions(
+            &[row(
+                "Ana Pérez",
+                "0991234567",
+                "HBO Max",
+                date(2026, 12, 3),
+                599,
+            )],
+            now(),
+        )
         .await
         .unwrap();
     assert_eq!(third, UpsertSummary::default());
     db.cleanup().await;
 }
-both_backends!(upsert_by_phone_and_service, super::upsert_is_by_phone_and_service);
+both_backends!(
+    upsert_by_phone_and_service,
+    super::upsert_is_by_phone_and_service
+);
 
 async fn ending_window_skips_cancelled(backend: Backend) {
-    let Some(db) = TestDb::new(backend).await else { return };
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let s = &db.store;
     s.upsert_subscriptions(
         &[
@@ -89,8 +125,13 @@ async fn ending_window_skips_cancelled(backend: Backend) {
     .unwrap();
     let d = s.client_by_phone("+593994444444").await.unwrap().unwrap();
     let d_sub = s.subscriptions_of_client(d.id).await.unwrap()[0].id;
-    s.set_subscription_status(d_sub, "cancelled", now()).await.unwrap();
-    let due = s.active_subscriptions_ending(date(2026, 11, 25), date(2026, 12, 2)).await.unwrap();
+    s.set_subscription_status(d_sub, "cancelled", now())
+        .await
+        .unwrap();
+    let due = s
+        .active_subscriptions_ending(date(2026, 11, 25), date(2026, 12, 2))
+        .await
+        .unwrap();
     let names: Vec<_> = due.iter().map(|v| v.client_name.as_str()).collect();
     assert_eq!(names, ["A", "B"]);
     db.cleanup().await;
@@ -102,47 +143,111 @@ fn planned(sub: &SubscriptionView, tier: i32) -> PlannedMessage {
         client_id: sub.client_id,
         phone: Phone::from_e164(sub.phone.clone()).unwrap(),
         body: format!("recordatorio {}", sub.service),
-        reminders: vec![(ReminderKey { subscription_id: sub.id, end_date: sub.end_date, tier }, 3)],
+        reminders: vec![(
+            ReminderKey {
+                subscription_id: sub.id,
+                end_date: sub.end_date,
+                tier,
+            },
+            3,
+        )],
     }
 }
 
 async fn reminders_are_recorded_once(backend: Backend) {
-    let Some(db) = TestDb::new(backend).await else { return };
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let s = &db.store;
-    s.upsert_subscriptions(&[row("A", "0991111111", "Netflix", date(2026, 11, 28), 750)], now()).await.unwrap();
-    let sub = s.active_subscriptions_ending(date(2026, 11, 1), date(2026, 12, 31)).await.unwrap().remove(0);
+    s.upsert_subscriptions(
+        &[row("A", "0991111111", "Netflix", date(2026, 11, 28), 750)],
+        now(),
+    )
+    .await
+    .unwrap();
+    let sub = s
+        .active_subscriptions_ending(date(2026, 11, 1), date(2026, 12, 31))
+        .await
+        .unwrap()
+        .remove(0);
     let today = date(2026, 11, 25);
-    let ids = s.record_reminders(&[planned(&sub, 3)], today, true, now()).await.unwrap();
+    let ids = s
+        .record_reminders(&[planned(&sub, 3)], today, true, now())
+        .await
+        .unwrap();
     assert!(ids[0].is_some());
     // A second planner loses the race: nothing new.
-    let again = s.record_reminders(&[planned(&sub, 3)], today, true, now()).await.unwrap();
+    let again = s
+        .record_reminders(&[planned(&sub, 3)], today, true, now())
+        .await
+        .unwrap();
     assert_eq!(again, vec![None]);
-    let done = s.reminders_done(date(2026, 11, 1), date(2026, 12, 31)).await.unwrap();
+    let done = s
+        .reminders_done(date(2026, 11, 1), date(2026, 12, 31))
+        .await
+        .unwrap();
     assert_eq!(done.len(), 1);
     let message = s.message(ids[0].unwrap()).await.unwrap().unwrap();
-    assert_eq!((message.status.as_str(), message.kind.as_str(), message.automatic), ("queued", "reminder", true));
+    assert_eq!(
+        (
+            message.status.as_str(),
+            message.kind.as_str(),
+            message.automatic
+        ),
+        ("queued", "reminder", true)
+    );
     let counts = s.reminder_counts(today).await.unwrap();
-    assert_eq!(counts, vec![TierStatusCount { tier: 3, status: "queued".into(), count: 1 }]);
+    assert_eq!(
+        counts,
+        vec![TierStatusCount {
+            tier: 3,
+            status: "queued".into(),
+            count: 1
+        }]
+    );
 
     // A transient failure is not "done": the next run plans it again.
     let id = ids[0].unwrap();
     s.claim_message(id, now()).await.unwrap().unwrap();
     s.mark_failed(id, "HTTP 500", false, now()).await.unwrap();
-    assert!(s.reminders_done(date(2026, 11, 1), date(2026, 12, 31)).await.unwrap().is_empty());
-    let replanned = s.record_reminders(&[planned(&sub, 3)], date(2026, 11, 26), true, now()).await.unwrap();
+    assert!(
+        s.reminders_done(date(2026, 11, 1), date(2026, 12, 31))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let replanned = s
+        .record_reminders(&[planned(&sub, 3)], date(2026, 11, 26), true, now())
+        .await
+        .unwrap();
     let new_id = replanned[0].unwrap();
     assert_ne!(new_id, id);
     // A permanent failure is done.
     s.claim_message(new_id, now()).await.unwrap().unwrap();
-    s.mark_failed(new_id, "HTTP 422", true, now()).await.unwrap();
-    assert_eq!(s.reminders_done(date(2026, 11, 1), date(2026, 12, 31)).await.unwrap().len(), 1);
-    assert_eq!(s.record_reminders(&[planned(&sub, 3)], today, true, now()).await.unwrap(), vec![None]);
+    s.mark_failed(new_id, "HTTP 422", true, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.reminders_done(date(2026, 11, 1), date(2026, 12, 31))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.record_reminders(&[planned(&sub, 3)], today, true, now())
+            .await
+            .unwrap(),
+        vec![None]
+    );
     db.cleanup().await;
 }
 both_backends!(reminders_once, super::reminders_are_recorded_once);
 
 async fn a_lost_race_keeps_the_other_messages(backend: Backend) {
-    let Some(db) = TestDb::new(backend).await else { return };
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let s = &db.store;
     s.upsert_subscriptions(
         &[
@@ -153,10 +258,23 @@ async fn a_lost_race_keeps_the_other_messages(backend: Backend) {
     )
     .await
     .unwrap();
-    let subs = s.active_subscriptions_ending(date(2026, 11, 1), date(2026, 12, 31)).await.unwrap();
+    let subs = s
+        .active_subscriptions_ending(date(2026, 11, 1), date(2026, 12, 31))
+        .await
+        .unwrap();
     let today = date(2026, 11, 25);
-    s.record_reminders(&[planned(&subs[0], 3)], today, true, now()).await.unwrap();
-    let ids = s.record_reminders(&[planned(&subs[0], 3), planned(&subs[1], 3)], today, true, now()).await.unwrap();
+    s.record_reminders(&[planned(&subs[0], 3)], today, true, now())
+        .await
+        .unwrap();
+    let ids = s
+        .record_reminders(
+            &[planned(&subs[0], 3), planned(&subs[1], 3)],
+            today,
+            true,
+            now(),
+        )
+        .await
+        .unwrap();
     assert!(ids[0].is_none() && ids[1].is_some());
     // The loser's message row was rolled back with its savepoint.
     assert_eq!(s.queued_messages(100).await.unwrap().len(), 2);
@@ -165,40 +283,99 @@ async fn a_lost_race_keeps_the_other_messages(backend: Backend) {
 both_backends!(lost_race, super::a_lost_race_keeps_the_other_messages);
 
 async fn outbox_claims_once(backend: Backend) {
-    let Some(db) = TestDb::new(backend).await else { return };
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let s = &db.store;
-    let out = NewOutbound { phone: phone("0991111111"), client_id: None, kind: MessageKind::Reply, body: "hola".into() };
+    let out = NewOutbound {
+        phone: phone("0991111111"),
+        client_id: None,
+        kind: MessageKind::Reply,
+        body: "hola".into(),
+    };
     let id = s.queue_outbound(&out, now()).await.unwrap();
     let claimed = s.claim_message(id, now()).await.unwrap().unwrap();
     assert_eq!((claimed.status.as_str(), claimed.attempts), ("sending", 1));
-    assert!(s.claim_message(id, now()).await.unwrap().is_none(), "second claim must fail");
-    s.mark_retry(id, now() + Duration::seconds(30), "HTTP 500", now()).await.unwrap();
-    assert!(s.claim_message(id, now()).await.unwrap().is_none(), "not due yet");
-    let again = s.claim_message(id, now() + Duration::seconds(31)).await.unwrap().unwrap();
+    assert!(
+        s.claim_message(id, now()).await.unwrap().is_none(),
+        "second claim must fail"
+    );
+    s.mark_retry(id, now() + Duration::seconds(30), "HTTP 500", now())
+        .await
+        .unwrap();
+    assert!(
+        s.claim_message(id, now()).await.unwrap().is_none(),
+        "not due yet"
+    );
+    let again = s
+        .claim_message(id, now() + Duration::seconds(31))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(again.attempts, 2);
     s.mark_sent(id, Some("100000"), now()).await.unwrap();
     let sent = s.message(id).await.unwrap().unwrap();
-    assert_eq!((sent.status.as_str(), sent.provider_message_id.as_deref()), ("sent", Some("100000")));
-    assert!(s.claim_message(id, now() + Duration::days(1)).await.unwrap().is_none());
+    assert_eq!(
+        (sent.status.as_str(), sent.provider_message_id.as_deref()),
+        ("sent", Some("100000"))
+    );
+    assert!(
+        s.claim_message(id, now() + Duration::days(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Delivery statuses only move forward.
-    assert!(s.set_delivery_status("100000", "read", now()).await.unwrap());
-    s.set_delivery_status("100000", "delivered", now()).await.unwrap();
+    assert!(
+        s.set_delivery_status("100000", "read", now())
+            .await
+            .unwrap()
+    );
+    s.set_delivery_status("100000", "delivered", now())
+        .await
+        .unwrap();
     assert_eq!(s.message(id).await.unwrap().unwrap().status, "read");
-    assert!(!s.set_delivery_status("unknown-id", "read", now()).await.unwrap());
+    assert!(
+        !s.set_delivery_status("unknown-id", "read", now())
+            .await
+            .unwrap()
+    );
     // Priority: interactive before bulk.
-    let counts = s.message_counts(now() - Duration::hours(1), now() + Duration::hours(1)).await.unwrap();
-    assert_eq!(counts, vec![KindStatusCount { kind: "reply".into(), status: "read".into(), count: 1 }]);
+    let counts = s
+        .message_counts(now() - Duration::hours(1), now() + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        vec![KindStatusCount {
+            kind: "reply".into(),
+            status: "read".into(),
+            count: 1
+        }]
+    );
     db.cleanup().await;
 }
 both_backends!(outbox_claims, super::outbox_claims_once);
 
 async fn interrupted_sends_are_not_resent(backend: Backend) {
-    let Some(db) = TestDb::new(backend).await else { return };
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let s = &db.store;
-    let out = NewOutbound { phone: phone("0991111111"), client_id: None, kind: MessageKind::Reply, body: "x".into() };
+    let out = NewOutbound {
+        phone: phone("0991111111"),
+        client_id: None,
+        kind: MessageKind::Reply,
+        body: "x".into(),
+    };
     let id = s.queue_outbound(&out, now()).await.unwrap();
     s.claim_message(id, now()).await.unwrap().unwrap();
-    assert_eq!(s.fail_interrupted_sends(now() + Duration::minutes(5), now()).await.unwrap(), 1);
+    assert_eq!(
+        s.fail_interrupted_sends(now() + Duration::minutes(5), now())
+            .await
+            .unwrap(),
+        1
+    );
     let row = s.message(id).await.unwrap().unwrap();
     assert_eq!(row.status, "failed");
     assert!(!row.permanent_failure);
@@ -207,7 +384,9 @@ async fn interrupted_sends_are_not_resent(backend: Backend) {
 both_backends!(interrupted_sends, super::interrupted_sends_are_not_resent);
 
 async fn inbound_is_deduplicated(backend: Backend) {
-    let Some(db) = TestDb::new(backend).await else { return };
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let s = &db.store;
     let msg = NewInbound {
         phone: "+593991111111".into(),
@@ -219,27 +398,49 @@ async fn inbound_is_deduplicated(backend: Backend) {
     };
     assert!(s.insert_inbound(&msg, now()).await.unwrap().is_some());
     assert!(s.insert_inbound(&msg, now()).await.unwrap().is_none());
-    let no_id = NewInbound { wa_message_id: None, ..msg.clone() };
+    let no_id = NewInbound {
+        wa_message_id: None,
+        ..msg.clone()
+    };
     assert!(s.insert_inbound(&no_id, now()).await.unwrap().is_some());
     assert!(s.insert_inbound(&no_id, now()).await.unwrap().is_some());
-    assert_eq!(s.messages_for_phone("+593991111111", 10).await.unwrap().len(), 3);
+    assert_eq!(
+        s.messages_for_phone("+593991111111", 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
     db.cleanup().await;
 }
 both_backends!(inbound_dedup, super::inbound_is_deduplicated);
 
 async fn settings_and_daily_marks(backend: Backend) {
-    let Some(db) = TestDb::new(backend).await else { return };
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let s = &db.store;
     assert!(!is_paused(s.as_ref()).await.unwrap());
-    s.set_setting(SETTING_PAUSED, Some("cli"), now()).await.unwrap();
-    s.set_setting(SETTING_PAUSED, Some("staff"), now()).await.unwrap();
-    assert_eq!(s.setting(SETTING_PAUSED).await.unwrap().as_deref(), Some("staff"));
+    s.set_setting(SETTING_PAUSED, Some("cli"), now())
+        .await
+        .unwrap();
+    s.set_setting(SETTING_PAUSED, Some("staff"), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.setting(SETTING_PAUSED).await.unwrap().as_deref(),
+        Some("staff")
+    );
     s.set_setting(SETTING_PAUSED, None, now()).await.unwrap();
     assert!(!is_paused(s.as_ref()).await.unwrap());
     let day = date(2026, 11, 25);
     assert!(s.mark_once("unknown:+593", day, now()).await.unwrap());
     assert!(!s.mark_once("unknown:+593", day, now()).await.unwrap());
-    assert!(s.mark_once("unknown:+593", day.succ_opt().unwrap(), now()).await.unwrap());
+    assert!(
+        s.mark_once("unknown:+593", day.succ_opt().unwrap(), now())
+            .await
+            .unwrap()
+    );
     s.ping().await.unwrap();
     // Migrations are idempotent.
     s.migrate().await.unwrap();

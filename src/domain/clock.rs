@@ -80,8 +80,14 @@ mod tests {
         let tz: Tz = "America/Guayaquil".parse().unwrap();
         // 02:00 UTC on the 26th is still the 25th in Ecuador (UTC-5).
         let clock = FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap());
-        assert_eq!(local_today(&clock, tz), NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
+        assert_eq!(
+            local_today(&clock, tz),
+            NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+        );
         clock.advance(chrono::Duration::hours(4));
-        assert_eq!(local_today(&clock, tz), NaiveDate::from_ymd_opt(2026, 11, 26).unwrap());
+        assert_eq!(
+            local_today(&clock, tz),
+            NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+        );
     }
 }

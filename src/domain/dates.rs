@@ -22,7 +22,11 @@ pub fn parse_date(input: &str) -> Result<NaiveDate, DateError> {
     }
     let malformed = || DateError::Malformed(s.to_string());
     let parts: Vec<&str> = s.split(['-', '/']).collect();
-    if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(malformed());
     }
     let num = |p: &str| p.parse::<u32>().map_err(|_| malformed());
@@ -40,16 +44,37 @@ pub fn parse_date(input: &str) -> Result<NaiveDate, DateError> {
 /// Adds calendar months, clamping to the end of a shorter month
 /// (31 January + 1 month = 28/29 February).
 pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
-    date.checked_add_months(Months::new(months)).unwrap_or(NaiveDate::MAX)
+    date.checked_add_months(Months::new(months))
+        .unwrap_or(NaiveDate::MAX)
 }
 
 const ES_MONTHS: [&str; 12] = [
-    "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
-    "octubre", "noviembre", "diciembre",
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
 ];
 const EN_MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 fn weekday_es(day: Weekday) -> &'static str {
@@ -147,25 +172,56 @@ mod tests {
     #[test]
     fn leap_days() {
         assert_eq!(parse_date("29/02/2028"), Ok(d(2028, 2, 29)));
-        assert!(matches!(parse_date("29/02/2027"), Err(DateError::NotInCalendar(_))));
-        assert!(matches!(parse_date("2026-13-01"), Err(DateError::NotInCalendar(_))));
-        assert!(matches!(parse_date("31/04/2026"), Err(DateError::NotInCalendar(_))));
+        assert!(matches!(
+            parse_date("29/02/2027"),
+            Err(DateError::NotInCalendar(_))
+        ));
+        assert!(matches!(
+            parse_date("2026-13-01"),
+            Err(DateError::NotInCalendar(_))
+        ));
+        assert!(matches!(
+            parse_date("31/04/2026"),
+            Err(DateError::NotInCalendar(_))
+        ));
     }
 
     #[test]
     fn rejects_junk() {
         assert_eq!(parse_date(""), Err(DateError::Empty));
-        for bad in ["mañana", "2026/12/01x", "12/2026", "2026-1", "1.12.2026", "26-12-01"] {
-            assert!(matches!(parse_date(bad), Err(DateError::Malformed(_))), "{bad}");
+        for bad in [
+            "mañana",
+            "2026/12/01x",
+            "12/2026",
+            "2026-1",
+            "1.12.2026",
+            "26-12-01",
+        ] {
+            assert!(
+                matches!(parse_date(bad), Err(DateError::Malformed(_))),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn long_dates_in_both_languages() {
-        assert_eq!(long_date(d(2026, 12, 1), Locale::Es), "martes 1 de diciembre de 2026");
-        assert_eq!(long_date(d(2026, 11, 30), Locale::Es), "lunes 30 de noviembre de 2026");
-        assert_eq!(long_date(d(2026, 11, 28), Locale::Es), "sábado 28 de noviembre de 2026");
-        assert_eq!(long_date(d(2026, 12, 1), Locale::En), "Tuesday, December 1, 2026");
+        assert_eq!(
+            long_date(d(2026, 12, 1), Locale::Es),
+            "martes 1 de diciembre de 2026"
+        );
+        assert_eq!(
+            long_date(d(2026, 11, 30), Locale::Es),
+            "lunes 30 de noviembre de 2026"
+        );
+        assert_eq!(
+            long_date(d(2026, 11, 28), Locale::Es),
+            "sábado 28 de noviembre de 2026"
+        );
+        assert_eq!(
+            long_date(d(2026, 12, 1), Locale::En),
+            "Tuesday, December 1, 2026"
+        );
         assert_eq!(short_date(d(2026, 12, 1), Locale::Es), "1 de diciembre");
     }
 

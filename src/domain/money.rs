@@ -4,7 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Money(i64);
 
@@ -53,7 +55,10 @@ impl Money {
             return Err(MoneyError::Negative(original.to_string()));
         }
         s.retain(|c| c != ' ');
-        if !s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') {
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        {
             return Err(MoneyError::Malformed(original.to_string()));
         }
         let (int_part, frac_part) = match s.rfind(['.', ',']) {
@@ -147,7 +152,10 @@ mod tests {
         assert!(matches!(cents("$"), Err(MoneyError::Malformed(_))));
         assert!(matches!(cents("-5"), Err(MoneyError::Negative(_))));
         assert!(matches!(cents("7.5055"), Err(MoneyError::TooPrecise(_))));
-        assert!(matches!(cents("99999999999999999999"), Err(MoneyError::TooLarge(_))));
+        assert!(matches!(
+            cents("99999999999999999999"),
+            Err(MoneyError::TooLarge(_))
+        ));
     }
 
     #[test]

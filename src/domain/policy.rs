@@ -135,10 +135,24 @@ mod tests {
     fn due_tier_for_every_day_with_default_tiers() {
         let t = tiers("7,3,1,0");
         let expected: Vec<(i64, Option<i32>)> = vec![
-            (-5, None), (-4, None), (-3, None), (-2, None), (-1, None),
-            (0, Some(0)), (1, Some(1)), (2, Some(3)), (3, Some(3)),
-            (4, Some(7)), (5, Some(7)), (6, Some(7)), (7, Some(7)),
-            (8, None), (9, None), (10, None), (11, None), (12, None),
+            (-5, None),
+            (-4, None),
+            (-3, None),
+            (-2, None),
+            (-1, None),
+            (0, Some(0)),
+            (1, Some(1)),
+            (2, Some(3)),
+            (3, Some(3)),
+            (4, Some(7)),
+            (5, Some(7)),
+            (6, Some(7)),
+            (7, Some(7)),
+            (8, None),
+            (9, None),
+            (10, None),
+            (11, None),
+            (12, None),
         ];
         for (days, due) in expected {
             assert_eq!(t.due_tier(days), due, "days_left={days}");
@@ -149,9 +163,19 @@ mod tests {
     fn due_tier_for_every_day_with_an_after_expiry_tier() {
         let t = tiers("7,3,1,0,-3");
         let expected: Vec<(i64, Option<i32>)> = vec![
-            (-5, None), (-4, None), (-3, Some(-3)), (-2, Some(0)), (-1, Some(0)),
-            (0, Some(0)), (1, Some(1)), (2, Some(3)), (3, Some(3)),
-            (4, Some(7)), (7, Some(7)), (8, None), (12, None),
+            (-5, None),
+            (-4, None),
+            (-3, Some(-3)),
+            (-2, Some(0)),
+            (-1, Some(0)),
+            (0, Some(0)),
+            (1, Some(1)),
+            (2, Some(3)),
+            (3, Some(3)),
+            (4, Some(7)),
+            (7, Some(7)),
+            (8, None),
+            (12, None),
         ];
         for (days, due) in expected {
             assert_eq!(t.due_tier(days), due, "days_left={days}");
@@ -188,8 +212,14 @@ mod tests {
 
     #[test]
     fn times_of_day() {
-        assert_eq!(parse_hhmm("09:00"), Ok(NaiveTime::from_hms_opt(9, 0, 0).unwrap()));
-        assert_eq!(parse_hhmm("9:30"), Ok(NaiveTime::from_hms_opt(9, 30, 0).unwrap()));
+        assert_eq!(
+            parse_hhmm("09:00"),
+            Ok(NaiveTime::from_hms_opt(9, 0, 0).unwrap())
+        );
+        assert_eq!(
+            parse_hhmm("9:30"),
+            Ok(NaiveTime::from_hms_opt(9, 30, 0).unwrap())
+        );
         for bad in ["25:00", "9", "09:0", "ab:cd", "12:60", ""] {
             assert!(parse_hhmm(bad).is_err(), "{bad}");
         }

@@ -55,50 +55,112 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // --- clients and subscriptions
     /// Creates or updates clients and subscriptions (by phone + service) in
     /// one transaction: all or nothing.
-    async fn upsert_subscriptions(&self, rows: &[NewSubscription], now: DateTime<Utc>) -> StoreResult<UpsertSummary>;
+    async fn upsert_subscriptions(
+        &self,
+        rows: &[NewSubscription],
+        now: DateTime<Utc>,
+    ) -> StoreResult<UpsertSummary>;
     async fn client_by_phone(&self, phone: &str) -> StoreResult<Option<ClientRow>>;
     async fn clients_by_name(&self, name: &str) -> StoreResult<Vec<ClientRow>>;
     async fn subscriptions_of_client(&self, client_id: i64) -> StoreResult<Vec<SubscriptionView>>;
     async fn subscription(&self, id: i64) -> StoreResult<Option<SubscriptionView>>;
     /// Active subscriptions whose end date lies in `from..=to`, by client.
-    async fn active_subscriptions_ending(&self, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<SubscriptionView>>;
+    async fn active_subscriptions_ending(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<SubscriptionView>>;
     async fn set_opted_out(&self, client_id: i64, at: Option<DateTime<Utc>>) -> StoreResult<()>;
-    async fn set_subscription_status(&self, subscription_id: i64, status: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn set_subscription_status(
+        &self,
+        subscription_id: i64,
+        status: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     async fn count_clients(&self) -> StoreResult<i64>;
 
     // --- reminders
     /// Keys already done for end dates in `from..=to`: sent, in flight, or
     /// failed permanently. Transient failures are not done and are re-planned.
-    async fn reminders_done(&self, from: NaiveDate, to: NaiveDate) -> StoreResult<HashSet<ReminderKey>>;
+    async fn reminders_done(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<HashSet<ReminderKey>>;
     /// Writes each planned message with its reminder rows, one transaction
     /// for the batch. A message whose reminders already exist (another
     /// planner won) is left out; returns the new message ids in order.
-    async fn record_reminders(&self, planned: &[PlannedMessage], planned_on: NaiveDate, automatic: bool, now: DateTime<Utc>) -> StoreResult<Vec<Option<i64>>>;
+    async fn record_reminders(
+        &self,
+        planned: &[PlannedMessage],
+        planned_on: NaiveDate,
+        automatic: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Option<i64>>>;
     async fn reminder_counts(&self, planned_on: NaiveDate) -> StoreResult<Vec<TierStatusCount>>;
 
     // --- messages (outbox and log)
     async fn queue_outbound(&self, message: &NewOutbound, now: DateTime<Utc>) -> StoreResult<i64>;
     /// Logs an inbound message; `None` when its WhatsApp id was seen before.
-    async fn insert_inbound(&self, message: &NewInbound, now: DateTime<Utc>) -> StoreResult<Option<i64>>;
+    async fn insert_inbound(
+        &self,
+        message: &NewInbound,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>>;
     async fn message(&self, id: i64) -> StoreResult<Option<MessageRow>>;
     /// Moves a queued, due message to `sending`; `None` if it is not queued
     /// or not yet due (another worker has it, or it was already sent).
     async fn claim_message(&self, id: i64, now: DateTime<Utc>) -> StoreResult<Option<MessageRow>>;
-    async fn mark_sent(&self, id: i64, provider_message_id: Option<&str>, now: DateTime<Utc>) -> StoreResult<()>;
-    async fn mark_retry(&self, id: i64, next_attempt_at: DateTime<Utc>, error: &str, now: DateTime<Utc>) -> StoreResult<()>;
-    async fn mark_failed(&self, id: i64, error: &str, permanent: bool, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn mark_sent(
+        &self,
+        id: i64,
+        provider_message_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn mark_retry(
+        &self,
+        id: i64,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn mark_failed(
+        &self,
+        id: i64,
+        error: &str,
+        permanent: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// Queued outbound messages, interactive first, oldest first.
     async fn queued_messages(&self, limit: i64) -> StoreResult<Vec<QueuedMessage>>;
     /// Messages left in `sending` by a crash: marked failed (not resent, to
     /// never double-send; transient, so reminders are planned again).
-    async fn fail_interrupted_sends(&self, before: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64>;
-    async fn set_delivery_status(&self, wa_or_provider_id: &str, status: &str, now: DateTime<Utc>) -> StoreResult<bool>;
-    async fn message_counts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<KindStatusCount>>;
+    async fn fail_interrupted_sends(
+        &self,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    async fn set_delivery_status(
+        &self,
+        wa_or_provider_id: &str,
+        status: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    async fn message_counts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<KindStatusCount>>;
     async fn messages_for_phone(&self, phone: &str, limit: i64) -> StoreResult<Vec<MessageRow>>;
 
     // --- settings and once-a-day marks
     async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
-    async fn set_setting(&self, key: &str, value: Option<&str>, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn set_setting(
+        &self,
+        key: &str,
+        value: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// Records `mark` for `day`; false if it was already there.
     async fn mark_once(&self, mark: &str, day: NaiveDate, now: DateTime<Utc>) -> StoreResult<bool>;
 }

@@ -49,9 +49,16 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
-                let url = DatabaseUrl::Sqlite { path: dir.path().join("avisa.db") };
+                let url = DatabaseUrl::Sqlite {
+                    path: dir.path().join("avisa.db"),
+                };
                 let store = store::connect(&url).await.expect("open sqlite");
-                Some(TestDb { url, store, _dir: Some(dir), pg_admin: None })
+                Some(TestDb {
+                    url,
+                    store,
+                    _dir: Some(dir),
+                    pg_admin: None,
+                })
             }
             Backend::Postgres => {
                 let admin = admin_url();
@@ -79,14 +86,21 @@ impl TestDb {
                 let url_text = replace_db_name(&admin, &name);
                 let url = DatabaseUrl::Postgres { url: url_text };
                 let store = store::connect(&url).await.expect("open postgres");
-                Some(TestDb { url, store, _dir: None, pg_admin: Some((admin, name)) })
+                Some(TestDb {
+                    url,
+                    store,
+                    _dir: None,
+                    pg_admin: Some((admin, name)),
+                })
             }
         }
     }
 
     /// Drops a PostgreSQL test database (SQLite files go with the temp dir).
     pub async fn cleanup(self) {
-        let TestDb { store, pg_admin, .. } = self;
+        let TestDb {
+            store, pg_admin, ..
+        } = self;
         if let avisa::store::Pool::Postgres(pool) = store.pool() {
             pool.close().await;
         }
@@ -94,9 +108,11 @@ impl TestDb {
         if let Some((admin, name)) = pg_admin
             && let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await
         {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut conn)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await;
         }
     }
 }

@@ -1,0 +1,278 @@
+//! Planning a day's reminders: which subscriptions are due (pure), the text
+//! for each client, and the outbox rows (one transaction per batch).
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::domain::{Locale, Phone, Tiers, days_left, days_phrase, long_date};
+use crate::store::{PlannedMessage, ReminderKey, SubscriptionView};
+use crate::templates::{TemplateError, Templates};
+
+/// Counts reported by every trigger (CLI, cron endpoint, schedule).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanReport {
+    pub date: NaiveDate,
+    /// Reminders newly planned, per tier (every configured tier listed).
+    pub planned: BTreeMap<String, u64>,
+    /// Due but not sent: opted-out clients, unusable phone numbers.
+    pub skipped: u64,
+    /// Due, but this (subscription, end date, tier) was already handled.
+    pub already_sent: u64,
+    #[serde(skip)]
+    pub message_ids: Vec<i64>,
+}
+
+/// One subscription due today with its tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueItem {
+    pub subscription: SubscriptionView,
+    pub tier: i32,
+    pub days_left: i64,
+}
+
+/// The pure result of looking at a day: who gets a message about what.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Draft {
+    pub groups: Vec<Vec<DueItem>>,
+    pub skipped: u64,
+    pub already_sent: u64,
+}
+
+/// Decides what is due on `today`. `candidates` are active subscriptions
+/// ordered by client; `done` holds keys already handled.
+pub fn draft(
+    candidates: &[SubscriptionView],
+    done: &HashSet<ReminderKey>,
+    tiers: &Tiers,
+    today: NaiveDate,
+) -> Draft {
+    let mut out = Draft::default();
+    let mut current: Vec<DueItem> = Vec::new();
+    let flush = |group: &mut Vec<DueItem>, out: &mut Draft| {
+        if !group.is_empty() {
+            out.groups.push(std::mem::take(group));
+        }
+    };
+    for sub in candidates {
+        if !sub.is_active() {
+            continue;
+        }
+        let left = days_left(sub.end_date, today);
+        let Some(tier) = tiers.due_tier(left) else {
+            continue;
+        };
+        let key = ReminderKey {
+            subscription_id: sub.id,
+            end_date: sub.end_date,
+            tier,
+        };
+        if done.contains(&key) {
+            out.already_sent += 1;
+            continue;
+        }
+        if sub.opted_out_at.is_some() || Phone::from_e164(sub.phone.clone()).is_err() {
+            out.skipped += 1;
+            continue;
+        }
+        if current
+            .first()
+            .is_some_and(|first| first.subscription.client_id != sub.client_id)
+        {
+            flush(&mut current, &mut out);
+        }
+        current.push(DueItem {
+            subscription: sub.clone(),
+            tier,
+            days_left: left,
+        });
+    }
+    flush(&mut current, &mut out);
+    out
+}
+
+/// The template for a client's message: urgent if anything ends today,
+/// expired if everything has already ended, else the normal reminder.
+pub fn template_for(items: &[DueItem]) -> &'static str {
+    if items.iter().any(|i| i.days_left == 0) {
+        "reminder_urgent.txt"
+    } else if items.iter().all(|i| i.days_left < 0) {
+        "reminder_expired.txt"
+    } else {
+        "reminder.txt"
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ItemContext {
+    service: String,
+    long_date: String,
+    days_left: i64,
+    when: String,
+    price: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ReminderContext<'a> {
+    client_name: &'a str,
+    items: Vec<ItemContext>,
+    total: String,
+    days_left: i64,
+    business_name: &'a str,
+    payment_instructions: &'a str,
+}
+
+pub struct Texts<'a> {
+    pub templates: &'a Templates,
+    pub locale: Locale,
+    pub business_name: &'a str,
+    pub payment_instructions: &'a str,
+}
+
+/// Renders one client's reminder.
+pub fn render(texts: &Texts<'_>, items: &[DueItem]) -> Result<String, TemplateError> {
+    let first = &items[0].subscription;
+    let context = ReminderContext {
+        client_name: first
+            .client_name
+            .split_whitespace()
+            .next()
+            .unwrap_or(&first.client_name),
+        items: items
+            .iter()
+            .map(|i| ItemContext {
+                service: i.subscription.service.clone(),
+                long_date: long_date(i.subscription.end_date, texts.locale),
+                days_left: i.days_left,
+                when: days_phrase(i.days_left, texts.locale),
+                price: i.subscription.price().to_string(),
+            })
+            .collect(),
+        total: items
+            .iter()
+            .map(|i| i.subscription.price())
+            .sum::<crate::domain::Money>()
+            .to_string(),
+        days_left: items.iter().map(|i| i.days_left).min().unwrap_or(0),
+        business_name: texts.business_name,
+        payment_instructions: texts.payment_instructions,
+    };
+    texts.templates.render(template_for(items), &context)
+}
+
+/// Turns a draft into outbox rows to record.
+pub fn planned_messages(
+    texts: &Texts<'_>,
+    draft: &Draft,
+) -> Result<Vec<PlannedMessage>, TemplateError> {
+    draft
+        .groups
+        .iter()
+        .filter_map(|items| {
+            let first = &items[0].subscription;
+            let phone = Phone::from_e164(first.phone.clone()).ok()?;
+            Some(render(texts, items).map(|body| {
+                PlannedMessage {
+                    client_id: first.client_id,
+                    phone,
+                    body,
+                    reminders: items
+                        .iter()
+                        .map(|i| {
+                            let key = ReminderKey {
+                                subscription_id: i.subscription.id,
+                                end_date: i.subscription.end_date,
+                                tier: i.tier,
+                            };
+                            (key, i.days_left)
+                        })
+                        .collect(),
+                }
+            }))
+        })
+        .collect()
+}
+
+/// An empty per-tier table with every configured tier, highest first in JSON.
+pub fn tier_table(tiers: &Tiers) -> BTreeMap<String, u64> {
+    tiers
+        .as_slice()
+        .iter()
+        .map(|t| (t.to_string(), 0))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
+    }
+
+    fn sub(id: i64, client: i64, end: NaiveDate) -> SubscriptionView {
+        SubscriptionView {
+            id,
+            client_id: client,
+            client_name: format!("Cliente {client}"),
+            phone: format!("+59399{:07}", client),
+            opted_out_at: None,
+            service_id: 1,
+            service: "Netflix".into(),
+            end_date: end,
+            price_cents: 750,
+            currency: "USD".into(),
+            status: "active".into(),
+        }
+    }
+
+    #[test]
+    fn groups_by_client_and_skips_done_and_opted_out() {
+        let today = d(25);
+        let mut opted = sub(4, 3, d(26));
+        opted.opted_out_at = Some(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap());
+        let candidates = vec![
+            sub(1, 1, d(25)),
+            sub(2, 1, d(28)),
+            sub(3, 2, d(26)),
+            opted,
+            sub(5, 4, d(30)),
+        ];
+        let done: HashSet<_> = [ReminderKey {
+            subscription_id: 3,
+            end_date: d(26),
+            tier: 1,
+        }]
+        .into();
+        let draft = draft(&candidates, &done, &Tiers::default(), today);
+        assert_eq!(draft.already_sent, 1);
+        assert_eq!(draft.skipped, 1);
+        let groups: Vec<Vec<(i64, i32)>> = draft
+            .groups
+            .iter()
+            .map(|g| g.iter().map(|i| (i.subscription.id, i.tier)).collect())
+            .collect();
+        assert_eq!(groups, vec![vec![(1, 0), (2, 3)], vec![(5, 7)]]);
+        assert_eq!(template_for(&draft.groups[0]), "reminder_urgent.txt");
+        assert_eq!(template_for(&draft.groups[1]), "reminder.txt");
+    }
+
+    #[test]
+    fn expired_template_only_when_everything_ended() {
+        let tiers = Tiers::parse("7,3,1,0,-3").unwrap();
+        let draft = draft(&[sub(1, 1, d(22))], &HashSet::new(), &tiers, d(25));
+        assert_eq!(draft.groups[0][0].tier, -3);
+        assert_eq!(template_for(&draft.groups[0]), "reminder_expired.txt");
+    }
+
+    #[test]
+    fn cancelled_and_out_of_window_are_ignored() {
+        let mut cancelled = sub(1, 1, d(26));
+        cancelled.status = "cancelled".into();
+        let far = sub(2, 2, NaiveDate::from_ymd_opt(2026, 12, 20).unwrap());
+        let draft = draft(&[cancelled, far], &HashSet::new(), &Tiers::default(), d(25));
+        assert_eq!(draft, Draft::default());
+    }
+}
