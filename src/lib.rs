@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod import;
 pub mod jobs;
 pub mod store;
 pub mod templates;
