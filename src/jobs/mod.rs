@@ -4,3 +4,38 @@
 
 pub mod pacer;
 pub mod plan;
+pub mod queue;
+pub mod send;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::domain::Clock;
+use crate::store::{Store, StoreError};
+use crate::templates::{TemplateError, Templates};
+use crate::whatsapp::Provider;
+
+pub use pacer::Pacer;
+pub use queue::JobQueue;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("job queue: {0}")]
+    Queue(String),
+}
+
+/// Everything a job needs, shared by the worker, the web handlers and the CLI.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub provider: Arc<dyn Provider>,
+    pub templates: Arc<Templates>,
+    pub pacer: Arc<Pacer>,
+    pub queue: JobQueue,
+}

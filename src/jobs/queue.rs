@@ -1,0 +1,112 @@
+//! The apalis job queue, in the same database as the data: apalis-sqlite or
+//! apalis-postgres. Jobs carry only ids; the rows are the truth.
+
+use std::time::Duration;
+
+use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_postgres::PostgresStorage;
+use apalis_sqlite::SqliteStorage;
+use serde::{Deserialize, Serialize};
+
+use super::JobError;
+use crate::store::Pool;
+
+/// Send outbox message `message_id` if it is still queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendMessage {
+    pub message_id: i64,
+}
+
+/// Run the conversation for stored inbound message `message_id` once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandleInbound {
+    pub message_id: i64,
+}
+
+pub const SEND_QUEUE: &str = "avisa::send_message";
+pub const INBOUND_QUEUE: &str = "avisa::handle_inbound";
+
+/// apalis retries a job that returned an error; ours return errors only for
+/// database trouble, so a few attempts suffice.
+pub const JOB_MAX_ATTEMPTS: usize = 5;
+
+#[derive(Debug, Clone)]
+pub enum JobQueue {
+    Sqlite {
+        send: SqliteStorage<SendMessage>,
+        inbound: SqliteStorage<HandleInbound>,
+    },
+    Postgres {
+        send: PostgresStorage<SendMessage>,
+        inbound: PostgresStorage<HandleInbound>,
+    },
+}
+
+impl JobQueue {
+    /// Creates the queue tables (apalis' own migrations) and the storages.
+    pub async fn setup(pool: &Pool) -> Result<JobQueue, JobError> {
+        match pool {
+            Pool::Sqlite(pool) => {
+                // apalis' setup turns `synchronous` off on the connection it
+                // uses; give it a throwaway connection, not one of ours.
+                let options = (*pool.connect_options()).clone();
+                let setup_pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| JobError::Queue(e.to_string()))?;
+                SqliteStorage::setup(&setup_pool)
+                    .await
+                    .map_err(|e| JobError::Queue(e.to_string()))?;
+                setup_pool.close().await;
+                let send = SqliteStorage::new(pool).with_config(apalis_sqlite::Config::default().queue(SEND_QUEUE));
+                let inbound =
+                    SqliteStorage::new(pool).with_config(apalis_sqlite::Config::default().queue(INBOUND_QUEUE));
+                Ok(JobQueue::Sqlite { send, inbound })
+            }
+            Pool::Postgres(pool) => {
+                PostgresStorage::setup(pool).await.map_err(|e| JobError::Queue(e.to_string()))?;
+                let send =
+                    PostgresStorage::new(pool).with_config(apalis_postgres::Config::default().queue(SEND_QUEUE));
+                let inbound =
+                    PostgresStorage::new(pool).with_config(apalis_postgres::Config::default().queue(INBOUND_QUEUE));
+                Ok(JobQueue::Postgres { send, inbound })
+            }
+        }
+    }
+
+    /// Queues a send. `interactive` jobs are fetched before bulk ones.
+    pub async fn push_send(&self, message_id: i64, interactive: bool, delay: Option<Duration>) -> Result<(), JobError> {
+        let mut builder = TaskBuilder::new(SendMessage { message_id })
+            .max_attempts(JOB_MAX_ATTEMPTS)
+            .priority(if interactive { 10 } else { 1 });
+        if let Some(delay) = delay {
+            builder = builder.run_after(delay);
+        }
+        let task = builder.build();
+        match self {
+            JobQueue::Sqlite { send, .. } => send.clone().push_task(task).await.map_err(queue_error),
+            JobQueue::Postgres { send, .. } => send.clone().push_task(task).await.map_err(queue_error),
+        }
+    }
+
+    pub async fn push_inbound(&self, message_id: i64) -> Result<(), JobError> {
+        let task = TaskBuilder::new(HandleInbound { message_id })
+            .max_attempts(JOB_MAX_ATTEMPTS)
+            .idempotency_key(format!("inbound-{message_id}"))
+            .build();
+        let result = match self {
+            JobQueue::Sqlite { inbound, .. } => inbound.clone().push_task(task).await.map_err(queue_error),
+            JobQueue::Postgres { inbound, .. } => inbound.clone().push_task(task).await.map_err(queue_error),
+        };
+        match result {
+            // PostgreSQL reports a repeated idempotency key; it is already queued.
+            Err(JobError::Queue(text)) if text.contains("idempotency") || text.contains("duplicate key") => Ok(()),
+            other => other,
+        }
+    }
+}
+
+fn queue_error(e: impl std::fmt::Display) -> JobError {
+    JobError::Queue(e.to_string())
+}
