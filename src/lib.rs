@@ -2,6 +2,7 @@
 //! subscription resellers.
 
 pub mod config;
+pub mod conversation;
 pub mod domain;
 pub mod import;
 pub mod jobs;
