@@ -10,6 +10,8 @@ use crate::domain::{Locale, Phone, Tiers, days_left, days_phrase, long_date};
 use crate::store::{PlannedMessage, ReminderKey, SubscriptionView};
 use crate::templates::{TemplateError, Templates};
 
+use super::{JobError, Services};
+
 /// Counts reported by every trigger (CLI, cron endpoint, schedule).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlanReport {
@@ -201,6 +203,77 @@ pub fn tier_table(tiers: &Tiers) -> BTreeMap<String, u64> {
         .iter()
         .map(|t| (t.to_string(), 0))
         .collect()
+}
+
+/// Messages recorded per transaction: large enough to be fast, small
+/// enough that a concurrent planner is not blocked for long.
+const RECORD_BATCH: usize = 500;
+
+/// Plans `date`: writes reminder rows and outbox messages (unless
+/// `dry_run`) and reports counts. Idempotent: a second call records nothing.
+pub async fn plan_day(
+    s: &Services,
+    date: NaiveDate,
+    automatic: bool,
+    dry_run: bool,
+) -> Result<(PlanReport, Vec<PlannedMessage>), JobError> {
+    let tiers = &s.config.reminder_days;
+    let from = date + chrono::Duration::days(i64::from(tiers.min()));
+    let to = date + chrono::Duration::days(i64::from(tiers.max()));
+    let candidates = s.store.active_subscriptions_ending(from, to).await?;
+    let done = s.store.reminders_done(from, to).await?;
+    let draft = draft(&candidates, &done, tiers, date);
+    let texts = Texts {
+        templates: &s.templates,
+        locale: s.config.locale,
+        business_name: &s.config.business_name,
+        payment_instructions: &s.config.payment_instructions,
+    };
+    let planned = planned_messages(&texts, &draft)?;
+    let mut report = PlanReport {
+        date,
+        planned: tier_table(tiers),
+        skipped: draft.skipped,
+        already_sent: draft.already_sent,
+        message_ids: Vec::new(),
+    };
+    let count = |report: &mut PlanReport, message: &PlannedMessage| {
+        for (key, _) in &message.reminders {
+            *report.planned.entry(key.tier.to_string()).or_default() += 1;
+        }
+    };
+    if dry_run {
+        for message in &planned {
+            count(&mut report, message);
+        }
+        return Ok((report, planned));
+    }
+    let mut recorded = Vec::with_capacity(planned.len());
+    for batch in planned.chunks(RECORD_BATCH) {
+        let ids = s.store.record_reminders(batch, date, automatic, s.clock.now()).await?;
+        for (message, id) in batch.iter().zip(ids) {
+            match id {
+                Some(id) => {
+                    count(&mut report, message);
+                    report.message_ids.push(id);
+                    recorded.push(message.clone());
+                }
+                // Another planner recorded it first.
+                None => report.already_sent += message.reminders.len() as u64,
+            }
+        }
+    }
+    Ok((report, recorded))
+}
+
+/// Plans `date` and queues a send job per new message: what the schedule
+/// and the cron endpoint do. Sends wait for the window and for pause.
+pub async fn plan_and_queue(s: &Services, date: NaiveDate, automatic: bool) -> Result<PlanReport, JobError> {
+    let (report, _) = plan_day(s, date, automatic, false).await?;
+    for id in &report.message_ids {
+        s.queue.push_send(*id, false, None).await?;
+    }
+    Ok(report)
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! The apalis job queue, in the same database as the data: apalis-sqlite or
 //! apalis-postgres. Jobs carry only ids; the rows are the truth.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apalis::prelude::{TaskBuilder, TaskSink};
@@ -31,7 +33,15 @@ pub const INBOUND_QUEUE: &str = "avisa::handle_inbound";
 pub const JOB_MAX_ATTEMPTS: usize = 5;
 
 #[derive(Debug, Clone)]
-pub enum JobQueue {
+pub struct JobQueue {
+    pub backend: QueueBackend,
+    /// Messages with a send job pushed by this process and not yet finished,
+    /// so the sweeper does not queue them again.
+    in_flight: Arc<Mutex<HashSet<i64>>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum QueueBackend {
     Sqlite {
         send: SqliteStorage<SendMessage>,
         inbound: SqliteStorage<HandleInbound>,
@@ -43,6 +53,22 @@ pub enum JobQueue {
 }
 
 impl JobQueue {
+    fn new(backend: QueueBackend) -> JobQueue {
+        JobQueue {
+            backend,
+            in_flight: Arc::default(),
+        }
+    }
+
+    pub fn is_in_flight(&self, message_id: i64) -> bool {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).contains(&message_id)
+    }
+
+    /// Called when a send job ends, whatever its outcome.
+    pub fn finished(&self, message_id: i64) {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&message_id);
+    }
+
     /// Creates the queue tables (apalis' own migrations) and the storages.
     pub async fn setup(pool: &Pool) -> Result<JobQueue, JobError> {
         match pool {
@@ -62,7 +88,7 @@ impl JobQueue {
                 let send = SqliteStorage::new(pool).with_config(apalis_sqlite::Config::default().queue(SEND_QUEUE));
                 let inbound =
                     SqliteStorage::new(pool).with_config(apalis_sqlite::Config::default().queue(INBOUND_QUEUE));
-                Ok(JobQueue::Sqlite { send, inbound })
+                Ok(JobQueue::new(QueueBackend::Sqlite { send, inbound }))
             }
             Pool::Postgres(pool) => {
                 PostgresStorage::setup(pool).await.map_err(|e| JobError::Queue(e.to_string()))?;
@@ -70,7 +96,7 @@ impl JobQueue {
                     PostgresStorage::new(pool).with_config(apalis_postgres::Config::default().queue(SEND_QUEUE));
                 let inbound =
                     PostgresStorage::new(pool).with_config(apalis_postgres::Config::default().queue(INBOUND_QUEUE));
-                Ok(JobQueue::Postgres { send, inbound })
+                Ok(JobQueue::new(QueueBackend::Postgres { send, inbound }))
             }
         }
     }
@@ -84,10 +110,15 @@ impl JobQueue {
             builder = builder.run_after(delay);
         }
         let task = builder.build();
-        match self {
-            JobQueue::Sqlite { send, .. } => send.clone().push_task(task).await.map_err(queue_error),
-            JobQueue::Postgres { send, .. } => send.clone().push_task(task).await.map_err(queue_error),
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(message_id);
+        let result = match &self.backend {
+            QueueBackend::Sqlite { send, .. } => send.clone().push_task(task).await.map_err(queue_error),
+            QueueBackend::Postgres { send, .. } => send.clone().push_task(task).await.map_err(queue_error),
+        };
+        if result.is_err() {
+            self.finished(message_id);
         }
+        result
     }
 
     pub async fn push_inbound(&self, message_id: i64) -> Result<(), JobError> {
@@ -95,9 +126,9 @@ impl JobQueue {
             .max_attempts(JOB_MAX_ATTEMPTS)
             .idempotency_key(format!("inbound-{message_id}"))
             .build();
-        let result = match self {
-            JobQueue::Sqlite { inbound, .. } => inbound.clone().push_task(task).await.map_err(queue_error),
-            JobQueue::Postgres { inbound, .. } => inbound.clone().push_task(task).await.map_err(queue_error),
+        let result = match &self.backend {
+            QueueBackend::Sqlite { inbound, .. } => inbound.clone().push_task(task).await.map_err(queue_error),
+            QueueBackend::Postgres { inbound, .. } => inbound.clone().push_task(task).await.map_err(queue_error),
         };
         match result {
             // PostgreSQL reports a repeated idempotency key; it is already queued.
