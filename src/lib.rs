@@ -2,3 +2,4 @@
 //! subscription resellers.
 
 pub mod domain;
+pub mod whatsapp;
