@@ -8,3 +8,4 @@ pub mod import;
 pub mod jobs;
 pub mod store;
 pub mod templates;
+pub mod whatsapp;

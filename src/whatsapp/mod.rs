@@ -1,0 +1,131 @@
+//! Sending WhatsApp messages and reading WaSender webhooks.
+//!
+//! [`Provider`] is the only way messages leave the process. One call is one
+//! HTTP request: pacing and retries belong to the job layer, which decides
+//! with [`SendError::is_retryable`] and [`SendError::retry_after`].
+
+mod console;
+mod wasender;
+pub mod webhook;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::domain::Phone;
+
+pub use console::ConsoleProvider;
+pub use wasender::{DEFAULT_BASE_URL, WasenderInitError, WasenderProvider};
+pub use webhook::{
+    DeliveryStatus, InboundContent, InboundMessage, MediaKind, SenderAddress, WebhookEvent,
+    WebhookParseError, parse_webhook,
+};
+
+/// Something that delivers a text message to a WhatsApp number.
+#[async_trait]
+pub trait Provider: Send + Sync + std::fmt::Debug {
+    /// Sends `text` to `to`. Exactly one attempt; never retries by itself.
+    async fn send_text(&self, to: &Phone, text: &str) -> Result<Sent, SendError>;
+
+    /// True for the console provider, which prints instead of sending.
+    fn is_console(&self) -> bool {
+        false
+    }
+}
+
+/// A message the provider accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sent {
+    /// The provider's id for the message (WaSender's numeric `msgId` as a
+    /// string). `None` when the provider accepted the message but its reply
+    /// did not say which id it gave it.
+    pub provider_id: Option<String>,
+}
+
+/// Why a send did not go out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// HTTP 429: wait `retry_after`, then try again.
+    #[error("rate limited by the provider, retry after {}s: {message}", retry_after.as_secs())]
+    RateLimited {
+        retry_after: Duration,
+        message: String,
+    },
+    /// 5xx, 408, timeouts, connection errors: worth retrying with backoff.
+    #[error("temporary provider failure: {message}")]
+    Transient { message: String },
+    /// 401/403: the API key was rejected. Retrying is pointless; stop sending.
+    #[error("the provider rejected the API key: {message}")]
+    Unauthorized { message: String },
+    /// Any other refusal (4xx, `success:false`, unexpected redirects): the
+    /// message failed for good; `message` is what the provider said.
+    #[error("the provider rejected the message (HTTP {status}): {message}")]
+    Rejected { status: u16, message: String },
+}
+
+impl SendError {
+    /// Whether the same send may succeed later (rate limits and transient
+    /// failures). `Unauthorized` and `Rejected` are permanent.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            SendError::RateLimited { .. } | SendError::Transient { .. }
+        )
+    }
+
+    /// How long the provider asked us to wait, for rate limits.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SendError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// The provider's (or transport's) message, for storing with the row.
+    pub fn message(&self) -> &str {
+        match self {
+            SendError::RateLimited { message, .. }
+            | SendError::Transient { message }
+            | SendError::Unauthorized { message }
+            | SendError::Rejected { message, .. } => message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rate_limits_and_transient_failures_are_retryable() {
+        let limited = SendError::RateLimited {
+            retry_after: Duration::from_secs(5),
+            message: "slow down".into(),
+        };
+        assert!(limited.is_retryable());
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(5)));
+        assert!(
+            SendError::Transient {
+                message: "x".into()
+            }
+            .is_retryable()
+        );
+        assert!(
+            !SendError::Unauthorized {
+                message: "x".into()
+            }
+            .is_retryable()
+        );
+        let rejected = SendError::Rejected {
+            status: 422,
+            message: "Validation failed".into(),
+        };
+        assert!(!rejected.is_retryable());
+        assert_eq!(rejected.retry_after(), None);
+        assert_eq!(rejected.message(), "Validation failed");
+        assert_eq!(
+            rejected.to_string(),
+            "the provider rejected the message (HTTP 422): Validation failed"
+        );
+    }
+}

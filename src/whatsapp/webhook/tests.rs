@@ -1,0 +1,346 @@
+use chrono::TimeZone;
+
+use super::*;
+
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/wasender/",
+            $name
+        ))
+    };
+}
+
+fn parse(body: &str) -> Vec<WebhookEvent> {
+    parse_webhook(body.as_bytes()).expect("fixture parses")
+}
+
+fn single_inbound(body: &str) -> InboundMessage {
+    match parse(body).as_slice() {
+        [WebhookEvent::Inbound(message)] => message.clone(),
+        other => panic!("expected one inbound message, got {other:?}"),
+    }
+}
+
+fn ignored(event: &str) -> Vec<WebhookEvent> {
+    vec![WebhookEvent::Ignored {
+        event: event.to_string(),
+    }]
+}
+
+fn at(secs: i64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_opt(secs, 0).single()
+}
+
+#[test]
+fn messages_received_single_object() {
+    let message = single_inbound(fixture!("messages_received.json"));
+    assert_eq!(
+        message,
+        InboundMessage {
+            wa_id: "3EB0X123456789".into(),
+            from: SenderAddress::Phone("593991234567".into()),
+            push_name: Some("Ana".into()),
+            content: InboundContent::Text("Hola".into()),
+            timestamp: at(1_633_456_780),
+        }
+    );
+    assert_eq!(
+        message.from.phone(Region::default()).map(|p| p.to_string()),
+        Some("+593991234567".to_string())
+    );
+}
+
+#[test]
+fn messages_upsert_array_yields_each_message() {
+    let events = parse(fixture!("messages_upsert_array.json"));
+    let messages: Vec<&InboundMessage> = events
+        .iter()
+        .map(|e| match e {
+            WebhookEvent::Inbound(m) => m,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0].wa_id, "3EB0AAA0000000000001");
+    assert_eq!(messages[0].content, InboundContent::Text("1".into()));
+    assert_eq!(messages[0].timestamp, at(1_633_456_790)); // string seconds
+    // No senderPn: the phone comes from remoteJid; no pushName.
+    assert_eq!(
+        messages[1].from,
+        SenderAddress::Phone("593987654321".into())
+    );
+    assert_eq!(messages[1].push_name, None);
+    assert_eq!(messages[1].content, InboundContent::Text("renovar".into()));
+}
+
+#[test]
+fn extended_text_in_a_single_object_upsert() {
+    let message = single_inbound(fixture!("extended_text.json"));
+    assert_eq!(
+        message.content,
+        InboundContent::Text("Quiero renovar https://example.com/plan".into())
+    );
+    // No messageTimestamp: the envelope's time is used.
+    assert_eq!(message.timestamp, at(1_633_456_789));
+}
+
+#[test]
+fn image_with_caption_is_media() {
+    let message = single_inbound(fixture!("image_caption.json"));
+    assert_eq!(
+        message.content,
+        InboundContent::Media {
+            kind: MediaKind::Image,
+            caption: Some("Comprobante de pago".into()),
+            file_name: None,
+            mime_type: Some("image/jpeg".into()),
+        }
+    );
+    assert_eq!(message.content.text(), Some("Comprobante de pago"));
+}
+
+#[test]
+fn document_from_messages_personal_received() {
+    let message = single_inbound(fixture!("document.json"));
+    assert_eq!(message.from.digits(), Some("593991234567"));
+    assert_eq!(
+        message.content,
+        InboundContent::Media {
+            kind: MediaKind::Document,
+            caption: None,
+            file_name: Some("recibo-noviembre.pdf".into()),
+            mime_type: Some("application/pdf".into()),
+        }
+    );
+}
+
+#[test]
+fn our_own_messages_are_ignored() {
+    assert_eq!(parse(fixture!("from_me.json")), ignored("messages.upsert"));
+}
+
+#[test]
+fn groups_are_ignored() {
+    assert_eq!(parse(fixture!("group.json")), ignored("messages.received"));
+}
+
+#[test]
+fn status_broadcasts_are_ignored() {
+    assert_eq!(
+        parse(fixture!("status_broadcast.json")),
+        ignored("messages.upsert")
+    );
+}
+
+#[test]
+fn mixed_upsert_keeps_only_the_customer_message() {
+    let message = single_inbound(fixture!("upsert_mixed.json"));
+    assert_eq!(message.wa_id, "3EB0MIX00000000004");
+    // Unwrapped from ephemeralMessage; messageTimestamp in milliseconds.
+    assert_eq!(message.content, InboundContent::Text("baja".into()));
+    assert_eq!(
+        message.timestamp,
+        DateTime::from_timestamp_millis(1_747_775_431_467)
+    );
+}
+
+#[test]
+fn lid_only_sender() {
+    let message = single_inbound(fixture!("lid_only.json"));
+    assert_eq!(
+        message.from,
+        SenderAddress::LidOnly("123456789012345@lid".into())
+    );
+    assert_eq!(message.from.phone(Region::default()), None);
+    assert_eq!(message.push_name.as_deref(), Some("Luis"));
+}
+
+#[test]
+fn lid_chat_with_sender_pn_gives_the_phone() {
+    let message = single_inbound(fixture!("lid_with_sender_pn.json"));
+    assert_eq!(message.from, SenderAddress::Phone("593991234567".into()));
+}
+
+#[test]
+fn stickers_are_unsupported() {
+    let message = single_inbound(fixture!("sticker.json"));
+    assert_eq!(message.content, InboundContent::Unsupported);
+    assert_eq!(message.content.text(), None);
+}
+
+#[test]
+fn envelope_timestamp_in_milliseconds() {
+    let message = single_inbound(fixture!("ms_timestamp.json"));
+    let expected = DateTime::from_timestamp_millis(1_747_775_431_467);
+    assert_eq!(message.timestamp, expected);
+    assert_eq!(
+        message.timestamp.map(|t| t.format("%Y").to_string()),
+        Some("2025".into())
+    );
+}
+
+#[test]
+fn messages_update_numeric() {
+    assert_eq!(
+        parse(fixture!("update_numeric.json")),
+        vec![WebhookEvent::StatusUpdate {
+            wa_id: "3EB0OUT00000000001".into(),
+            status: DeliveryStatus::Delivered,
+        }]
+    );
+}
+
+#[test]
+fn messages_update_array_with_strings() {
+    let statuses: Vec<(String, DeliveryStatus)> = parse(fixture!("update_string_array.json"))
+        .into_iter()
+        .map(|e| match e {
+            WebhookEvent::StatusUpdate { wa_id, status } => (wa_id, status),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("3EB0OUT00000000001".into(), DeliveryStatus::Read),
+            ("3EB0OUT00000000002".into(), DeliveryStatus::Delivered),
+            ("3EB0OUT00000000003".into(), DeliveryStatus::Failed),
+        ]
+    );
+}
+
+#[test]
+fn delivery_codes_and_words() {
+    let codes: Vec<DeliveryStatus> = (0..=6).map(DeliveryStatus::from_code).collect();
+    assert_eq!(
+        codes,
+        vec![
+            DeliveryStatus::Failed,
+            DeliveryStatus::Pending,
+            DeliveryStatus::Sent,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Read,
+            DeliveryStatus::Read,
+            DeliveryStatus::Other("6".into()),
+        ]
+    );
+    assert_eq!(
+        DeliveryStatus::parse("DELIVERY_ACK"),
+        DeliveryStatus::Delivered
+    );
+    assert_eq!(DeliveryStatus::parse("server_ack"), DeliveryStatus::Sent);
+    assert_eq!(DeliveryStatus::parse("PLAYED"), DeliveryStatus::Read);
+    assert_eq!(DeliveryStatus::parse("3"), DeliveryStatus::Delivered);
+    assert_eq!(
+        DeliveryStatus::parse("mystery"),
+        DeliveryStatus::Other("mystery".into())
+    );
+    assert!(DeliveryStatus::Read.rank() > DeliveryStatus::Delivered.rank());
+    assert_eq!(DeliveryStatus::Delivered.as_str(), "delivered");
+}
+
+#[test]
+fn updates_about_messages_we_received_are_ignored() {
+    let body = r#"{"event":"messages.update","data":{"update":{"status":4},
+        "key":{"id":"3EB0IN","remoteJid":"593991234567@s.whatsapp.net","fromMe":false}}}"#;
+    assert_eq!(parse(body), ignored("messages.update"));
+}
+
+#[test]
+fn session_connected() {
+    assert_eq!(
+        parse(fixture!("session_connected.json")),
+        vec![WebhookEvent::SessionStatus {
+            connected: true,
+            raw: "connected".into(),
+        }]
+    );
+}
+
+#[test]
+fn session_need_scan() {
+    assert_eq!(
+        parse(fixture!("session_need_scan.json")),
+        vec![WebhookEvent::SessionStatus {
+            connected: false,
+            raw: "need_scan".into(),
+        }]
+    );
+}
+
+#[test]
+fn unknown_event_is_ignored() {
+    assert_eq!(
+        parse(fixture!("unknown_event.json")),
+        ignored("contacts.upsert")
+    );
+}
+
+#[test]
+fn malformed_json_is_an_error() {
+    let error = parse_webhook(fixture!("malformed.json").as_bytes()).unwrap_err();
+    assert!(matches!(error, WebhookParseError::Json(_)), "{error:?}");
+    assert!(matches!(
+        parse_webhook(b"[1,2]"),
+        Err(WebhookParseError::NotAnObject)
+    ));
+    assert!(matches!(
+        parse_webhook(br#"{"data":{}}"#),
+        Err(WebhookParseError::MissingEvent)
+    ));
+}
+
+#[test]
+fn known_event_with_odd_data_is_ignored_not_an_error() {
+    for body in [
+        r#"{"event":"messages.received","data":null}"#,
+        r#"{"event":"messages.upsert","data":{"messages":[{"no":"key"}]}}"#,
+        r#"{"event":"session.status","data":{}}"#,
+        r#"{"event":"messages.update","data":[{"key":{"id":"x"},"update":{}}]}"#,
+    ] {
+        let events = parse(body);
+        assert!(
+            matches!(events.as_slice(), [WebhookEvent::Ignored { .. }]),
+            "{body}: {events:?}"
+        );
+    }
+}
+
+#[test]
+fn protocol_messages_are_skipped_and_wrapped_documents_found() {
+    let revoke = r#"{"event":"messages.upsert","data":{"messages":[{"key":{"id":"A1",
+        "fromMe":false,"remoteJid":"593991234567@s.whatsapp.net"},
+        "message":{"protocolMessage":{"type":0,"key":{"id":"A0"}}}}]}}"#;
+    assert_eq!(parse(revoke), ignored("messages.upsert"));
+
+    let wrapped = r#"{"event":"messages.received","data":{"messages":{"key":{"id":"A2",
+        "fromMe":false,"remoteJid":"593991234567:7@s.whatsapp.net"},
+        "message":{"documentWithCaptionMessage":{"message":{"documentMessage":
+        {"fileName":"pago.pdf","caption":"mi pago","mimetype":"application/pdf"}}}}}}}"#;
+    let message = single_inbound(wrapped);
+    assert_eq!(message.from, SenderAddress::Phone("593991234567".into()));
+    assert_eq!(message.content.text(), Some("mi pago"));
+    assert!(matches!(
+        message.content,
+        InboundContent::Media {
+            kind: MediaKind::Document,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn timestamps_in_every_spelling() {
+    let secs = at(1_633_456_789);
+    assert_eq!(timestamp(&serde_json::json!(1_633_456_789)), secs);
+    assert_eq!(timestamp(&serde_json::json!("1633456789")), secs);
+    assert_eq!(timestamp(&serde_json::json!(1_633_456_789_000_i64)), secs);
+    assert_eq!(
+        timestamp(&serde_json::json!({"low": 1_633_456_789, "high": 0, "unsigned": true})),
+        secs
+    );
+    assert_eq!(timestamp(&serde_json::json!(0)), None);
+    assert_eq!(timestamp(&serde_json::json!("soon")), None);
+}
