@@ -1,6 +1,8 @@
 //! avisa: WhatsApp renewal reminders, customer chat and staff commands for
 //! subscription resellers.
 
+pub mod app;
+pub mod chat;
 pub mod config;
 pub mod conversation;
 pub mod domain;
@@ -8,4 +10,5 @@ pub mod import;
 pub mod jobs;
 pub mod store;
 pub mod templates;
+pub mod web;
 pub mod whatsapp;

@@ -33,7 +33,8 @@ macro_rules! embedded {
 embedded!(
     "reminder.txt",
     "reminder_urgent.txt",
-    "reminder_expired.txt"
+    "reminder_expired.txt",
+    "session_restored.txt",
 );
 
 /// Names of the embedded templates, once each.

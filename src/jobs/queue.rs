@@ -40,7 +40,7 @@ pub struct JobQueue {
     in_flight: Arc<Mutex<HashSet<i64>>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum QueueBackend {
     Sqlite {
         send: SqliteStorage<SendMessage>,
@@ -50,6 +50,15 @@ pub enum QueueBackend {
         send: PostgresStorage<SendMessage>,
         inbound: PostgresStorage<HandleInbound>,
     },
+}
+
+impl std::fmt::Debug for QueueBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            QueueBackend::Sqlite { .. } => "QueueBackend::Sqlite",
+            QueueBackend::Postgres { .. } => "QueueBackend::Postgres",
+        })
+    }
 }
 
 impl JobQueue {

@@ -85,7 +85,6 @@ macro_rules! spawn_workers {
     ($set:expr, $services:expr, $shutdown:expr, $send:expr, $inbound:expr) => {{
         let send_worker = WorkerBuilder::new(worker_name("send"))
             .backend($send.clone().poll_with_interval(Duration::from_millis(250)))
-            .catch_panic()
             .concurrency(4)
             .retry(RetryPolicy::retries(3))
             .timeout(JOB_TIMEOUT)
@@ -93,7 +92,6 @@ macro_rules! spawn_workers {
             .build(send_job);
         let inbound_worker = WorkerBuilder::new(worker_name("inbound"))
             .backend($inbound.clone().poll_with_interval(Duration::from_millis(100)))
-            .catch_panic()
             .concurrency(2)
             .retry(RetryPolicy::retries(3))
             .timeout(Duration::from_secs(60))
@@ -134,7 +132,6 @@ pub fn spawn_all(services: Arc<Services>, shutdown: Shutdown) -> Result<JoinSet<
     let schedule = cron::Schedule::from_str(&expr).map_err(|e| JobError::Queue(format!("schedule {expr}: {e}")))?;
     let cron_worker = WorkerBuilder::new(worker_name("cron"))
         .backend(CronScheduler::new(schedule).with_timezone(services.config.timezone))
-        .catch_panic()
         .retry(RetryPolicy::retries(3))
         .timeout(Duration::from_secs(600))
         .data(services.clone())

@@ -1,0 +1,185 @@
+//! Building the whole service from a `Config`: store, queue, provider,
+//! templates, HTTP server and background workers. Tests build exactly this.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::domain::{Clock, SystemClock};
+use crate::jobs::worker::tokio_util_shutdown::{self, Shutdown, Trigger};
+use crate::jobs::{JobError, JobQueue, Pacer, Services};
+use crate::store::{self, StoreError};
+use crate::templates::{TemplateError, Templates};
+use crate::whatsapp::{ConsoleProvider, Provider, WasenderInitError, WasenderProvider};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("WaSender client: {0}")]
+    Provider(#[from] WasenderInitError),
+    #[error("flows: {0}")]
+    Flows(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Time allowed for one WaSender request.
+pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What tests may replace: the clock (to choose "today").
+#[derive(Debug, Clone)]
+pub struct Overrides {
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for Overrides {
+    fn default() -> Self {
+        Overrides { clock: Arc::new(SystemClock) }
+    }
+}
+
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (tests build many apps).
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+fn provider(config: &Config) -> Result<Arc<dyn Provider>, AppError> {
+    Ok(match &config.wasender_api_key {
+        Some(key) => Arc::new(WasenderProvider::new(
+            config.wasender_base_url.clone(),
+            key.clone(),
+            PROVIDER_TIMEOUT,
+        )?),
+        None => Arc::new(ConsoleProvider::new()),
+    })
+}
+
+/// Opens the database (migrating it), the queue and everything jobs need.
+pub async fn services(config: Config, overrides: Overrides) -> Result<Arc<Services>, AppError> {
+    let store = store::connect(&config.database_url).await?;
+    let queue = JobQueue::setup(&store.pool()).await?;
+    let templates = Templates::load(config.locale, config.templates_dir.as_deref())?;
+    crate::conversation::Flows::load(config.locale, config.flows_dir.as_deref())
+        .map_err(|e| AppError::Flows(e.to_string()))?;
+    let provider = provider(&config)?;
+    let pacer = Pacer::new(config.send_interval, config.send_jitter);
+    Ok(Arc::new(Services {
+        config: Arc::new(config),
+        store,
+        clock: overrides.clock,
+        provider,
+        templates: Arc::new(templates),
+        pacer: Arc::new(pacer),
+        queue,
+    }))
+}
+
+pub struct Application {
+    listener: TcpListener,
+    services: Arc<Services>,
+    port: u16,
+}
+
+impl Application {
+    /// Builds the service and binds its port (use port 0 in tests).
+    pub async fn build(config: Config, overrides: Overrides) -> Result<Application, AppError> {
+        let addr = config.listen;
+        let services = services(config, overrides).await?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| AppError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let port = listener.local_addr().map_err(AppError::Serve)?.port();
+        Ok(Application { listener, services, port })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn services(&self) -> Arc<Services> {
+        self.services.clone()
+    }
+
+    /// Serves HTTP and runs the workers until `stop` completes.
+    pub async fn run_until_stopped(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
+        let (trigger, shutdown): (Trigger, Shutdown) = tokio_util_shutdown::channel();
+        warn_about_settings(&self.services);
+        let mut workers = crate::jobs::worker::spawn_all(self.services.clone(), shutdown.clone())?;
+        let state = crate::web::WebState { services: self.services.clone(), metrics: metrics_handle() };
+        let app = crate::web::router(state);
+        let mut on_stop = shutdown.clone();
+        tracing::info!(port = self.port, "avisa is listening");
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move { on_stop.wait().await });
+        let stopper = tokio::spawn(async move {
+            stop.await;
+            tracing::info!("shutting down");
+            trigger.fire();
+        });
+        let result = server.await.map_err(AppError::Serve);
+        stopper.abort();
+        // Give workers a moment to finish their current job.
+        let _ = tokio::time::timeout(Duration::from_secs(10), async { while workers.join_next().await.is_some() {} }).await;
+        result
+    }
+}
+
+fn warn_about_settings(services: &Services) {
+    let config = &services.config;
+    if services.provider.is_console() {
+        tracing::warn!("WASENDER_API_KEY is not set: messages are printed to the console, not sent");
+    }
+    if config.wasender_webhook_secret.is_none() {
+        tracing::warn!("WASENDER_WEBHOOK_SECRET is not set: POST /webhooks/wasender answers 503");
+    }
+    if config.cron_token.is_none() {
+        tracing::info!("AVISA_CRON_TOKEN is not set: POST /cron/notifications is disabled (the built-in schedule runs)");
+    }
+    if config.staff_phones.is_empty() {
+        tracing::warn!("AVISA_STAFF_PHONES is empty: nobody can use staff commands or receive notices");
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

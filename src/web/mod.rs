@@ -1,0 +1,58 @@
+//! HTTP: the WaSender webhook, the cron trigger, health and metrics.
+
+mod cron;
+mod health;
+mod webhook;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use subtle::ConstantTimeEq;
+
+use crate::jobs::Services;
+
+#[derive(Debug, Clone)]
+pub struct WebState {
+    pub services: Arc<Services>,
+    pub metrics: PrometheusHandle,
+}
+
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .route("/cron/notifications", post(cron::notifications))
+        .route("/cron/notifications/", post(cron::notifications))
+        .route("/webhooks/wasender", post(webhook::wasender))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A short JSON error body: `{"error": "..."}`.
+pub fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// Compares a presented secret with the configured one in constant time.
+pub fn secret_matches(presented: &[u8], expected: &[u8]) -> bool {
+    // Lengths may differ; ct_eq then returns false without early exit on content.
+    presented.ct_eq(expected).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_exactly() {
+        assert!(secret_matches(b"abc", b"abc"));
+        assert!(!secret_matches(b"abd", b"abc"));
+        assert!(!secret_matches(b"ab", b"abc"));
+        assert!(!secret_matches(b"", b"abc"));
+    }
+}

@@ -1,0 +1,108 @@
+//! `POST /webhooks/wasender`: check, store, answer 200 fast; the conversation
+//! runs later in a job. Never calls the provider.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use secrecy::ExposeSecret;
+
+use super::{WebState, json_error, secret_matches};
+use crate::jobs::{JobError, Services};
+use crate::store::{MessageKind, NewInbound, NewOutbound, SETTING_SESSION_DOWN};
+use crate::whatsapp::{InboundContent, InboundMessage, WebhookEvent, parse_webhook};
+
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+pub async fn wasender(State(state): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
+    let services = &state.services;
+    if body.len() > MAX_BODY_BYTES {
+        return json_error(StatusCode::PAYLOAD_TOO_LARGE, "body over 256 KiB");
+    }
+    let Some(secret) = services.config.wasender_webhook_secret.as_ref() else {
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "webhook secret not configured");
+    };
+    let presented = headers.get("x-webhook-signature").map(|v| v.as_bytes()).unwrap_or_default();
+    if !secret_matches(presented, secret.expose_secret().as_bytes()) {
+        return json_error(StatusCode::UNAUTHORIZED, "invalid signature");
+    }
+    let events = match parse_webhook(&body) {
+        Ok(events) => events,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("invalid payload: {e}")),
+    };
+    for event in events {
+        if let Err(e) = apply(services, event).await {
+            tracing::error!(error = %e, "webhook event not stored");
+            // WaSender may retry; nothing was half-written for this event.
+            return json_error(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable");
+        }
+    }
+    (StatusCode::OK, Json(serde_json::json!({ "ok": true }))).into_response()
+}
+
+async fn apply(services: &Services, event: WebhookEvent) -> Result<(), JobError> {
+    let now = services.clock.now();
+    match event {
+        WebhookEvent::Inbound(message) => store_inbound(services, message).await,
+        WebhookEvent::StatusUpdate { wa_id, status } => {
+            services.store.set_delivery_status(&wa_id, status.as_str(), now).await?;
+            Ok(())
+        }
+        WebhookEvent::SessionStatus { connected, raw } => session_status(services, connected, &raw).await,
+        WebhookEvent::Ignored { .. } => Ok(()),
+    }
+}
+
+/// Logs the message (deduplicated by WhatsApp id) and queues its handling.
+pub async fn store_inbound(services: &Services, message: InboundMessage) -> Result<(), JobError> {
+    let Some(phone) = message.from.phone(services.config.default_region) else {
+        tracing::warn!(wa_id = %message.wa_id, "inbound message without a phone number (LID only); ignored");
+        return Ok(());
+    };
+    let client = services.store.client_by_phone(phone.as_str()).await?;
+    let (body, media_kind) = match &message.content {
+        InboundContent::Text(text) => (text.clone(), None),
+        InboundContent::Media { kind, caption, file_name, .. } => {
+            let label = caption.clone().or_else(|| file_name.clone()).unwrap_or_default();
+            (label, Some(kind.as_str().to_string()))
+        }
+        InboundContent::Unsupported => (String::new(), Some("unsupported".to_string())),
+    };
+    let is_command = services.config.is_staff(&phone) && body.trim_start().starts_with('/');
+    let inbound = NewInbound {
+        phone: phone.to_string(),
+        client_id: client.map(|c| c.id),
+        kind: if is_command { MessageKind::Staff } else { MessageKind::Reply },
+        body,
+        media_kind,
+        wa_message_id: Some(message.wa_id),
+    };
+    if let Some(id) = services.store.insert_inbound(&inbound, services.clock.now()).await? {
+        services.queue.push_inbound(id).await?;
+    }
+    Ok(())
+}
+
+async fn session_status(services: &Services, connected: bool, raw: &str) -> Result<(), JobError> {
+    let now = services.clock.now();
+    let was_down = services.store.setting(SETTING_SESSION_DOWN).await?.is_some();
+    if !connected {
+        if !was_down {
+            tracing::error!(status = raw, "WhatsApp session is not connected: all sending is on hold");
+        }
+        services.store.set_setting(SETTING_SESSION_DOWN, Some(raw), now).await?;
+        return Ok(());
+    }
+    if was_down {
+        services.store.set_setting(SETTING_SESSION_DOWN, None, now).await?;
+        tracing::info!("WhatsApp session connected again: sending resumes");
+        let body = services.templates.render("session_restored.txt", serde_json::json!({}))?;
+        for staff in &services.config.staff_phones {
+            let notice = NewOutbound { phone: staff.clone(), client_id: None, kind: MessageKind::Notice, body: body.clone() };
+            let id = services.store.queue_outbound(&notice, now).await?;
+            services.queue.push_send(id, true, None).await?;
+        }
+    }
+    Ok(())
+}
