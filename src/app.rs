@@ -48,7 +48,9 @@ pub struct Overrides {
 
 impl Default for Overrides {
     fn default() -> Self {
-        Overrides { clock: Arc::new(SystemClock) }
+        Overrides {
+            clock: Arc::new(SystemClock),
+        }
     }
 }
 
@@ -107,12 +109,18 @@ impl Application {
     pub async fn build(config: Config, overrides: Overrides) -> Result<Application, AppError> {
         let addr = config.listen;
         let services = services(config, overrides).await?;
-        let listener = TcpListener::bind(addr).await.map_err(|source| AppError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| AppError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
         let port = listener.local_addr().map_err(AppError::Serve)?.port();
-        Ok(Application { listener, services, port })
+        Ok(Application {
+            listener,
+            services,
+            port,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -124,15 +132,22 @@ impl Application {
     }
 
     /// Serves HTTP and runs the workers until `stop` completes.
-    pub async fn run_until_stopped(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
+    pub async fn run_until_stopped(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
         let (trigger, shutdown): (Trigger, Shutdown) = tokio_util_shutdown::channel();
         warn_about_settings(&self.services);
         let mut workers = crate::jobs::worker::spawn_all(self.services.clone(), shutdown.clone())?;
-        let state = crate::web::WebState { services: self.services.clone(), metrics: metrics_handle() };
+        let state = crate::web::WebState {
+            services: self.services.clone(),
+            metrics: metrics_handle(),
+        };
         let app = crate::web::router(state);
         let mut on_stop = shutdown.clone();
         tracing::info!(port = self.port, "avisa is listening");
-        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move { on_stop.wait().await });
+        let server = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move { on_stop.wait().await });
         let stopper = tokio::spawn(async move {
             stop.await;
             tracing::info!("shutting down");
@@ -141,7 +156,10 @@ impl Application {
         let result = server.await.map_err(AppError::Serve);
         stopper.abort();
         // Give workers a moment to finish their current job.
-        let _ = tokio::time::timeout(Duration::from_secs(10), async { while workers.join_next().await.is_some() {} }).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while workers.join_next().await.is_some() {}
+        })
+        .await;
         result
     }
 }
@@ -149,16 +167,22 @@ impl Application {
 fn warn_about_settings(services: &Services) {
     let config = &services.config;
     if services.provider.is_console() {
-        tracing::warn!("WASENDER_API_KEY is not set: messages are printed to the console, not sent");
+        tracing::warn!(
+            "WASENDER_API_KEY is not set: messages are printed to the console, not sent"
+        );
     }
     if config.wasender_webhook_secret.is_none() {
         tracing::warn!("WASENDER_WEBHOOK_SECRET is not set: POST /webhooks/wasender answers 503");
     }
     if config.cron_token.is_none() {
-        tracing::info!("AVISA_CRON_TOKEN is not set: POST /cron/notifications is disabled (the built-in schedule runs)");
+        tracing::info!(
+            "AVISA_CRON_TOKEN is not set: POST /cron/notifications is disabled (the built-in schedule runs)"
+        );
     }
     if config.staff_phones.is_empty() {
-        tracing::warn!("AVISA_STAFF_PHONES is empty: nobody can use staff commands or receive notices");
+        tracing::warn!(
+            "AVISA_STAFF_PHONES is empty: nobody can use staff commands or receive notices"
+        );
     }
 }
 

@@ -250,7 +250,10 @@ pub async fn plan_day(
     }
     let mut recorded = Vec::with_capacity(planned.len());
     for batch in planned.chunks(RECORD_BATCH) {
-        let ids = s.store.record_reminders(batch, date, automatic, s.clock.now()).await?;
+        let ids = s
+            .store
+            .record_reminders(batch, date, automatic, s.clock.now())
+            .await?;
         for (message, id) in batch.iter().zip(ids) {
             match id {
                 Some(id) => {
@@ -268,7 +271,11 @@ pub async fn plan_day(
 
 /// Plans `date` and queues a send job per new message: what the schedule
 /// and the cron endpoint do. Sends wait for the window and for pause.
-pub async fn plan_and_queue(s: &Services, date: NaiveDate, automatic: bool) -> Result<PlanReport, JobError> {
+pub async fn plan_and_queue(
+    s: &Services,
+    date: NaiveDate,
+    automatic: bool,
+) -> Result<PlanReport, JobError> {
     let (report, _) = plan_day(s, date, automatic, false).await?;
     for id in &report.message_ids {
         s.queue.push_send(*id, false, None).await?;

@@ -70,12 +70,18 @@ impl JobQueue {
     }
 
     pub fn is_in_flight(&self, message_id: i64) -> bool {
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).contains(&message_id)
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&message_id)
     }
 
     /// Called when a send job ends, whatever its outcome.
     pub fn finished(&self, message_id: i64) {
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&message_id);
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&message_id);
     }
 
     /// Creates the queue tables (apalis' own migrations) and the storages.
@@ -94,24 +100,32 @@ impl JobQueue {
                     .await
                     .map_err(|e| JobError::Queue(e.to_string()))?;
                 setup_pool.close().await;
-                let send = SqliteStorage::new(pool).with_config(apalis_sqlite::Config::default().queue(SEND_QUEUE));
-                let inbound =
-                    SqliteStorage::new(pool).with_config(apalis_sqlite::Config::default().queue(INBOUND_QUEUE));
+                let send = SqliteStorage::new(pool)
+                    .with_config(apalis_sqlite::Config::default().queue(SEND_QUEUE));
+                let inbound = SqliteStorage::new(pool)
+                    .with_config(apalis_sqlite::Config::default().queue(INBOUND_QUEUE));
                 Ok(JobQueue::new(QueueBackend::Sqlite { send, inbound }))
             }
             Pool::Postgres(pool) => {
-                PostgresStorage::setup(pool).await.map_err(|e| JobError::Queue(e.to_string()))?;
-                let send =
-                    PostgresStorage::new(pool).with_config(apalis_postgres::Config::default().queue(SEND_QUEUE));
-                let inbound =
-                    PostgresStorage::new(pool).with_config(apalis_postgres::Config::default().queue(INBOUND_QUEUE));
+                PostgresStorage::setup(pool)
+                    .await
+                    .map_err(|e| JobError::Queue(e.to_string()))?;
+                let send = PostgresStorage::new(pool)
+                    .with_config(apalis_postgres::Config::default().queue(SEND_QUEUE));
+                let inbound = PostgresStorage::new(pool)
+                    .with_config(apalis_postgres::Config::default().queue(INBOUND_QUEUE));
                 Ok(JobQueue::new(QueueBackend::Postgres { send, inbound }))
             }
         }
     }
 
     /// Queues a send. `interactive` jobs are fetched before bulk ones.
-    pub async fn push_send(&self, message_id: i64, interactive: bool, delay: Option<Duration>) -> Result<(), JobError> {
+    pub async fn push_send(
+        &self,
+        message_id: i64,
+        interactive: bool,
+        delay: Option<Duration>,
+    ) -> Result<(), JobError> {
         let mut builder = TaskBuilder::new(SendMessage { message_id })
             .max_attempts(JOB_MAX_ATTEMPTS)
             .priority(if interactive { 10 } else { 1 });
@@ -119,10 +133,17 @@ impl JobQueue {
             builder = builder.run_after(delay);
         }
         let task = builder.build();
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(message_id);
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(message_id);
         let result = match &self.backend {
-            QueueBackend::Sqlite { send, .. } => send.clone().push_task(task).await.map_err(queue_error),
-            QueueBackend::Postgres { send, .. } => send.clone().push_task(task).await.map_err(queue_error),
+            QueueBackend::Sqlite { send, .. } => {
+                send.clone().push_task(task).await.map_err(queue_error)
+            }
+            QueueBackend::Postgres { send, .. } => {
+                send.clone().push_task(task).await.map_err(queue_error)
+            }
         };
         if result.is_err() {
             self.finished(message_id);
@@ -136,12 +157,20 @@ impl JobQueue {
             .idempotency_key(format!("inbound-{message_id}"))
             .build();
         let result = match &self.backend {
-            QueueBackend::Sqlite { inbound, .. } => inbound.clone().push_task(task).await.map_err(queue_error),
-            QueueBackend::Postgres { inbound, .. } => inbound.clone().push_task(task).await.map_err(queue_error),
+            QueueBackend::Sqlite { inbound, .. } => {
+                inbound.clone().push_task(task).await.map_err(queue_error)
+            }
+            QueueBackend::Postgres { inbound, .. } => {
+                inbound.clone().push_task(task).await.map_err(queue_error)
+            }
         };
         match result {
             // PostgreSQL reports a repeated idempotency key; it is already queued.
-            Err(JobError::Queue(text)) if text.contains("idempotency") || text.contains("duplicate key") => Ok(()),
+            Err(JobError::Queue(text))
+                if text.contains("idempotency") || text.contains("duplicate key") =>
+            {
+                Ok(())
+            }
             other => other,
         }
     }

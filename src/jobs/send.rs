@@ -31,7 +31,9 @@ pub enum Hold {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Sent,
-    Failed { permanent: bool },
+    Failed {
+        permanent: bool,
+    },
     /// A transient failure; the row is queued again for this moment.
     RetryAt(DateTime<Utc>),
     Held(Hold),
@@ -42,8 +44,16 @@ pub enum Delivery {
 }
 
 /// Why a message may not go out now, if anything.
-pub async fn hold_reason(s: &Services, message: &MessageRow, mode: Mode) -> Result<Option<Hold>, JobError> {
-    if s.store.setting(store::SETTING_SESSION_DOWN).await?.is_some() {
+pub async fn hold_reason(
+    s: &Services,
+    message: &MessageRow,
+    mode: Mode,
+) -> Result<Option<Hold>, JobError> {
+    if s.store
+        .setting(store::SETTING_SESSION_DOWN)
+        .await?
+        .is_some()
+    {
         return Ok(Some(Hold::SessionDown));
     }
     if !message.automatic || mode == Mode::Operator {
@@ -63,8 +73,11 @@ pub async fn hold_reason(s: &Services, message: &MessageRow, mode: Mode) -> Resu
 
 /// Exponential back-off for transient failures: base, 2×, 4×… capped at 10 min.
 pub fn backoff(base: Duration, attempts: i32) -> Duration {
-    let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(16);
-    base.saturating_mul(2u32.saturating_pow(exp)).min(Duration::from_secs(600))
+    let exp = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(16);
+    base.saturating_mul(2u32.saturating_pow(exp))
+        .min(Duration::from_secs(600))
 }
 
 /// A 429 does not use up the message's attempts budget, but a provider that
@@ -87,14 +100,18 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     if let Some(hold) = hold_reason(s, &message, mode).await? {
         return Ok(Delivery::Held(hold));
     }
-    s.pacer.acquire(message.priority == PRIORITY_INTERACTIVE).await;
+    s.pacer
+        .acquire(message.priority == PRIORITY_INTERACTIVE)
+        .await;
     let Some(message) = s.store.claim_message(id, s.clock.now()).await? else {
         return Ok(Delivery::NotPending);
     };
     let phone = match Phone::from_e164(message.phone.clone()) {
         Ok(phone) => phone,
         Err(e) => {
-            s.store.mark_failed(id, &e.to_string(), true, s.clock.now()).await?;
+            s.store
+                .mark_failed(id, &e.to_string(), true, s.clock.now())
+                .await?;
             return Ok(Delivery::Failed { permanent: true });
         }
     };
@@ -105,22 +122,33 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     let kind = message.kind.clone();
     let outcome = match result {
         Ok(sent) => {
-            s.store.mark_sent(id, sent.provider_id.as_deref(), now).await?;
+            s.store
+                .mark_sent(id, sent.provider_id.as_deref(), now)
+                .await?;
             Delivery::Sent
         }
         Err(SendError::Unauthorized { message: text }) => {
             let error = format!("API key rejected: {text}");
             s.store.mark_failed(id, &error, false, now).await?;
-            tracing::error!(message_id = id, "WaSender rejected the API key; check WASENDER_API_KEY");
+            tracing::error!(
+                message_id = id,
+                "WaSender rejected the API key; check WASENDER_API_KEY"
+            );
             Delivery::AuthRejected(error)
         }
-        Err(SendError::Rejected { status, message: text }) => {
+        Err(SendError::Rejected {
+            status,
+            message: text,
+        }) => {
             let error = format!("HTTP {status}: {text}");
             s.store.mark_failed(id, &error, true, now).await?;
             tracing::warn!(message_id = id, %error, "provider refused the message");
             Delivery::Failed { permanent: true }
         }
-        Err(SendError::RateLimited { retry_after, message: text }) => {
+        Err(SendError::RateLimited {
+            retry_after,
+            message: text,
+        }) => {
             s.pacer.defer(retry_after);
             let error = format!("rate limited: {text}");
             if message.attempts >= MAX_ATTEMPTS_WITH_RATE_LIMITS {
@@ -130,7 +158,11 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
                 // Hand the attempt back: the provider's limit is not the message's fault.
                 let at = now + chrono::Duration::from_std(retry_after).unwrap_or_default();
                 s.store.mark_retry(id, at, &error, now).await?;
-                tracing::info!(message_id = id, wait_s = retry_after.as_secs(), "rate limited; waiting");
+                tracing::info!(
+                    message_id = id,
+                    wait_s = retry_after.as_secs(),
+                    "rate limited; waiting"
+                );
                 Delivery::RetryAt(at)
             }
         }
@@ -145,7 +177,12 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
                 let wait = backoff(s.config.send_retry_base, message.attempts);
                 let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
                 s.store.mark_retry(id, at, &text, now).await?;
-                tracing::info!(message_id = id, attempt = message.attempts, wait_ms = wait.as_millis() as u64, "transient failure; will retry");
+                tracing::info!(
+                    message_id = id,
+                    attempt = message.attempts,
+                    wait_ms = wait.as_millis() as u64,
+                    "transient failure; will retry"
+                );
                 Delivery::RetryAt(at)
             }
         }

@@ -59,7 +59,10 @@ async fn send_job(job: SendMessage, services: Data<Arc<Services>>) -> Result<(),
     services.queue.finished(job.message_id);
     if let Delivery::RetryAt(at) = outcome? {
         let wait = (at - services.clock.now()).to_std().unwrap_or_default();
-        services.queue.push_send(job.message_id, false, Some(wait)).await?;
+        services
+            .queue
+            .push_send(job.message_id, false, Some(wait))
+            .await?;
     }
     Ok(())
 }
@@ -69,7 +72,10 @@ async fn inbound_job(job: HandleInbound, services: Data<Arc<Services>>) -> Resul
     Ok(())
 }
 
-async fn cron_job(_tick: Tick<chrono_tz::Tz>, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
+async fn cron_job(
+    _tick: Tick<chrono_tz::Tz>,
+    services: Data<Arc<Services>>,
+) -> Result<(), BoxDynError> {
     let today = local_today(services.clock.as_ref(), services.config.timezone);
     let report = super::plan::plan_and_queue(&services, today, true).await?;
     tracing::info!(date = %report.date, planned = ?report.planned, skipped = report.skipped, already_sent = report.already_sent, "daily reminders planned");
@@ -124,12 +130,17 @@ macro_rules! spawn_workers {
 pub fn spawn_all(services: Arc<Services>, shutdown: Shutdown) -> Result<JoinSet<()>, JobError> {
     let mut set = JoinSet::new();
     match &services.queue.backend {
-        QueueBackend::Sqlite { send, inbound } => spawn_workers!(set, services, shutdown, send, inbound),
-        QueueBackend::Postgres { send, inbound } => spawn_workers!(set, services, shutdown, send, inbound),
+        QueueBackend::Sqlite { send, inbound } => {
+            spawn_workers!(set, services, shutdown, send, inbound)
+        }
+        QueueBackend::Postgres { send, inbound } => {
+            spawn_workers!(set, services, shutdown, send, inbound)
+        }
     }
     let time = services.config.reminder_time;
     let expr = format!("0 {} {} * * *", time.minute(), time.hour());
-    let schedule = cron::Schedule::from_str(&expr).map_err(|e| JobError::Queue(format!("schedule {expr}: {e}")))?;
+    let schedule = cron::Schedule::from_str(&expr)
+        .map_err(|e| JobError::Queue(format!("schedule {expr}: {e}")))?;
     let cron_worker = WorkerBuilder::new(worker_name("cron"))
         .backend(CronScheduler::new(schedule).with_timezone(services.config.timezone))
         .retry(RetryPolicy::retries(3))
@@ -161,7 +172,9 @@ async fn startup_catch_up(services: Arc<Services>, _shutdown: Shutdown) {
         return;
     }
     match super::plan::plan_and_queue(&services, today, true).await {
-        Ok(report) => tracing::info!(date = %report.date, planned = ?report.planned, "start-up catch-up planned"),
+        Ok(report) => {
+            tracing::info!(date = %report.date, planned = ?report.planned, "start-up catch-up planned")
+        }
         Err(e) => tracing::error!(error = %e, "start-up catch-up failed"),
     }
 }
@@ -175,15 +188,22 @@ pub async fn sweep_once(services: &Services) -> Result<usize, JobError> {
     let now = services.clock.now();
     let mut pushed = 0;
     for message in queued {
-        if message.next_attempt_at.is_some_and(|at| at > now) || services.queue.is_in_flight(message.id) {
-            continue;
-        }
-        if let Some(row) = services.store.message(message.id).await?
-            && super::send::hold_reason(services, &row, Mode::Worker).await?.is_some()
+        if message.next_attempt_at.is_some_and(|at| at > now)
+            || services.queue.is_in_flight(message.id)
         {
             continue;
         }
-        services.queue.push_send(message.id, message.priority == PRIORITY_INTERACTIVE, None).await?;
+        if let Some(row) = services.store.message(message.id).await?
+            && super::send::hold_reason(services, &row, Mode::Worker)
+                .await?
+                .is_some()
+        {
+            continue;
+        }
+        services
+            .queue
+            .push_send(message.id, message.priority == PRIORITY_INTERACTIVE, None)
+            .await?;
         pushed += 1;
     }
     Ok(pushed)
@@ -192,7 +212,10 @@ pub async fn sweep_once(services: &Services) -> Result<usize, JobError> {
 async fn sweeper(services: Arc<Services>, mut shutdown: Shutdown) {
     // A crash mid-send leaves rows in `sending`; never resend them blindly.
     let cutoff = services.clock.now() - chrono::Duration::minutes(5);
-    if let Ok(n) = services.store.fail_interrupted_sends(cutoff, services.clock.now()).await
+    if let Ok(n) = services
+        .store
+        .fail_interrupted_sends(cutoff, services.clock.now())
+        .await
         && n > 0
     {
         tracing::warn!(count = n, "messages interrupted mid-send marked failed");

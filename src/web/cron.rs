@@ -21,7 +21,10 @@ pub async fn notifications(State(state): State<WebState>, headers: HeaderMap) ->
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if !secret_matches(presented.trim().as_bytes(), token.expose_secret().as_bytes()) {
+    if !secret_matches(
+        presented.trim().as_bytes(),
+        token.expose_secret().as_bytes(),
+    ) {
         return json_error(StatusCode::UNAUTHORIZED, "invalid token");
     }
     let today = local_today(services.clock.as_ref(), services.config.timezone);
@@ -29,7 +32,10 @@ pub async fn notifications(State(state): State<WebState>, headers: HeaderMap) ->
         Ok(report) => (StatusCode::ACCEPTED, Json(report)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "cron trigger failed");
-            json_error(StatusCode::SERVICE_UNAVAILABLE, "planning failed; see the server log")
+            json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "planning failed; see the server log",
+            )
         }
     }
 }

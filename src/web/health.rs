@@ -23,7 +23,10 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
 
 pub async fn metrics(State(state): State<WebState>) -> Response {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         state.metrics.render(),
     )
         .into_response()

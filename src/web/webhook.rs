@@ -21,9 +21,15 @@ pub async fn wasender(State(state): State<WebState>, headers: HeaderMap, body: B
         return json_error(StatusCode::PAYLOAD_TOO_LARGE, "body over 256 KiB");
     }
     let Some(secret) = services.config.wasender_webhook_secret.as_ref() else {
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, "webhook secret not configured");
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhook secret not configured",
+        );
     };
-    let presented = headers.get("x-webhook-signature").map(|v| v.as_bytes()).unwrap_or_default();
+    let presented = headers
+        .get("x-webhook-signature")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
     if !secret_matches(presented, secret.expose_secret().as_bytes()) {
         return json_error(StatusCode::UNAUTHORIZED, "invalid signature");
     }
@@ -46,10 +52,15 @@ async fn apply(services: &Services, event: WebhookEvent) -> Result<(), JobError>
     match event {
         WebhookEvent::Inbound(message) => store_inbound(services, message).await,
         WebhookEvent::StatusUpdate { wa_id, status } => {
-            services.store.set_delivery_status(&wa_id, status.as_str(), now).await?;
+            services
+                .store
+                .set_delivery_status(&wa_id, status.as_str(), now)
+                .await?;
             Ok(())
         }
-        WebhookEvent::SessionStatus { connected, raw } => session_status(services, connected, &raw).await,
+        WebhookEvent::SessionStatus { connected, raw } => {
+            session_status(services, connected, &raw).await
+        }
         WebhookEvent::Ignored { .. } => Ok(()),
     }
 }
@@ -63,8 +74,16 @@ pub async fn store_inbound(services: &Services, message: InboundMessage) -> Resu
     let client = services.store.client_by_phone(phone.as_str()).await?;
     let (body, media_kind) = match &message.content {
         InboundContent::Text(text) => (text.clone(), None),
-        InboundContent::Media { kind, caption, file_name, .. } => {
-            let label = caption.clone().or_else(|| file_name.clone()).unwrap_or_default();
+        InboundContent::Media {
+            kind,
+            caption,
+            file_name,
+            ..
+        } => {
+            let label = caption
+                .clone()
+                .or_else(|| file_name.clone())
+                .unwrap_or_default();
             (label, Some(kind.as_str().to_string()))
         }
         InboundContent::Unsupported => (String::new(), Some("unsupported".to_string())),
@@ -73,12 +92,20 @@ pub async fn store_inbound(services: &Services, message: InboundMessage) -> Resu
     let inbound = NewInbound {
         phone: phone.to_string(),
         client_id: client.map(|c| c.id),
-        kind: if is_command { MessageKind::Staff } else { MessageKind::Reply },
+        kind: if is_command {
+            MessageKind::Staff
+        } else {
+            MessageKind::Reply
+        },
         body,
         media_kind,
         wa_message_id: Some(message.wa_id),
     };
-    if let Some(id) = services.store.insert_inbound(&inbound, services.clock.now()).await? {
+    if let Some(id) = services
+        .store
+        .insert_inbound(&inbound, services.clock.now())
+        .await?
+    {
         services.queue.push_inbound(id).await?;
     }
     Ok(())
@@ -86,20 +113,40 @@ pub async fn store_inbound(services: &Services, message: InboundMessage) -> Resu
 
 async fn session_status(services: &Services, connected: bool, raw: &str) -> Result<(), JobError> {
     let now = services.clock.now();
-    let was_down = services.store.setting(SETTING_SESSION_DOWN).await?.is_some();
+    let was_down = services
+        .store
+        .setting(SETTING_SESSION_DOWN)
+        .await?
+        .is_some();
     if !connected {
         if !was_down {
-            tracing::error!(status = raw, "WhatsApp session is not connected: all sending is on hold");
+            tracing::error!(
+                status = raw,
+                "WhatsApp session is not connected: all sending is on hold"
+            );
         }
-        services.store.set_setting(SETTING_SESSION_DOWN, Some(raw), now).await?;
+        services
+            .store
+            .set_setting(SETTING_SESSION_DOWN, Some(raw), now)
+            .await?;
         return Ok(());
     }
     if was_down {
-        services.store.set_setting(SETTING_SESSION_DOWN, None, now).await?;
+        services
+            .store
+            .set_setting(SETTING_SESSION_DOWN, None, now)
+            .await?;
         tracing::info!("WhatsApp session connected again: sending resumes");
-        let body = services.templates.render("session_restored.txt", serde_json::json!({}))?;
+        let body = services
+            .templates
+            .render("session_restored.txt", serde_json::json!({}))?;
         for staff in &services.config.staff_phones {
-            let notice = NewOutbound { phone: staff.clone(), client_id: None, kind: MessageKind::Notice, body: body.clone() };
+            let notice = NewOutbound {
+                phone: staff.clone(),
+                client_id: None,
+                kind: MessageKind::Notice,
+                body: body.clone(),
+            };
             let id = services.store.queue_outbound(&notice, now).await?;
             services.queue.push_send(id, true, None).await?;
         }
