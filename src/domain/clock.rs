@@ -50,6 +50,27 @@ impl Clock for FixedClock {
     }
 }
 
+/// A clock that starts at a chosen instant and then runs at real speed:
+/// tests pick "today" and still see retries and back-off come due.
+#[derive(Debug, Clone)]
+pub struct OffsetClock {
+    offset: chrono::Duration,
+}
+
+impl OffsetClock {
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        OffsetClock {
+            offset: start - Utc::now(),
+        }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.offset
+    }
+}
+
 /// The calendar date in the business time zone.
 pub fn local_today(clock: &dyn Clock, tz: Tz) -> NaiveDate {
     clock.now().with_timezone(&tz).date_naive()

@@ -8,7 +8,7 @@ pub mod policy;
 
 use serde::{Deserialize, Serialize};
 
-pub use clock::{Clock, FixedClock, SystemClock};
+pub use clock::{Clock, FixedClock, OffsetClock, SystemClock};
 pub use dates::{DateError, add_months, days_phrase, long_date, parse_date, short_date};
 pub use money::{Money, MoneyError};
 pub use phone::{Phone, PhoneError, Region};

@@ -5,6 +5,7 @@
 pub mod pacer;
 pub mod plan;
 pub mod queue;
+pub mod remind;
 pub mod send;
 pub mod worker;
 
