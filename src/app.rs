@@ -37,9 +37,6 @@ pub enum AppError {
     Serve(#[source] std::io::Error),
 }
 
-/// Time allowed for one WaSender request.
-pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(20);
-
 /// What tests may replace: the clock (to choose "today").
 #[derive(Debug, Clone)]
 pub struct Overrides {
@@ -72,7 +69,7 @@ fn provider(config: &Config) -> Result<Arc<dyn Provider>, AppError> {
         Some(key) => Arc::new(WasenderProvider::new(
             config.wasender_base_url.clone(),
             key.clone(),
-            PROVIDER_TIMEOUT,
+            config.wasender_timeout,
         )?),
         None => Arc::new(ConsoleProvider::new()),
     })

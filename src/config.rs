@@ -96,6 +96,7 @@ pub struct Config {
     pub send_jitter: Duration,
     pub send_max_attempts: u32,
     pub send_retry_base: Duration,
+    pub wasender_timeout: Duration,
     pub templates_dir: Option<PathBuf>,
     pub flows_dir: Option<PathBuf>,
     pub wasender_api_key: Option<SecretString>,
@@ -123,6 +124,7 @@ pub const SETTINGS: &[&str] = &[
     "AVISA_SEND_JITTER_MS",
     "AVISA_SEND_MAX_ATTEMPTS",
     "AVISA_SEND_RETRY_BASE_MS",
+    "WASENDER_TIMEOUT_MS",
     "AVISA_TEMPLATES_DIR",
     "AVISA_FLOWS_DIR",
     "AVISA_LOG_FORMAT",
@@ -204,6 +206,9 @@ impl Config {
         let send_retry_base = vars.parse("AVISA_SEND_RETRY_BASE_MS", "2000", |v| {
             number(v, 1, 600_000).map(|ms| Duration::from_millis(ms.into()))
         })?;
+        let wasender_timeout = vars.parse("WASENDER_TIMEOUT_MS", "20000", |v| {
+            number(v, 100, 300_000).map(|ms| Duration::from_millis(ms.into()))
+        })?;
         let send_max_attempts = vars.parse("AVISA_SEND_MAX_ATTEMPTS", "5", |v| number(v, 1, 50))?;
         let dir_setting =
             |var: &'static str, default: &str| -> Result<Option<PathBuf>, ConfigError> {
@@ -270,6 +275,7 @@ impl Config {
             send_jitter,
             send_max_attempts,
             send_retry_base,
+            wasender_timeout,
             templates_dir,
             flows_dir,
             wasender_api_key: secret("WASENDER_API_KEY"),

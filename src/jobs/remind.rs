@@ -149,6 +149,7 @@ pub fn table(outcome: &RemindOutcome) -> String {
         let label = match tier {
             0 => "0 (hoy)".to_string(),
             t if *t < 0 => format!("{t} (vencido)"),
+            1 => "1 día".to_string(),
             t => format!("{t} días"),
         };
         out.push_str(&format!(

@@ -30,6 +30,10 @@ impl PostgresStore {
         &self.pool
     }
 
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
     fn pool_handle(&self) -> Pool {
         Pool::Postgres(self.pool.clone())
     }

@@ -59,7 +59,7 @@ macro_rules! impl_store {
                 use sqlx::Row as _;
                 let mut summary = $crate::store::UpsertSummary::default();
                 let mut touched_clients = std::collections::HashSet::new();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for row in rows {
                     let existing = sqlx::query("SELECT id, name, email FROM clients WHERE phone = $1")
                         .bind(row.phone.as_str())
@@ -269,7 +269,7 @@ macro_rules! impl_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<Vec<Option<i64>>> {
                 let mut ids = Vec::with_capacity(planned.len());
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for message in planned {
                     // A savepoint per message: losing a race for one client
                     // must not undo the others.

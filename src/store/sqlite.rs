@@ -42,6 +42,13 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// Takes the write lock up front: a deferred transaction that reads and
+    /// then writes fails at once with SQLITE_BUSY when another connection
+    /// wrote in between, instead of waiting for the busy timeout.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     fn pool_handle(&self) -> Pool {
         Pool::Sqlite(self.pool.clone())
     }

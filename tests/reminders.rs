@@ -1,0 +1,490 @@
+//! The reminder engine end to end: real database, fake WaSender over HTTP.
+
+mod support;
+
+use std::time::Duration;
+
+use avisa::domain::{Money, Phone, Region};
+use avisa::jobs::remind;
+use avisa::jobs::send::{Delivery, Mode, deliver};
+use avisa::store::NewSubscription;
+use chrono::NaiveDate;
+use serde_json::Value;
+use support::app::{API_KEY, CRON_TOKEN, Options, TestApp};
+use support::db::Backend;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+fn d(m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, m, day).unwrap()
+}
+
+fn sub(name: &str, tel: &str, service: &str, end: NaiveDate) -> NewSubscription {
+    NewSubscription {
+        name: name.into(),
+        phone: Phone::parse(tel, Region::default()).unwrap(),
+        email: None,
+        service: service.into(),
+        end_date: end,
+        price: Money::from_cents(750),
+    }
+}
+
+fn ok() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(serde_json::json!({"success": true, "data": {"msgId": 100000, "jid": "+593", "status": "in_progress"}}))
+}
+
+async fn mock_ok(app: &TestApp) {
+    Mock::given(method("POST"))
+        .and(path("/api/send-message"))
+        .and(header(
+            "authorization",
+            format!("Bearer {API_KEY}").as_str(),
+        ))
+        .respond_with(ok())
+        .mount(&app.wasender)
+        .await;
+}
+
+fn no_progress(_: usize, _: usize) {}
+
+async fn seed(app: &TestApp) {
+    let store = &app.services.store;
+    store
+        .upsert_subscriptions(
+            &[
+                sub("Ana Pérez", "0991111111", "Netflix", d(11, 28)), // 3 days on 25/11
+                sub("Ana Pérez", "0991111111", "HBO Max", d(11, 25)), // today: grouped, urgent
+                sub("Luis Mora", "0992222222", "Disney+", d(12, 2)),  // 7 days
+                sub("Rosa Vera", "0993333333", "Netflix", d(11, 26)), // 1 day, opts out
+                sub("Juan Paz", "0994444444", "Spotify", d(12, 20)),  // not due
+            ],
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let rosa = store
+        .client_by_phone("+593993333333")
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .set_opted_out(rosa.id, Some(chrono::Utc::now()))
+        .await
+        .unwrap();
+}
+
+fn to_and_text(body: &Value) -> (String, String) {
+    (
+        body["to"].as_str().unwrap().to_string(),
+        body["text"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn remind_sends_exactly_once_with_catch_up(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, Options::on(d(11, 25))).await else {
+        return;
+    };
+    mock_ok(&app).await;
+    seed(&app).await;
+    let outcome = remind::run(&app.services, d(11, 25), false, &no_progress)
+        .await
+        .unwrap();
+    let sent = app.sent().await;
+    let mut messages: Vec<(String, String)> = sent.iter().map(to_and_text).collect();
+    messages.sort();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    let (to, text) = &messages[0];
+    assert_eq!(to, "+593991111111");
+    assert!(
+        text.contains("¡URGENTE!") && text.contains("Netflix") && text.contains("HBO Max"),
+        "{text}"
+    );
+    assert!(
+        text.contains("$7.50") && text.contains("miércoles 25 de noviembre de 2026"),
+        "{text}"
+    );
+    let (to, text) = &messages[1];
+    assert_eq!(to, "+593992222222");
+    assert!(
+        text.contains("Disney+")
+            && text.contains("en 7 días")
+            && text.contains("miércoles 2 de diciembre de 2026"),
+        "{text}"
+    );
+    assert_eq!(outcome.plan.skipped, 1, "opted-out client is skipped");
+    assert_eq!(outcome.plan.planned["0"], 1);
+    assert_eq!(outcome.plan.planned["3"], 1);
+    assert_eq!(outcome.plan.planned["7"], 1);
+    assert_eq!(outcome.tiers[&0].sent, 1);
+    assert!(remind::table(&outcome).contains("total"));
+
+    // Same day again: nothing new.
+    let again = remind::run(&app.services, d(11, 25), false, &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(app.sent().await.len(), 2);
+    assert_eq!(again.plan.already_sent, 3);
+
+    // Next day: only newly due tiers (Luis moves from 7 to 3 on 29/11, not yet).
+    remind::run(&app.services, d(11, 26), false, &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(app.sent().await.len(), 2, "nothing newly due on 26/11");
+    // Missed days: on 28/11 Ana's Netflix is due today (tier 0) and Luis is at
+    // 4 days (tier 7, already sent): one urgent message only.
+    remind::run(&app.services, d(11, 28), false, &no_progress)
+        .await
+        .unwrap();
+    let sent = app.sent().await;
+    assert_eq!(sent.len(), 3);
+    let (to, text) = to_and_text(&sent[2]);
+    assert_eq!(to, "+593991111111");
+    assert!(text.contains("¡HOY!") && !text.contains("HBO"), "{text}");
+    // Catch-up after missed days uses the real days left.
+    remind::run(&app.services, d(11, 30), false, &no_progress)
+        .await
+        .unwrap();
+    let sent = app.sent().await;
+    let (to, text) = to_and_text(&sent[3]);
+    assert_eq!(to, "+593992222222");
+    assert!(text.contains("en 2 días"), "{text}");
+    app.cleanup().await;
+}
+both_backends!(
+    remind_exactly_once,
+    super::remind_sends_exactly_once_with_catch_up
+);
+
+async fn dry_run_writes_nothing(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, Options::on(d(11, 25))).await else {
+        return;
+    };
+    mock_ok(&app).await;
+    seed(&app).await;
+    let outcome = remind::run(&app.services, d(11, 25), true, &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(outcome.preview.len(), 2);
+    assert!(app.sent().await.is_empty());
+    assert!(
+        app.services
+            .store
+            .queued_messages(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        app.services
+            .store
+            .reminder_counts(d(11, 25))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    app.cleanup().await;
+}
+both_backends!(dry_run, super::dry_run_writes_nothing);
+
+async fn one_due_client(app: &TestApp) {
+    app.services
+        .store
+        .upsert_subscriptions(
+            &[sub("Ana", "0991111111", "Netflix", d(11, 28))],
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+}
+
+async fn transient_errors_are_retried(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, Options::on(d(11, 25))).await else {
+        return;
+    };
+    Mock::given(method("POST"))
+        .and(path("/api/send-message"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(2)
+        .mount(&app.wasender)
+        .await;
+    mock_ok(&app).await;
+    one_due_client(&app).await;
+    let outcome = remind::run(&app.services, d(11, 25), false, &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(app.sent().await.len(), 3);
+    assert_eq!(outcome.tiers[&3].sent, 1);
+    let id = outcome.plan.message_ids[0];
+    let row = app.services.store.message(id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            row.status.as_str(),
+            row.attempts,
+            row.provider_message_id.as_deref()
+        ),
+        ("sent", 3, Some("100000"))
+    );
+    app.cleanup().await;
+}
+both_backends!(retries_5xx, super::transient_errors_are_retried);
+
+async fn rate_limit_waits_retry_after(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, Options::on(d(11, 25))).await else {
+        return;
+    };
+    Mock::given(method("POST"))
+        .and(path("/api/send-message"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(serde_json::json!({"message": "slow down", "retry_after": 1})),
+        )
+        .up_to_n_times(1)
+        .mount(&app.wasender)
+        .await;
+    mock_ok(&app).await;
+    one_due_client(&app).await;
+    let started = std::time::Instant::now();
+    let outcome = remind::run(&app.services, d(11, 25), false, &no_progress)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.sent().await.len(), 2);
+    assert_eq!(outcome.tiers[&3].sent, 1);
+    app.cleanup().await;
+}
+both_backends!(rate_limit, super::rate_limit_waits_retry_after);
+
+async fn validation_error_fails_at_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, Options::on(d(11, 25))).await else {
+        return;
+    };
+    Mock::given(method("POST"))
+        .and(path("/api/send-message"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(serde_json::json!({"success": false, "message": "Validation failed", "errors": {"to": ["The to field is invalid."]}})))
+        .mount(&app.wasender)
+        .await;
+    one_due_client(&app).await;
+    let outcome = remind::run(&app.services, d(11, 25), false, &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(app.sent().await.len(), 1);
+    assert_eq!(outcome.tiers[&3].failed, 1);
+    let row = app
+        .services
+        .store
+        .message(outcome.plan.message_ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, "failed");
+    assert!(row.permanent_failure);
+    assert!(row.error.unwrap().contains("Validation failed"));
+    // A permanent failure is done: the next run does not send it again.
+    remind::run(&app.services, d(11, 26), false, &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(app.sent().await.len(), 1);
+    app.cleanup().await;
+}
+both_backends!(fails_422, super::validation_error_fails_at_once);
+
+async fn hanging_server_times_out_then_fails(backend: Backend) {
+    let options = Options::on(d(11, 25))
+        .var("WASENDER_TIMEOUT_MS", "200")
+        .var("AVISA_SEND_MAX_ATTEMPTS", "2");
+    let Some(app) = TestApp::spawn(backend, options).await else {
+        return;
+    };
+    Mock::given(method("POST"))
+        .and(path("/api/send-message"))
+        .respond_with(ok().set_delay(Duration::from_secs(5)))
+        .mount(&app.wasender)
+        .await;
+    one_due_client(&app).await;
+    let outcome = remind::run(&app.services, d(11, 25), false, &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(app.sent().await.len(), 2, "tried twice");
+    assert_eq!(outcome.tiers[&3].failed, 1);
+    let row = app
+        .services
+        .store
+        .message(outcome.plan.message_ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.status.as_str(), row.permanent_failure),
+        ("failed", false)
+    );
+    app.cleanup().await;
+}
+both_backends!(hanging_server, super::hanging_server_times_out_then_fails);
+
+async fn wrong_api_key_stops_with_a_clear_error(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, Options::on(d(11, 25))).await else {
+        return;
+    };
+    Mock::given(method("POST"))
+        .and(path("/api/send-message"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(
+                serde_json::json!({"success": false, "message": "API key is required"}),
+            ),
+        )
+        .mount(&app.wasender)
+        .await;
+    seed(&app).await;
+    let outcome = remind::run(&app.services, d(11, 25), false, &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(app.sent().await.len(), 1, "stops after the first rejection");
+    let error = outcome.auth_error.clone().unwrap();
+    assert!(error.contains("API key"), "{error}");
+    assert!(remind::table(&outcome).contains("STOPPED"));
+    app.cleanup().await;
+}
+both_backends!(wrong_api_key, super::wrong_api_key_stops_with_a_clear_error);
+
+async fn concurrent_planners_and_redelivered_jobs(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, Options::on(d(11, 25))).await else {
+        return;
+    };
+    mock_ok(&app).await;
+    seed(&app).await;
+    // A second Services on the same database: another process or instance.
+    let other = support::app::TestApp::spawn_sibling(&app).await;
+    let (a, b) = tokio::join!(
+        avisa::jobs::plan::plan_day(&app.services, d(11, 25), true, false),
+        avisa::jobs::plan::plan_day(&other, d(11, 25), true, false),
+    );
+    let (a, b) = (a.unwrap().0, b.unwrap().0);
+    let mut ids = a.message_ids.clone();
+    ids.extend(&b.message_ids);
+    assert_eq!(ids.len(), 2, "each client planned once: {a:?} {b:?}");
+    // The same send job delivered twice at once, and once more later.
+    let id = ids[0];
+    let (x, y) = tokio::join!(
+        deliver(&app.services, id, Mode::Operator),
+        deliver(&other, id, Mode::Operator)
+    );
+    let outcomes = [x.unwrap(), y.unwrap()];
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Delivery::Sent).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        deliver(&app.services, id, Mode::Operator).await.unwrap(),
+        Delivery::NotPending
+    );
+    assert_eq!(app.sent().await.len(), 1);
+    app.cleanup().await;
+}
+both_backends!(concurrency, super::concurrent_planners_and_redelivered_jobs);
+
+async fn quiet_hours_hold_automatic_sends_only(backend: Backend) {
+    let options = Options::on(d(11, 25)).at(22, 0).http();
+    let Some(app) = TestApp::spawn(backend, options).await else {
+        return;
+    };
+    mock_ok(&app).await;
+    one_due_client(&app).await;
+    let http = reqwest::Client::new();
+    let response = http
+        .post(app.url("/cron/notifications"))
+        .bearer_auth(CRON_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["date"], "2026-11-25");
+    assert_eq!(body["planned"]["3"], 1);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        app.sent().await.is_empty(),
+        "automatic reminder waits for the window"
+    );
+    // The operator's explicit run sends at once, quiet hours or not.
+    let id = app.services.store.queued_messages(10).await.unwrap()[0].id;
+    assert_eq!(
+        deliver(&app.services, id, Mode::Operator).await.unwrap(),
+        Delivery::Sent
+    );
+    assert_eq!(app.sent().await.len(), 1);
+    app.cleanup().await;
+}
+both_backends!(quiet_hours, super::quiet_hours_hold_automatic_sends_only);
+
+async fn cron_endpoint_contract(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, Options::on(d(11, 25)).at(10, 0).http()).await else {
+        return;
+    };
+    mock_ok(&app).await;
+    seed(&app).await;
+    let http = reqwest::Client::new();
+    let missing = http
+        .post(app.url("/cron/notifications"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 401);
+    let wrong = http
+        .post(app.url("/cron/notifications/"))
+        .bearer_auth("nope-nope-nope-nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let first: Value = http
+        .post(app.url("/cron/notifications/"))
+        .bearer_auth(CRON_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        first["planned"],
+        serde_json::json!({"0": 1, "1": 0, "3": 1, "7": 1})
+    );
+    assert_eq!(first["skipped"], 1);
+    let second: Value = http
+        .post(app.url("/cron/notifications"))
+        .bearer_auth(CRON_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["planned"]["0"], 0);
+    assert_eq!(second["already_sent"], 3);
+    // The worker sends the automatic reminders (inside the window), once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while app.sent().await.len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.sent().await.len(), 2);
+    let health = http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let metrics = http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("avisa_messages_total"), "{metrics}");
+    app.cleanup().await;
+}
+both_backends!(cron_endpoint, super::cron_endpoint_contract);

@@ -1,0 +1,168 @@
+//! A running avisa for tests: real database, fake WaSender on 127.0.0.1:0,
+//! a clock that starts where the test says.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use avisa::app::{self, Application, Overrides};
+use avisa::config::{Config, DatabaseUrl};
+use avisa::domain::{FixedClock, OffsetClock, clock::local_to_utc};
+use avisa::jobs::Services;
+use chrono::{NaiveDate, NaiveTime};
+use wiremock::MockServer;
+
+use super::db::{Backend, TestDb};
+
+pub const API_KEY: &str = "test-api-key-0123456789";
+pub const WEBHOOK_SECRET: &str = "webhook-secret-abcdef";
+pub const CRON_TOKEN: &str = "cron-token-0123456789abcdef";
+
+pub struct TestApp {
+    pub db: TestDb,
+    pub wasender: MockServer,
+    pub services: Arc<Services>,
+    pub address: Option<String>,
+}
+
+pub fn db_url_text(url: &DatabaseUrl) -> String {
+    match url {
+        DatabaseUrl::Sqlite { path } => format!("sqlite://{}", path.display()),
+        DatabaseUrl::Postgres { url } => url.clone(),
+    }
+}
+
+pub struct Options {
+    pub today: NaiveDate,
+    pub time: NaiveTime,
+    /// A clock frozen at that moment instead of one that runs on.
+    pub frozen: bool,
+    pub http: bool,
+    pub vars: Vec<(&'static str, String)>,
+}
+
+impl Options {
+    pub fn on(today: NaiveDate) -> Options {
+        Options {
+            today,
+            time: NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
+            frozen: false,
+            http: false,
+            vars: Vec::new(),
+        }
+    }
+    pub fn at(mut self, h: u32, m: u32) -> Options {
+        self.time = NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        self
+    }
+    pub fn http(mut self) -> Options {
+        self.http = true;
+        self
+    }
+    pub fn var(mut self, name: &'static str, value: &str) -> Options {
+        self.vars.push((name, value.to_string()));
+        self
+    }
+}
+
+pub fn config_for(db: &TestDb, wasender: &MockServer, options: &Options) -> Config {
+    let mut vars: HashMap<String, String> = HashMap::new();
+    vars.insert("DATABASE_URL".into(), db_url_text(&db.url));
+    vars.insert("AVISA_LISTEN".into(), "127.0.0.1:0".into());
+    vars.insert("WASENDER_API_KEY".into(), API_KEY.into());
+    vars.insert(
+        "WASENDER_BASE_URL".into(),
+        format!("{}/api", wasender.uri()),
+    );
+    vars.insert("WASENDER_WEBHOOK_SECRET".into(), WEBHOOK_SECRET.into());
+    vars.insert("AVISA_CRON_TOKEN".into(), CRON_TOKEN.into());
+    vars.insert("AVISA_SEND_INTERVAL_MS".into(), "0".into());
+    vars.insert("AVISA_SEND_JITTER_MS".into(), "0".into());
+    vars.insert("AVISA_SEND_RETRY_BASE_MS".into(), "50".into());
+    vars.insert("AVISA_STAFF_PHONES".into(), "0990000001".into());
+    vars.insert("AVISA_BUSINESS_NAME".into(), "StreamEC".into());
+    // Tests must not pick up ./templates or ./flows overrides by accident.
+    let empty = tempfile::tempdir().unwrap();
+    vars.insert(
+        "AVISA_TEMPLATES_DIR".into(),
+        empty.path().display().to_string(),
+    );
+    vars.insert("AVISA_FLOWS_DIR".into(), empty.path().display().to_string());
+    for (k, v) in &options.vars {
+        vars.insert((*k).to_string(), v.clone());
+    }
+    let config = Config::from_vars(&vars).expect("test config");
+    drop(empty);
+    config
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend, options: Options) -> Option<TestApp> {
+        let db = TestDb::new(backend).await?;
+        let wasender = MockServer::start().await;
+        let config = config_for(&db, &wasender, &options);
+        let start = local_to_utc(config.timezone, options.today, options.time);
+        let clock: Arc<dyn avisa::domain::Clock> = if options.frozen {
+            Arc::new(FixedClock::new(start))
+        } else {
+            Arc::new(OffsetClock::starting_at(start))
+        };
+        let overrides = Overrides { clock };
+        if options.http {
+            let application = Application::build(config, overrides)
+                .await
+                .expect("build app");
+            let address = format!("http://127.0.0.1:{}", application.port());
+            let services = application.services();
+            tokio::spawn(application.run_until_stopped(std::future::pending()));
+            Some(TestApp {
+                db,
+                wasender,
+                services,
+                address: Some(address),
+            })
+        } else {
+            let services = app::services(config, overrides).await.expect("services");
+            Some(TestApp {
+                db,
+                wasender,
+                services,
+                address: None,
+            })
+        }
+    }
+
+    /// Another set of services on the same database, like a second process.
+    pub async fn spawn_sibling(app: &TestApp) -> Arc<Services> {
+        let config = (*app.services.config).clone();
+        let overrides = Overrides {
+            clock: app.services.clock.clone(),
+        };
+        app::services(config, overrides)
+            .await
+            .expect("sibling services")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "{}{}",
+            self.address.as_deref().expect("spawned with http()"),
+            path
+        )
+    }
+
+    /// Bodies of every send-message request the fake WaSender received.
+    pub async fn sent(&self) -> Vec<serde_json::Value> {
+        self.wasender
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path().ends_with("/send-message"))
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
+    }
+
+    pub async fn cleanup(self) {
+        self.db.cleanup().await;
+    }
+}
