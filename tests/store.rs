@@ -447,3 +447,192 @@ async fn settings_and_daily_marks(backend: Backend) {
     db.cleanup().await;
 }
 both_backends!(settings_marks, super::settings_and_daily_marks);
+
+async fn conversation_state_upserts(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let s = &db.store;
+    assert!(s.conversation("+593991111111").await.unwrap().is_none());
+    s.save_conversation("+593991111111", r#"{"state":"idle"}"#, now())
+        .await
+        .unwrap();
+    let later = now() + Duration::hours(1);
+    s.save_conversation("+593991111111", r#"{"state":"x"}"#, later)
+        .await
+        .unwrap();
+    let row = s.conversation("+593991111111").await.unwrap().unwrap();
+    assert_eq!(row.state, r#"{"state":"x"}"#);
+    assert_eq!(row.updated_at, later);
+
+    let id = s
+        .insert_inbound(
+            &NewInbound {
+                phone: "+593991111111".into(),
+                client_id: None,
+                kind: MessageKind::Reply,
+                body: "hola".into(),
+                media_kind: None,
+                wa_message_id: None,
+            },
+            now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(s.mark_inbound_processed(id, now()).await.unwrap());
+    assert!(!s.mark_inbound_processed(id, now()).await.unwrap());
+    assert_eq!(s.message(id).await.unwrap().unwrap().status, "processed");
+    db.cleanup().await;
+}
+both_backends!(conversation_state, super::conversation_state_upserts);
+
+async fn renewal_requests_and_renewals(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let s = &db.store;
+    s.upsert_subscriptions(
+        &[
+            row("Ana", "0991111111", "Netflix", date(2026, 11, 28), 750),
+            row("Ana", "0991111111", "HBO", date(2026, 12, 20), 500),
+            row("Luis", "0992222222", "Netflix", date(2026, 10, 1), 900),
+        ],
+        now(),
+    )
+    .await
+    .unwrap();
+    let client = s.client_by_phone("+593991111111").await.unwrap().unwrap();
+    let subs = s.subscriptions_of_client(client.id).await.unwrap();
+    let netflix = subs
+        .iter()
+        .find(|v| v.service == "Netflix")
+        .unwrap()
+        .clone();
+    let hbo = subs.iter().find(|v| v.service == "HBO").unwrap().clone();
+
+    assert!(
+        s.open_request_for_client(client.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let req = s
+        .create_renewal_request(client.id, Some(netflix.id), now())
+        .await
+        .unwrap();
+    let open = s.open_request_for_client(client.id).await.unwrap().unwrap();
+    assert_eq!((open.id, open.subscription_id), (req, Some(netflix.id)));
+    let inbound = s
+        .insert_inbound(
+            &NewInbound {
+                phone: client.phone.clone(),
+                client_id: Some(client.id),
+                kind: MessageKind::Reply,
+                body: "comprobante".into(),
+                media_kind: Some("image".into()),
+                wa_message_id: None,
+            },
+            now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    s.attach_receipt(req, inbound).await.unwrap();
+    let pending = s.open_requests().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].service.as_deref(), Some("Netflix"));
+    assert_eq!(pending[0].receipt_message_id, Some(inbound));
+    assert_eq!(pending[0].client_name, "Ana");
+    assert_eq!(s.count_open_requests().await.unwrap(), 1);
+
+    // Reminders: one only for Netflix (cancelled on renewal), one grouped.
+    let only = s
+        .record_reminders(&[planned(&netflix, 3)], date(2026, 11, 25), true, now())
+        .await
+        .unwrap()[0]
+        .unwrap();
+
+    assert_eq!(
+        s.revenue_due(date(2026, 11, 25), date(2026, 12, 2))
+            .await
+            .unwrap(),
+        750
+    );
+    assert_eq!(
+        s.revenue_due(date(2026, 11, 25), date(2026, 12, 31))
+            .await
+            .unwrap(),
+        1250
+    );
+    let ending = s
+        .subscriptions_ending_by_date(date(2026, 11, 25), date(2026, 12, 31))
+        .await
+        .unwrap();
+    assert_eq!(
+        ending.iter().map(|v| v.id).collect::<Vec<_>>(),
+        vec![netflix.id, hbo.id]
+    );
+
+    let renewal = NewRenewal {
+        subscription_id: netflix.id,
+        staff: "+593990000001".into(),
+        old_end_date: date(2026, 11, 28),
+        new_end_date: date(2026, 12, 28),
+        months: 1,
+        amount_cents: 750,
+    };
+    let done = s.renew_subscription(&renewal, now()).await.unwrap();
+    assert_eq!(done.new_end_date, date(2026, 12, 28));
+    assert_eq!(
+        s.subscription(netflix.id).await.unwrap().unwrap().end_date,
+        date(2026, 12, 28)
+    );
+    assert!(
+        s.open_request_for_client(client.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.message(only).await.unwrap().unwrap().status, "cancelled");
+    // The same renewal again: the date moved, so it is a conflict.
+    assert!(matches!(
+        s.renew_subscription(&renewal, now()).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // Undo: only within the window, once.
+    let later = now() + Duration::hours(1);
+    assert!(
+        s.last_renewal_by("+593990000001", later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let last = s
+        .last_renewal_by("+593990000001", now() - Duration::hours(24))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.id, done.id);
+    assert!(
+        s.last_renewal_by("+593990000002", now() - Duration::hours(24))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(s.undo_renewal(last.id, later).await.unwrap());
+    assert!(!s.undo_renewal(last.id, later).await.unwrap());
+    assert_eq!(
+        s.subscription(netflix.id).await.unwrap().unwrap().end_date,
+        date(2026, 11, 28)
+    );
+    assert!(
+        s.last_renewal_by("+593990000001", now() - Duration::hours(24))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    db.cleanup().await;
+}
+both_backends!(renewals, super::renewal_requests_and_renewals);

@@ -1,9 +1,98 @@
-//! Applying the conversation to stored inbound messages.
+//! Applying the conversation to stored inbound messages: loads the facts,
+//! runs the pure state machine or staff command, stores the effects and
+//! queues every answer through the outbox.
 
+mod customer;
+pub mod render;
+mod staff;
+mod staff_views;
+
+use crate::conversation::{ConversationState, Flows};
+use crate::domain::{Phone, clock::local_today};
 use crate::jobs::{JobError, Services};
+use crate::store::{MessageKind, NewOutbound};
 
-/// Processes inbound message `message_id` once.
+pub use render::Texts;
+
+/// Processes inbound message `message_id` once: a message that is not
+/// `received` any more (already handled) is skipped.
 pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), JobError> {
-    let _ = (services, message_id);
+    let store = &services.store;
+    let Some(row) = store.message(message_id).await? else {
+        tracing::warn!(message_id, "inbound message not found; ignored");
+        return Ok(());
+    };
+    if row.direction != "in" || row.status != "received" {
+        return Ok(());
+    }
+    let Ok(phone) = Phone::from_e164(row.phone.clone()) else {
+        tracing::warn!(message_id, phone = %row.phone, "inbound message with an invalid phone; ignored");
+        store
+            .mark_inbound_processed(message_id, services.clock.now())
+            .await?;
+        return Ok(());
+    };
+    let config = &services.config;
+    if config.is_staff(&phone) && row.body.trim_start().starts_with('/') {
+        staff::handle(services, &phone, &row.body).await?;
+    } else {
+        let flows = Flows::load(config.locale, config.flows_dir.as_deref())
+            .map_err(|e| JobError::Flows(e.to_string()))?;
+        customer::handle(services, &flows, &phone, &row).await?;
+    }
+    store
+        .mark_inbound_processed(message_id, services.clock.now())
+        .await?;
+    Ok(())
+}
+
+pub(crate) fn texts(services: &Services) -> Texts<'_> {
+    let config = &services.config;
+    Texts {
+        templates: &services.templates,
+        locale: config.locale,
+        business_name: &config.business_name,
+        payment_instructions: &config.payment_instructions,
+        handoff_hours: config.handoff_hours,
+    }
+}
+
+pub(crate) fn today(services: &Services) -> chrono::NaiveDate {
+    local_today(services.clock.as_ref(), services.config.timezone)
+}
+
+/// Writes an outbox row and queues its send job (interactive priority).
+pub(crate) async fn queue(
+    services: &Services,
+    phone: &Phone,
+    client_id: Option<i64>,
+    kind: MessageKind,
+    body: String,
+) -> Result<i64, JobError> {
+    let message = NewOutbound {
+        phone: phone.clone(),
+        client_id,
+        kind,
+        body,
+    };
+    let id = services
+        .store
+        .queue_outbound(&message, services.clock.now())
+        .await?;
+    services.queue.push_send(id, true, None).await?;
+    Ok(id)
+}
+
+/// Saves a conversation state for `phone`.
+pub(crate) async fn save_state(
+    services: &Services,
+    phone: &Phone,
+    state: &ConversationState,
+) -> Result<(), JobError> {
+    let json = serde_json::to_string(state).map_err(|e| JobError::State(e.to_string()))?;
+    services
+        .store
+        .save_conversation(phone.as_str(), &json, services.clock.now())
+        .await?;
     Ok(())
 }

@@ -28,6 +28,10 @@ pub enum JobError {
     Template(#[from] TemplateError),
     #[error("job queue: {0}")]
     Queue(String),
+    #[error("flows: {0}")]
+    Flows(String),
+    #[error("conversation state: {0}")]
+    State(String),
 }
 
 /// Everything a job needs, shared by the worker, the web handlers and the CLI.

@@ -163,6 +163,59 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<()>;
     /// Records `mark` for `day`; false if it was already there.
     async fn mark_once(&self, mark: &str, day: NaiveDate, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    // --- conversation and staff
+    /// Marks an inbound message handled; false if it was not `received`.
+    async fn mark_inbound_processed(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn conversation(&self, phone: &str) -> StoreResult<Option<ConversationRow>>;
+    async fn save_conversation(
+        &self,
+        phone: &str,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The client's newest open renewal request.
+    async fn open_request_for_client(
+        &self,
+        client_id: i64,
+    ) -> StoreResult<Option<RenewalRequestRow>>;
+    async fn create_renewal_request(
+        &self,
+        client_id: i64,
+        subscription_id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64>;
+    async fn attach_receipt(&self, request_id: i64, message_id: i64) -> StoreResult<()>;
+    /// Open requests, oldest first, with client and service.
+    async fn open_requests(&self) -> StoreResult<Vec<PendingRequestView>>;
+    /// In one transaction: moves the end date (only if it is still
+    /// `old_end_date`, else `Conflict`), writes the audit row, closes the
+    /// subscription's open requests and cancels still-queued reminders for
+    /// the old end date.
+    async fn renew_subscription(
+        &self,
+        renewal: &NewRenewal,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RenewalRow>;
+    /// This staff member's newest renewal since `since` that is not undone.
+    async fn last_renewal_by(
+        &self,
+        staff: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Option<RenewalRow>>;
+    /// Restores the old end date (if the subscription still has the new one)
+    /// and marks the renewal undone; false if it was already undone or the
+    /// date has changed since.
+    async fn undo_renewal(&self, renewal_id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Active subscriptions whose end date is in `from..=to`, soonest first.
+    async fn subscriptions_ending_by_date(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<SubscriptionView>>;
+    async fn count_open_requests(&self) -> StoreResult<i64>;
+    /// Sum of prices of active subscriptions ending in `from..=to`, in cents.
+    async fn revenue_due(&self, from: NaiveDate, to: NaiveDate) -> StoreResult<i64>;
 }
 
 /// Opens the database named by `url`, creating a SQLite file if needed, and

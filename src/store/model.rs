@@ -184,3 +184,63 @@ pub struct KindStatusCount {
     pub status: String,
     pub count: i64,
 }
+
+/// A renewal request: open while staff have not renewed it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct RenewalRequestRow {
+    pub id: i64,
+    pub client_id: i64,
+    pub subscription_id: Option<i64>,
+    pub status: String,
+    pub receipt_message_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// An open request with who and what, for `/pendientes`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct PendingRequestView {
+    pub id: i64,
+    pub client_id: i64,
+    pub client_name: String,
+    pub phone: String,
+    pub subscription_id: Option<i64>,
+    pub service: Option<String>,
+    pub end_date: Option<NaiveDate>,
+    pub price_cents: Option<i64>,
+    pub receipt_message_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A renewal to record: the subscription moves from `old_end_date` (which
+/// must still be current) to `new_end_date`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRenewal {
+    pub subscription_id: i64,
+    pub staff: String,
+    pub old_end_date: NaiveDate,
+    pub new_end_date: NaiveDate,
+    pub months: i32,
+    pub amount_cents: i64,
+}
+
+/// One row of the renewal audit.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct RenewalRow {
+    pub id: i64,
+    pub subscription_id: i64,
+    pub staff: String,
+    pub old_end_date: NaiveDate,
+    pub new_end_date: NaiveDate,
+    pub months: i32,
+    pub amount_cents: i64,
+    pub created_at: DateTime<Utc>,
+    pub undone_at: Option<DateTime<Utc>>,
+}
+
+/// A stored conversation state (JSON) and when it was saved.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ConversationRow {
+    pub state: String,
+    pub updated_at: DateTime<Utc>,
+}

@@ -549,6 +549,213 @@ macro_rules! impl_store {
                 .rows_affected();
                 Ok(inserted == 1)
             }
+
+            // --- conversation and staff
+
+            async fn mark_inbound_processed(&self, id: i64, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<bool> {
+                let n = sqlx::query(
+                    "UPDATE messages SET status = 'processed', updated_at = $1 \
+                     WHERE id = $2 AND direction = 'in' AND status = 'received'",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn conversation(&self, phone: &str) -> $crate::store::StoreResult<Option<$crate::store::ConversationRow>> {
+                Ok(sqlx::query_as("SELECT state, updated_at FROM conversations WHERE phone = $1")
+                    .bind(phone)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn save_conversation(&self, phone: &str, state: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO conversations (phone, state, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (phone) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                )
+                .bind(phone)
+                .bind(state)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn open_request_for_client(&self, client_id: i64) -> $crate::store::StoreResult<Option<$crate::store::RenewalRequestRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, client_id, subscription_id, status, receipt_message_id, created_at, closed_at \
+                     FROM renewal_requests WHERE client_id = $1 AND status = 'open' ORDER BY id DESC LIMIT 1",
+                )
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn create_renewal_request(&self, client_id: i64, subscription_id: Option<i64>, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO renewal_requests (client_id, subscription_id, status, created_at) \
+                     VALUES ($1, $2, 'open', $3) RETURNING id",
+                )
+                .bind(client_id)
+                .bind(subscription_id)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn attach_receipt(&self, request_id: i64, message_id: i64) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE renewal_requests SET receipt_message_id = $1 WHERE id = $2")
+                    .bind(message_id)
+                    .bind(request_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn open_requests(&self) -> $crate::store::StoreResult<Vec<$crate::store::PendingRequestView>> {
+                Ok(sqlx::query_as(
+                    "SELECT r.id, r.client_id, c.name AS client_name, c.phone, r.subscription_id, \
+                     sv.name AS service, s.end_date, s.price_cents, r.receipt_message_id, r.created_at \
+                     FROM renewal_requests r JOIN clients c ON c.id = r.client_id \
+                     LEFT JOIN subscriptions s ON s.id = r.subscription_id \
+                     LEFT JOIN services sv ON sv.id = s.service_id \
+                     WHERE r.status = 'open' ORDER BY r.created_at, r.id",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn renew_subscription(&self, renewal: &$crate::store::NewRenewal, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<$crate::store::RenewalRow> {
+                let mut tx = self.pool.begin().await?;
+                let moved = sqlx::query(
+                    "UPDATE subscriptions SET end_date = $1, status = 'active', updated_at = $2 WHERE id = $3 AND end_date = $4",
+                )
+                .bind(renewal.new_end_date)
+                .bind(now)
+                .bind(renewal.subscription_id)
+                .bind(renewal.old_end_date)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if moved != 1 {
+                    return Err($crate::store::StoreError::Conflict(format!(
+                        "subscription {} no longer ends on {}",
+                        renewal.subscription_id, renewal.old_end_date
+                    )));
+                }
+                let row: $crate::store::RenewalRow = sqlx::query_as(
+                    "INSERT INTO renewals (subscription_id, staff, old_end_date, new_end_date, months, amount_cents, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     RETURNING id, subscription_id, staff, old_end_date, new_end_date, months, amount_cents, created_at, undone_at",
+                )
+                .bind(renewal.subscription_id)
+                .bind(&renewal.staff)
+                .bind(renewal.old_end_date)
+                .bind(renewal.new_end_date)
+                .bind(renewal.months)
+                .bind(renewal.amount_cents)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE renewal_requests SET status = 'closed', closed_at = $1 \
+                     WHERE subscription_id = $2 AND status = 'open'",
+                )
+                .bind(now)
+                .bind(renewal.subscription_id)
+                .execute(&mut *tx)
+                .await?;
+                // A queued reminder about the old date is now wrong; one that
+                // also covers other subscriptions is left alone.
+                sqlx::query(
+                    "UPDATE messages SET status = 'cancelled', updated_at = $1 \
+                     WHERE status = 'queued' AND direction = 'out' AND id IN \
+                     (SELECT message_id FROM reminders WHERE subscription_id = $2 AND end_date = $3) \
+                     AND NOT EXISTS (SELECT 1 FROM reminders o WHERE o.message_id = messages.id AND o.subscription_id <> $2)",
+                )
+                .bind(now)
+                .bind(renewal.subscription_id)
+                .bind(renewal.old_end_date)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+
+            async fn last_renewal_by(&self, staff: &str, since: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<Option<$crate::store::RenewalRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, subscription_id, staff, old_end_date, new_end_date, months, amount_cents, created_at, undone_at \
+                     FROM renewals WHERE staff = $1 AND created_at >= $2 AND undone_at IS NULL ORDER BY id DESC LIMIT 1",
+                )
+                .bind(staff)
+                .bind(since)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn undo_renewal(&self, renewal_id: i64, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let found: Option<(i64, chrono::NaiveDate, chrono::NaiveDate)> = sqlx::query_as(
+                    "UPDATE renewals SET undone_at = $1 WHERE id = $2 AND undone_at IS NULL \
+                     RETURNING subscription_id, old_end_date, new_end_date",
+                )
+                .bind(now)
+                .bind(renewal_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((subscription_id, old_end, new_end)) = found else {
+                    return Ok(false);
+                };
+                let restored = sqlx::query(
+                    "UPDATE subscriptions SET end_date = $1, updated_at = $2 WHERE id = $3 AND end_date = $4",
+                )
+                .bind(old_end)
+                .bind(now)
+                .bind(subscription_id)
+                .bind(new_end)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if restored != 1 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn subscriptions_ending_by_date(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::store::StoreResult<Vec<$crate::store::SubscriptionView>> {
+                Ok(sqlx::query_as(concat!(
+                    subscription_view!(),
+                    "WHERE s.status = 'active' AND s.end_date >= $1 AND s.end_date <= $2 \
+                     ORDER BY s.end_date, c.name, s.id"
+                ))
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn count_open_requests(&self) -> $crate::store::StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM renewal_requests WHERE status = 'open'")
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn revenue_due(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::store::StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(SUM(price_cents), 0) AS BIGINT) FROM subscriptions \
+                     WHERE status = 'active' AND end_date >= $1 AND end_date <= $2",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_one(&self.pool)
+                .await?)
+            }
         }
     };
 }

@@ -1,0 +1,373 @@
+//! Staff commands: parse, act, answer the staff member (kind `staff`).
+
+use chrono::{Duration, NaiveDate};
+use serde_json::json;
+
+use super::render::LineCtx;
+use super::staff_views as views;
+use crate::conversation::{
+    ConversationState, StaffCommand, Target, help_text, normalize, parse_command,
+};
+use crate::domain::{Locale, Money, Phone, add_months, long_date};
+use crate::jobs::{JobError, Services};
+use crate::store::{
+    MessageKind, NewRenewal, NewSubscription, SETTING_PAUSED, StoreError, SubscriptionView,
+};
+
+/// One-line answers, in the configured language.
+pub(super) fn say(locale: Locale, es: String, en: String) -> String {
+    match locale {
+        Locale::Es => es,
+        Locale::En => en,
+    }
+}
+
+pub(super) async fn handle(services: &Services, staff: &Phone, text: &str) -> Result<(), JobError> {
+    let config = &services.config;
+    let locale = config.locale;
+    let answer = match parse_command(text, config.default_region) {
+        Err(usage) => usage.message(locale),
+        Ok(None) => help_text(locale),
+        Ok(Some(command)) => {
+            tracing::info!(staff = %staff, command = ?command.kind(), "staff command");
+            run(services, staff, command).await?
+        }
+    };
+    super::queue(services, staff, None, MessageKind::Staff, answer).await?;
+    Ok(())
+}
+
+async fn run(
+    services: &Services,
+    staff: &Phone,
+    command: StaffCommand,
+) -> Result<String, JobError> {
+    let locale = services.config.locale;
+    let now = services.clock.now();
+    let store = &services.store;
+    Ok(match command {
+        StaffCommand::Help => help_text(locale),
+        StaffCommand::Renew {
+            target,
+            service,
+            months,
+        } => renew(services, staff, target, service.as_deref(), months).await?,
+        StaffCommand::Pending => views::pending(services).await?,
+        StaffCommand::Due { days } => views::ending(services, days, false).await?,
+        StaffCommand::Overdue { days } => views::ending(services, days, true).await?,
+        StaffCommand::Client(query) => views::client(services, query).await?,
+        StaffCommand::Add {
+            phone,
+            service,
+            end_date,
+            price,
+            name,
+        } => add(services, phone, service, end_date, price, name).await?,
+        StaffCommand::Cancel { phone, service } => {
+            cancel(services, &phone, service.as_deref()).await?
+        }
+        StaffCommand::Undo => undo(services, staff).await?,
+        StaffCommand::Pause => {
+            store
+                .set_setting(SETTING_PAUSED, Some("staff"), now)
+                .await?;
+            say(
+                locale,
+                "⏸️ Recordatorios automáticos en pausa. Las respuestas siguen saliendo. /reanudar para continuar.".into(),
+                "⏸️ Automatic reminders paused. Replies still go out. /resume to continue.".into(),
+            )
+        }
+        StaffCommand::Resume => {
+            store.set_setting(SETTING_PAUSED, None, now).await?;
+            say(
+                locale,
+                "▶️ Recordatorios automáticos reanudados.".into(),
+                "▶️ Automatic reminders resumed.".into(),
+            )
+        }
+        StaffCommand::Summary => views::summary(services).await?,
+    })
+}
+
+/// Staff acting on a customer ends any handoff (DESIGN.md "Handoff").
+pub(super) async fn end_handoff(services: &Services, phone: &str) -> Result<(), JobError> {
+    let Some(saved) = services.store.conversation(phone).await? else {
+        return Ok(());
+    };
+    let in_handoff = matches!(
+        serde_json::from_str::<ConversationState>(&saved.state),
+        Ok(ConversationState::Handoff { .. })
+    );
+    if in_handoff && let Ok(phone) = Phone::from_e164(phone.to_string()) {
+        super::save_state(services, &phone, &ConversationState::Idle).await?;
+    }
+    Ok(())
+}
+
+fn not_found(locale: Locale, what: &str) -> String {
+    say(
+        locale,
+        format!("No encontré {what}."),
+        format!("{what}: not found."),
+    )
+}
+
+/// Subscriptions whose service matches `wanted` (exact, else partial,
+/// accent- and case-insensitive).
+fn matching<'a>(subs: &'a [SubscriptionView], wanted: &str) -> Vec<&'a SubscriptionView> {
+    let wanted = normalize(wanted);
+    let exact: Vec<_> = subs
+        .iter()
+        .filter(|s| normalize(&s.service) == wanted)
+        .collect();
+    if !exact.is_empty() {
+        return exact;
+    }
+    subs.iter()
+        .filter(|s| normalize(&s.service).contains(&wanted))
+        .collect()
+}
+
+async fn renew(
+    services: &Services,
+    staff: &Phone,
+    target: Target,
+    service: Option<&str>,
+    months: u32,
+) -> Result<String, JobError> {
+    let store = &services.store;
+    let locale = services.config.locale;
+    let today = super::today(services);
+    let sub = match target {
+        Target::Subscription(id) => match store.subscription(id).await? {
+            Some(sub) => sub,
+            None => return Ok(not_found(locale, &format!("#{id}"))),
+        },
+        Target::Phone(phone) => {
+            let Some(client) = store.client_by_phone(phone.as_str()).await? else {
+                return Ok(not_found(locale, phone.as_str()));
+            };
+            let active: Vec<SubscriptionView> = store
+                .subscriptions_of_client(client.id)
+                .await?
+                .into_iter()
+                .filter(SubscriptionView::is_active)
+                .collect();
+            let candidates = match service {
+                Some(wanted) => matching(&active, wanted),
+                None => active.iter().collect(),
+            };
+            match candidates.as_slice() {
+                [] => {
+                    let what = service.map_or_else(
+                        || say(locale, "servicios activos".into(), "active services".into()),
+                        str::to_string,
+                    );
+                    return Ok(not_found(locale, &format!("{what} ({})", client.phone)));
+                }
+                [only] => (*only).clone(),
+                several => {
+                    let items: Vec<LineCtx> = several
+                        .iter()
+                        .map(|s| views::line(s, today, locale))
+                        .collect();
+                    return Ok(services.templates.render(
+                        "staff_choose.txt",
+                        json!({"clients": [], "query": "", "client_name": client.name, "items": items}),
+                    )?);
+                }
+            }
+        }
+    };
+    let base = sub.end_date.max(today);
+    let new_end = add_months(base, months);
+    let renewal = NewRenewal {
+        subscription_id: sub.id,
+        staff: staff.to_string(),
+        old_end_date: sub.end_date,
+        new_end_date: new_end,
+        months: i32::try_from(months).unwrap_or(i32::MAX),
+        amount_cents: sub.price_cents.saturating_mul(i64::from(months)),
+    };
+    match store
+        .renew_subscription(&renewal, services.clock.now())
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Ok(say(
+                locale,
+                "La fecha cambió mientras tanto; vuelve a intentarlo.".into(),
+                "The date changed meanwhile; please try again.".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let customer = Phone::from_e164(sub.phone.clone()).ok();
+    if let Some(customer) = &customer {
+        let body = services.templates.render(
+            "renewal_confirmation.txt",
+            json!({
+                "client_name": sub.client_name,
+                "service": sub.service,
+                "months": months,
+                "long_date": long_date(new_end, locale),
+                "business_name": services.config.business_name,
+            }),
+        )?;
+        super::queue(
+            services,
+            customer,
+            Some(sub.client_id),
+            MessageKind::Reply,
+            body,
+        )
+        .await?;
+        super::save_state(services, customer, &ConversationState::Idle).await?;
+    }
+    Ok(services.templates.render(
+        "staff_renewed.txt",
+        json!({
+            "subscription_id": sub.id,
+            "client_name": sub.client_name,
+            "phone": sub.phone,
+            "service": sub.service,
+            "months": months,
+            "old_date": long_date(sub.end_date, locale),
+            "new_date": long_date(new_end, locale),
+        }),
+    )?)
+}
+
+async fn add(
+    services: &Services,
+    phone: Phone,
+    service: String,
+    end_date: NaiveDate,
+    price: Option<Money>,
+    name: Option<String>,
+) -> Result<String, JobError> {
+    let store = &services.store;
+    let locale = services.config.locale;
+    let existing = store.client_by_phone(phone.as_str()).await?;
+    let mut known_price = None;
+    if let Some(client) = &existing {
+        let subs = store.subscriptions_of_client(client.id).await?;
+        known_price = matching(&subs, &service).first().map(|s| s.price());
+    }
+    let name = name
+        .or_else(|| existing.as_ref().map(|c| c.name.clone()))
+        .unwrap_or_else(|| phone.to_string());
+    let price = price.or(known_price).unwrap_or_default();
+    let row = NewSubscription {
+        name: name.clone(),
+        phone: phone.clone(),
+        email: None,
+        service: service.clone(),
+        end_date,
+        price,
+    };
+    store
+        .upsert_subscriptions(&[row], services.clock.now())
+        .await?;
+    end_handoff(services, phone.as_str()).await?;
+    let date = long_date(end_date, locale);
+    Ok(say(
+        locale,
+        format!("✅ Alta: {name} ({phone}), *{service}*, vence el {date}, {price}."),
+        format!("✅ Added: {name} ({phone}), *{service}*, expires on {date}, {price}."),
+    ))
+}
+
+async fn cancel(
+    services: &Services,
+    phone: &Phone,
+    service: Option<&str>,
+) -> Result<String, JobError> {
+    let store = &services.store;
+    let locale = services.config.locale;
+    let Some(client) = store.client_by_phone(phone.as_str()).await? else {
+        return Ok(not_found(locale, phone.as_str()));
+    };
+    let active: Vec<SubscriptionView> = store
+        .subscriptions_of_client(client.id)
+        .await?
+        .into_iter()
+        .filter(SubscriptionView::is_active)
+        .collect();
+    let candidates = match service {
+        Some(wanted) => matching(&active, wanted),
+        None => active.iter().collect(),
+    };
+    match candidates.as_slice() {
+        [] => Ok(not_found(
+            locale,
+            &format!("{} ({phone})", service.unwrap_or("-")),
+        )),
+        [only] => {
+            store
+                .set_subscription_status(only.id, "cancelled", services.clock.now())
+                .await?;
+            end_handoff(services, phone.as_str()).await?;
+            Ok(say(
+                locale,
+                format!(
+                    "🗑️ Cancelado: {} de {} ({phone}).",
+                    only.service, client.name
+                ),
+                format!(
+                    "🗑️ Cancelled: {} of {} ({phone}).",
+                    only.service, client.name
+                ),
+            ))
+        }
+        several => {
+            let names: Vec<&str> = several.iter().map(|s| s.service.as_str()).collect();
+            let names = names.join(", ");
+            Ok(say(
+                locale,
+                format!(
+                    "{} tiene varios servicios: {names}. Indica cuál: /baja {phone} <servicio>",
+                    client.name
+                ),
+                format!(
+                    "{} has several services: {names}. Say which: /cancel {phone} <service>",
+                    client.name
+                ),
+            ))
+        }
+    }
+}
+
+async fn undo(services: &Services, staff: &Phone) -> Result<String, JobError> {
+    let store = &services.store;
+    let locale = services.config.locale;
+    let now = services.clock.now();
+    let Some(last) = store
+        .last_renewal_by(staff.as_str(), now - Duration::hours(24))
+        .await?
+    else {
+        return Ok(say(
+            locale,
+            "No tienes renovaciones de las últimas 24 horas para deshacer.".into(),
+            "You have no renewal from the last 24 hours to undo.".into(),
+        ));
+    };
+    let sub = store.subscription(last.subscription_id).await?;
+    let service = sub.as_ref().map_or("?", |s| s.service.as_str());
+    let client = sub.as_ref().map_or("?", |s| s.client_name.as_str());
+    let date = long_date(last.old_end_date, locale);
+    if store.undo_renewal(last.id, now).await? {
+        Ok(say(
+            locale,
+            format!("↩️ Deshecho: {service} de {client} vuelve a vencer el {date}."),
+            format!("↩️ Undone: {service} of {client} expires on {date} again."),
+        ))
+    } else {
+        Ok(say(
+            locale,
+            "No se pudo deshacer: la fecha cambió después de la renovación.".into(),
+            "Cannot undo: the date changed after the renewal.".into(),
+        ))
+    }
+}
