@@ -31,8 +31,14 @@ fn peak_rss_mb() -> f64 {
 
 fn config(db: &std::path::Path, wasender: &str) -> Config {
     let mut vars = HashMap::new();
-    vars.insert("DATABASE_URL".to_string(), format!("sqlite://{}", db.display()));
-    vars.insert("WASENDER_API_KEY".to_string(), "bench-key-0123456789".to_string());
+    vars.insert(
+        "DATABASE_URL".to_string(),
+        format!("sqlite://{}", db.display()),
+    );
+    vars.insert(
+        "WASENDER_API_KEY".to_string(),
+        "bench-key-0123456789".to_string(),
+    );
     vars.insert("WASENDER_BASE_URL".to_string(), format!("{wasender}/api"));
     vars.insert("AVISA_SEND_INTERVAL_MS".to_string(), "0".to_string());
     vars.insert("AVISA_SEND_JITTER_MS".to_string(), "0".to_string());
@@ -45,19 +51,34 @@ async fn main() {
     let wasender = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/send-message"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"success": true, "data": {"msgId": 1}})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"success": true, "data": {"msgId": 1}})),
+        )
         .mount(&wasender)
         .await;
     let today = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
     let config = config(&dir.path().join("bench.db"), &wasender.uri());
-    let clock = FixedClock::new(local_to_utc(config.timezone, today, NaiveTime::from_hms_opt(10, 0, 0).expect("time")));
-    let services = app::services(config, Overrides { clock: Arc::new(clock) }).await.expect("services");
+    let clock = FixedClock::new(local_to_utc(
+        config.timezone,
+        today,
+        NaiveTime::from_hms_opt(10, 0, 0).expect("time"),
+    ));
+    let services = app::services(
+        config,
+        Overrides {
+            clock: Arc::new(clock),
+        },
+    )
+    .await
+    .expect("services");
 
     // End dates spread evenly over 32 days: a quarter fall in the 0..=7 day window.
     let rows: Vec<NewSubscription> = (0..SUBSCRIPTIONS)
         .map(|i| NewSubscription {
             name: format!("Cliente {i}"),
-            phone: Phone::parse(&format!("+59399{:07}", 1_000_000 + i), Region::default()).expect("phone"),
+            phone: Phone::parse(&format!("+59399{:07}", 1_000_000 + i), Region::default())
+                .expect("phone"),
             email: None,
             service: ["Netflix", "HBO Max", "Disney+", "Spotify"][i % 4].to_string(),
             end_date: today + chrono::Duration::days((i % 32) as i64),
@@ -65,12 +86,21 @@ async fn main() {
         })
         .collect();
     let started = Instant::now();
-    services.store.upsert_subscriptions(&rows, chrono::Utc::now()).await.expect("import");
+    services
+        .store
+        .upsert_subscriptions(&rows, chrono::Utc::now())
+        .await
+        .expect("import");
     let import_s = started.elapsed().as_secs_f64();
-    println!("import: {SUBSCRIPTIONS} subscriptions in {import_s:.2} s ({:.0} rows/s)", SUBSCRIPTIONS as f64 / import_s);
+    println!(
+        "import: {SUBSCRIPTIONS} subscriptions in {import_s:.2} s ({:.0} rows/s)",
+        SUBSCRIPTIONS as f64 / import_s
+    );
 
     let started = Instant::now();
-    let (report, _) = avisa::jobs::plan::plan_day(&services, today, true, false).await.expect("plan");
+    let (report, _) = avisa::jobs::plan::plan_day(&services, today, true, false)
+        .await
+        .expect("plan");
     let plan_s = started.elapsed().as_secs_f64();
     let planned: u64 = report.planned.values().sum();
     println!(
@@ -79,22 +109,49 @@ async fn main() {
         SUBSCRIPTIONS as f64 / plan_s
     );
     let started = Instant::now();
-    let (again, _) = avisa::jobs::plan::plan_day(&services, today, true, false).await.expect("replan");
-    println!("replan: same day again in {:.2} s, {} already sent, 0 new = {}", started.elapsed().as_secs_f64(), again.already_sent, again.message_ids.is_empty());
+    let (again, _) = avisa::jobs::plan::plan_day(&services, today, true, false)
+        .await
+        .expect("replan");
+    println!(
+        "replan: same day again in {:.2} s, {} already sent, 0 new = {}",
+        started.elapsed().as_secs_f64(),
+        again.already_sent,
+        again.message_ids.is_empty()
+    );
     println!("peak RSS after planning: {:.1} MB", peak_rss_mb());
 
     let phone = Phone::parse("0991234567", Region::default()).expect("phone");
     let mut ids = Vec::with_capacity(MESSAGES);
     for i in 0..MESSAGES {
-        let message = NewOutbound { phone: phone.clone(), client_id: None, kind: MessageKind::Reply, body: format!("mensaje {i}") };
-        ids.push(services.store.queue_outbound(&message, chrono::Utc::now()).await.expect("queue"));
+        let message = NewOutbound {
+            phone: phone.clone(),
+            client_id: None,
+            kind: MessageKind::Reply,
+            body: format!("mensaje {i}"),
+        };
+        ids.push(
+            services
+                .store
+                .queue_outbound(&message, chrono::Utc::now())
+                .await
+                .expect("queue"),
+        );
     }
     let started = Instant::now();
     for id in ids {
-        deliver(&services, id, Mode::Operator).await.expect("deliver");
+        deliver(&services, id, Mode::Operator)
+            .await
+            .expect("deliver");
     }
     let send_s = started.elapsed().as_secs_f64();
-    let received = wasender.received_requests().await.map(|r| r.len()).unwrap_or(0);
-    println!("send:   {MESSAGES} messages in {send_s:.2} s ({:.0} messages/s), fake server received {received}", MESSAGES as f64 / send_s);
+    let received = wasender
+        .received_requests()
+        .await
+        .map(|r| r.len())
+        .unwrap_or(0);
+    println!(
+        "send:   {MESSAGES} messages in {send_s:.2} s ({:.0} messages/s), fake server received {received}",
+        MESSAGES as f64 / send_s
+    );
     println!("peak RSS at end: {:.1} MB", peak_rss_mb());
 }

@@ -300,7 +300,8 @@ async fn chat(services: &Services, from: &str, text: &str) -> anyhow::Result<()>
     for message in queued {
         let row = store.message(message.id).await?;
         crate::jobs::send::deliver(services, message.id, crate::jobs::send::Mode::Operator).await?;
-        if let Some(row) = row {
+        // The console provider already printed it.
+        if let Some(row) = row.filter(|_| !services.provider.is_console()) {
             println!("→ {} [{}]\n{}\n", row.phone, row.kind, row.body);
         }
     }
