@@ -355,4 +355,57 @@ mod tests {
         let draft = draft(&[cancelled, far], &HashSet::new(), &Tiers::default(), d(25));
         assert_eq!(draft, Draft::default());
     }
+
+    fn render_with(locale: Locale, items: &[DueItem]) -> String {
+        let templates = Templates::load(locale, None).unwrap();
+        let texts = Texts {
+            templates: &templates,
+            locale,
+            business_name: "StreamEC",
+            payment_instructions: "Transferencia Banco Pichincha 2200000000",
+        };
+        render(&texts, items).unwrap()
+    }
+
+    fn item(id: i64, service: &str, end: NaiveDate, today: NaiveDate, tier: i32) -> DueItem {
+        let mut subscription = sub(id, 1, end);
+        subscription.client_name = "Ana Pérez".into();
+        subscription.service = service.into();
+        DueItem { subscription, tier, days_left: days_left(end, today) }
+    }
+
+    #[test]
+    fn reminder_templates_snapshots() {
+        let today = d(25);
+        for locale in [Locale::Es, Locale::En] {
+            let code = locale.code();
+            let three = [item(1, "Netflix", d(28), today, 3)];
+            insta::assert_snapshot!(format!("reminder_{code}"), render_with(locale, &three));
+            let one = [item(1, "Netflix", d(26), today, 1)];
+            insta::assert_snapshot!(format!("reminder_one_day_{code}"), render_with(locale, &one));
+            let today_item = [item(1, "HBO Max", d(25), today, 0)];
+            insta::assert_snapshot!(format!("reminder_urgent_{code}"), render_with(locale, &today_item));
+            let expired = [item(1, "Disney+", d(22), today, -3)];
+            insta::assert_snapshot!(format!("reminder_expired_{code}"), render_with(locale, &expired));
+            let grouped = [item(1, "HBO Max", d(25), today, 0), item(2, "Netflix", d(28), today, 3)];
+            insta::assert_snapshot!(format!("reminder_grouped_{code}"), render_with(locale, &grouped));
+            let templates = Templates::load(locale, None).unwrap();
+            insta::assert_snapshot!(
+                format!("session_restored_{code}"),
+                templates.render("session_restored.txt", serde_json::json!({})).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn reminder_text_has_the_contract_fields() {
+        let text = render_with(Locale::Es, &[item(1, "Netflix", d(27), d(25), 3)]);
+        assert!(text.contains("Netflix"), "{text}");
+        assert!(text.contains("viernes 27 de noviembre de 2026"), "{text}");
+        assert!(text.contains("en 2 días"), "{text}");
+        assert!(text.contains("$7.50"), "{text}");
+        let urgent = render_with(Locale::Es, &[item(1, "Netflix", d(25), d(25), 0)]);
+        assert!(urgent.starts_with("¡URGENTE!") && urgent.contains("¡HOY!"), "{urgent}");
+    }
 }
+
