@@ -371,7 +371,11 @@ mod tests {
         let mut subscription = sub(id, 1, end);
         subscription.client_name = "Ana Pérez".into();
         subscription.service = service.into();
-        DueItem { subscription, tier, days_left: days_left(end, today) }
+        DueItem {
+            subscription,
+            tier,
+            days_left: days_left(end, today),
+        }
     }
 
     #[test]
@@ -382,17 +386,34 @@ mod tests {
             let three = [item(1, "Netflix", d(28), today, 3)];
             insta::assert_snapshot!(format!("reminder_{code}"), render_with(locale, &three));
             let one = [item(1, "Netflix", d(26), today, 1)];
-            insta::assert_snapshot!(format!("reminder_one_day_{code}"), render_with(locale, &one));
+            insta::assert_snapshot!(
+                format!("reminder_one_day_{code}"),
+                render_with(locale, &one)
+            );
             let today_item = [item(1, "HBO Max", d(25), today, 0)];
-            insta::assert_snapshot!(format!("reminder_urgent_{code}"), render_with(locale, &today_item));
+            insta::assert_snapshot!(
+                format!("reminder_urgent_{code}"),
+                render_with(locale, &today_item)
+            );
             let expired = [item(1, "Disney+", d(22), today, -3)];
-            insta::assert_snapshot!(format!("reminder_expired_{code}"), render_with(locale, &expired));
-            let grouped = [item(1, "HBO Max", d(25), today, 0), item(2, "Netflix", d(28), today, 3)];
-            insta::assert_snapshot!(format!("reminder_grouped_{code}"), render_with(locale, &grouped));
+            insta::assert_snapshot!(
+                format!("reminder_expired_{code}"),
+                render_with(locale, &expired)
+            );
+            let grouped = [
+                item(1, "HBO Max", d(25), today, 0),
+                item(2, "Netflix", d(28), today, 3),
+            ];
+            insta::assert_snapshot!(
+                format!("reminder_grouped_{code}"),
+                render_with(locale, &grouped)
+            );
             let templates = Templates::load(locale, None).unwrap();
             insta::assert_snapshot!(
                 format!("session_restored_{code}"),
-                templates.render("session_restored.txt", serde_json::json!({})).unwrap()
+                templates
+                    .render("session_restored.txt", serde_json::json!({}))
+                    .unwrap()
             );
         }
     }
@@ -405,7 +426,9 @@ mod tests {
         assert!(text.contains("en 2 días"), "{text}");
         assert!(text.contains("$7.50"), "{text}");
         let urgent = render_with(Locale::Es, &[item(1, "Netflix", d(25), d(25), 0)]);
-        assert!(urgent.starts_with("¡URGENTE!") && urgent.contains("¡HOY!"), "{urgent}");
+        assert!(
+            urgent.starts_with("¡URGENTE!") && urgent.contains("¡HOY!"),
+            "{urgent}"
+        );
     }
 }
-
