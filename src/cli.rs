@@ -13,7 +13,7 @@ use crate::config::{Config, LogFormat};
 use crate::domain::clock::local_today;
 use crate::domain::{Phone, parse_date};
 use crate::jobs::Services;
-use crate::store::{self, MessageKind, NewInbound};
+use crate::store::{self, NewInbound};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -276,15 +276,10 @@ async fn chat(services: &Services, from: &str, text: &str) -> anyhow::Result<()>
     }
     let store = &services.store;
     let client = store.client_by_phone(phone.as_str()).await?;
-    let is_command = services.config.is_staff(&phone) && text.trim_start().starts_with('/');
     let inbound = NewInbound {
         phone: phone.to_string(),
         client_id: client.map(|c| c.id),
-        kind: if is_command {
-            MessageKind::Staff
-        } else {
-            MessageKind::Reply
-        },
+        kind: crate::chat::inbound_kind(&services.config, &phone, text),
         body: text.to_string(),
         media_kind: None,
         wa_message_id: None,

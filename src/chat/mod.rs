@@ -14,6 +14,16 @@ use crate::store::{MessageKind, NewOutbound};
 
 pub use render::Texts;
 
+/// How an inbound message is logged and routed: a `/…` from a staff number is
+/// a staff command; everything else goes through the customer conversation.
+pub fn inbound_kind(config: &crate::config::Config, phone: &Phone, body: &str) -> MessageKind {
+    if config.is_staff(phone) && body.trim_start().starts_with('/') {
+        MessageKind::Staff
+    } else {
+        MessageKind::Reply
+    }
+}
+
 /// Processes inbound message `message_id` once: a message that is not
 /// `received` any more (already handled) is skipped.
 pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), JobError> {

@@ -88,15 +88,10 @@ pub async fn store_inbound(services: &Services, message: InboundMessage) -> Resu
         }
         InboundContent::Unsupported => (String::new(), Some("unsupported".to_string())),
     };
-    let is_command = services.config.is_staff(&phone) && body.trim_start().starts_with('/');
     let inbound = NewInbound {
         phone: phone.to_string(),
         client_id: client.map(|c| c.id),
-        kind: if is_command {
-            MessageKind::Staff
-        } else {
-            MessageKind::Reply
-        },
+        kind: crate::chat::inbound_kind(&services.config, &phone, &body),
         body,
         media_kind,
         wa_message_id: Some(message.wa_id),
