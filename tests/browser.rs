@@ -19,6 +19,7 @@ use avisa::domain::{Money, Phone, Region};
 use avisa::store::NewSubscription;
 use chrono::{NaiveDate, TimeZone, Utc};
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use support::app::{Options, TestApp, db_url_text};
 use support::db::Backend;
@@ -89,8 +90,8 @@ async fn browser(driver_url: &str, chromium: &Path) -> Client {
             }
         }),
     );
-    ClientBuilder::rustls()
-        .expect("tls")
+    // ChromeDriver is plain HTTP on 127.0.0.1: no TLS stack needed.
+    ClientBuilder::new(HttpConnector::new())
         .capabilities(caps)
         .connect(driver_url)
         .await
@@ -150,16 +151,15 @@ fn create_user(app: &TestApp) {
 
 async fn seed(app: &TestApp) {
     let now = Utc.with_ymd_and_hms(2026, 11, 25, 15, 0, 0).unwrap();
-    let row = |name: &str, phone: &str, service: &str, end: NaiveDate, cents: i64| {
-        NewSubscription {
+    let row =
+        |name: &str, phone: &str, service: &str, end: NaiveDate, cents: i64| NewSubscription {
             name: name.into(),
             phone: Phone::parse(phone, Region::default()).unwrap(),
             email: None,
             service: service.into(),
             end_date: end,
             price: Money::from_cents(cents),
-        }
-    };
+        };
     let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
     app.services
         .store
@@ -167,7 +167,7 @@ async fn seed(app: &TestApp) {
             &[
                 row("Ana Pérez", "0991234567", "Netflix", d(11, 28), 750),
                 row("Bruno Díaz", "0987654321", "IPTV Premium", d(12, 1), 1250),
-                row("Carla Ruiz", "0971112233", "Disney+", d(12, 10), 599),
+                row("Carla Ruiz", "0998887766", "Disney+", d(12, 10), 599),
             ],
             now,
         )
@@ -213,7 +213,6 @@ async fn staff_log_in_find_a_client_renew_and_see_the_confirmation() {
         .await
         .unwrap();
     seed(&app).await;
-    create_user(&app);
 
     let (_driver, driver_url) = start_driver(&chromedriver).await;
     let client = browser(&driver_url, &chromium).await;
@@ -224,6 +223,7 @@ async fn staff_log_in_find_a_client_renew_and_see_the_confirmation() {
     assert_eq!(login_url.path(), "/admin/login", "unauthenticated → login");
     screenshot(&client, "01-login").await;
     assert_no_horizontal_scroll(&client, "login").await;
+    create_user(&app);
     client
         .find(Locator::Css("input[name=email]"))
         .await
@@ -273,22 +273,30 @@ async fn staff_log_in_find_a_client_renew_and_see_the_confirmation() {
 
     // Search a client by the local phone number and open them.
     client.goto(&app.url("/admin/clients")).await.unwrap();
-    let search = client.find(Locator::Id("client-search")).await.unwrap();
-    search
-        .find(Locator::Css("input[name=q]"))
+    client
+        .find(Locator::Css("#client-search input[name=q]"))
         .await
         .unwrap()
         .send_keys("0991234567")
         .await
         .unwrap();
-    search.submit().await.unwrap();
+    client
+        .form(Locator::Id("client-search"))
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
     let links = client
         .wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css("a.client-link"))
         .await
         .unwrap();
-    let found = client.find_all(Locator::Css("a.client-link")).await.unwrap();
+    let found = client
+        .find_all(Locator::Css("a.client-link"))
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1, "exactly Ana is found by her local number");
     assert!(links.text().await.unwrap().contains("Ana"));
     screenshot(&client, "03-client-search").await;
@@ -336,7 +344,10 @@ async fn staff_log_in_find_a_client_renew_and_see_the_confirmation() {
     // The confirmation appears in the message log, sent.
     client.goto(&app.url("/admin/messages")).await.unwrap();
     let log = wait_for_text(&client, "table#messages", "28 de diciembre de 2026").await;
-    assert!(log.contains("+593991234567"), "log shows the customer: {log}");
+    assert!(
+        log.contains("+593991234567"),
+        "log shows the customer: {log}"
+    );
     screenshot(&client, "06-messages").await;
     assert_no_horizontal_scroll(&client, "message log").await;
 
