@@ -269,6 +269,11 @@ async fn staff_log_in_find_a_client_renew_and_see_the_confirmation() {
         "the chart is drawn at a readable width"
     );
     screenshot(&client, "02-dashboard").await;
+    for id in ["chart-messages", "chart-expirations"] {
+        let chart = client.find(Locator::Id(id)).await.unwrap();
+        let png = chart.screenshot().await.expect("chart screenshot");
+        std::fs::write(screenshot_dir().join(format!("02-{id}.png")), png).unwrap();
+    }
     assert_no_horizontal_scroll(&client, "dashboard").await;
 
     // Search a client by the local phone number and open them.
