@@ -188,7 +188,7 @@ pub async fn load_session(
         return Ok(None);
     };
     let now = state.services.clock.now();
-    if row.expires_at <= now || row.last_seen + IDLE_TIMEOUT <= now {
+    if is_expired(row.expires_at, row.last_seen, now) {
         store.delete_admin_session(&hash).await?;
         return Ok(None);
     }
@@ -201,6 +201,15 @@ pub async fn load_session(
         csrf: row.csrf,
         session: hash,
     }))
+}
+
+/// Past its absolute end, or idle for [`IDLE_TIMEOUT`].
+pub fn is_expired(
+    expires_at: chrono::DateTime<chrono::Utc>,
+    last_seen: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    expires_at <= now || last_seen + IDLE_TIMEOUT <= now
 }
 
 fn login_redirect(parts: &Parts) -> Response {
@@ -379,6 +388,23 @@ mod tests {
         assert_eq!(verify(key, &String::from_utf8(flipped).unwrap()), None);
         assert_eq!(verify(key, &token), None);
         assert_eq!(verify(key, ""), None);
+    }
+
+    #[test]
+    fn sessions_end_when_idle_or_old() {
+        let login = chrono::Utc::now();
+        let expires = login + ABSOLUTE_TIMEOUT;
+        let hours = Duration::hours;
+        assert!(!is_expired(expires, login, login + hours(11)));
+        assert!(is_expired(expires, login, login + hours(12)));
+        // Used every hour: still ends 7 days after login.
+        let almost = login + Duration::days(7) - hours(1);
+        assert!(!is_expired(
+            expires,
+            almost,
+            almost + hours(1) - Duration::seconds(1)
+        ));
+        assert!(is_expired(expires, almost, login + Duration::days(7)));
     }
 
     #[test]
