@@ -44,7 +44,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 
 /// Sender of webhook `i`: nine in ten are known clients, one in ten unknown.
 fn sender(i: usize) -> String {
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         format!("59398{:07}", 1_000_000 + (i / 10) % 5_000)
     } else {
         format!("59399{:07}", 1_000_000 + i % KNOWN_CLIENTS)
