@@ -35,6 +35,12 @@ admin_templates!(
     "dashboard.html",
     "audit.html",
     // --- admin: pages (clients, subscriptions, services)
+    "clients.html",
+    "client_form.html",
+    "client.html",
+    "subscription_form.html",
+    "services.html",
+    "sub_macros.html",
     // (end of pages)
     // --- admin: ops (messages, import, operations)
     // (end of ops)
