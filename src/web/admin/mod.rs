@@ -3,12 +3,13 @@
 //!
 //! Each area has its own file: `auth` (login, logout), `session`
 //! (`CurrentUser`, CSRF middleware), `dashboard` + `charts` (pure SVG),
-//! `audit` (the audit log page), `pages` (templates + `render`), `i18n`.
+//! `cookies` (signing), `audit` (the audit log page), `pages` (templates + `render`), `i18n`.
 
 // --- admin: auth
 pub mod audit;
 pub mod auth;
 pub mod charts;
+pub mod cookies;
 pub mod dashboard;
 pub mod i18n;
 pub mod pages;
