@@ -209,9 +209,12 @@ async fn staff_log_in_find_a_client_renew_and_see_the_confirmation() {
         return;
     };
     let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
-    let app = TestApp::spawn(Backend::Sqlite, Options::on(today).at(10, 0).http())
-        .await
-        .unwrap();
+    // No start-up reminder run: the only message must be the confirmation.
+    let options = Options::on(today)
+        .at(10, 0)
+        .var("AVISA_REMINDER_TIME", "23:59")
+        .http();
+    let app = TestApp::spawn(Backend::Sqlite, options).await.unwrap();
     seed(&app).await;
 
     let (_driver, driver_url) = start_driver(&chromedriver).await;

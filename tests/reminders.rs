@@ -389,7 +389,11 @@ async fn concurrent_planners_and_redelivered_jobs(backend: Backend) {
 both_backends!(concurrency, super::concurrent_planners_and_redelivered_jobs);
 
 async fn quiet_hours_hold_automatic_sends_only(backend: Backend) {
-    let options = Options::on(d(11, 25)).at(22, 0).http();
+    // The start-up catch-up must not plan before the test seeds its data.
+    let options = Options::on(d(11, 25))
+        .at(22, 0)
+        .var("AVISA_REMINDER_TIME", "23:59")
+        .http();
     let Some(app) = TestApp::spawn(backend, options).await else {
         return;
     };
@@ -423,7 +427,12 @@ async fn quiet_hours_hold_automatic_sends_only(backend: Backend) {
 both_backends!(quiet_hours, super::quiet_hours_hold_automatic_sends_only);
 
 async fn cron_endpoint_contract(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, Options::on(d(11, 25)).at(10, 0).http()).await else {
+    // The start-up catch-up must not plan before the test seeds its data.
+    let options = Options::on(d(11, 25))
+        .at(10, 0)
+        .var("AVISA_REMINDER_TIME", "23:59")
+        .http();
+    let Some(app) = TestApp::spawn(backend, options).await else {
         return;
     };
     mock_ok(&app).await;
