@@ -162,6 +162,39 @@ async fn fire(url: &str, bodies: Arc<Vec<Bytes>>, concurrency: usize) -> Run {
     run
 }
 
+/// CPU seconds used so far by this process's threads, split into the load
+/// generator's (threads named `load`) and everything else (the server: HTTP,
+/// handlers, SQLite, workers). Linux only; zeros elsewhere.
+fn cpu_seconds() -> (f64, f64) {
+    let ticks = 100.0; // USER_HZ on Linux
+    let (mut load, mut server) = (0.0, 0.0);
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return (0.0, 0.0);
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ... utime stime: fields 14 and 15, after the comm.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or("");
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let used = fields
+            .get(11..13)
+            .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum::<f64>())
+            .unwrap_or(0.0)
+            / ticks;
+        if comm.starts_with("load") {
+            load += used;
+        } else {
+            server += used;
+        }
+    }
+    (load, server)
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -253,7 +286,9 @@ fn main() {
         &pool,
         "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND status <> 'received'",
     ));
+    let (load_before, server_before) = cpu_seconds();
     let run = client_rt.block_on(fire(&address, bodies, concurrency));
+    let (load_after, server_after) = cpu_seconds();
     let secs = run.elapsed.as_secs_f64();
     let lat = &run.latencies_us;
     println!(
@@ -268,6 +303,12 @@ fn main() {
         lat.last().map(|v| *v as f64 / 1000.0).unwrap_or(f64::NAN)
     );
     println!("  status codes: {:?}", run.statuses);
+    let (server_cpu, load_cpu) = (server_after - server_before, load_after - load_before);
+    println!(
+        "  CPU: server {server_cpu:.2} s ({:.0} µs/webhook), load generator {load_cpu:.2} s; {:.2} of 2 cores busy with this process",
+        server_cpu * 1e6 / n as f64,
+        (server_cpu + load_cpu) / secs
+    );
 
     let expected = (n + warmup) as i64;
     let (stored, jobs, handled) = server_rt.block_on(async {

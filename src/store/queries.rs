@@ -655,25 +655,74 @@ macro_rules! impl_store {
             }
 
             async fn insert_inbound_batch(&self, messages: &[$crate::store::NewInbound], jobs: &$crate::store::InboundJobs, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<Vec<Option<i64>>> {
+                if messages.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // One multi-row INSERT: the rows that were new come back with
+                // their WhatsApp ids, which say which message each id is for.
+                // Without a WhatsApp id that mapping is impossible: row by row.
+                let by_wa_id = messages.iter().all(|m| m.wa_message_id.is_some());
                 let mut tx = self.begin_write().await?;
                 let mut ids = Vec::with_capacity(messages.len());
-                for message in messages {
-                    ids.push(
-                        sqlx::query_scalar(
-                            "INSERT INTO messages (direction, phone, client_id, kind, body, media_kind, status, wa_message_id, created_at, updated_at) \
-                             VALUES ('in', $1, COALESCE($2, (SELECT id FROM clients WHERE phone = $1)), $3, $4, $5, 'received', $6, $7, $7) \
-                             ON CONFLICT (wa_message_id) DO NOTHING RETURNING id",
-                        )
-                        .bind(&message.phone)
-                        .bind(message.client_id)
-                        .bind(message.kind.as_str())
-                        .bind(&message.body)
-                        .bind(&message.media_kind)
-                        .bind(&message.wa_message_id)
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?,
+                if by_wa_id {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO messages (direction, phone, client_id, kind, body, media_kind, status, wa_message_id, created_at, updated_at) VALUES ",
                     );
+                    for (i, message) in messages.iter().enumerate() {
+                        if i > 0 {
+                            insert.push(", ");
+                        }
+                        insert
+                            .push("('in', ")
+                            .push_bind(&message.phone)
+                            .push(", COALESCE(")
+                            .push_bind(message.client_id)
+                            .push(", (SELECT id FROM clients WHERE phone = ")
+                            .push_bind(&message.phone)
+                            .push(")), ")
+                            .push_bind(message.kind.as_str())
+                            .push(", ")
+                            .push_bind(&message.body)
+                            .push(", ")
+                            .push_bind(&message.media_kind)
+                            .push(", 'received', ")
+                            .push_bind(&message.wa_message_id)
+                            .push(", ")
+                            .push_bind(now)
+                            .push(", ")
+                            .push_bind(now)
+                            .push(")");
+                    }
+                    insert.push(" ON CONFLICT (wa_message_id) DO NOTHING RETURNING id, wa_message_id");
+                    let inserted: Vec<(i64, Option<String>)> =
+                        insert.build_query_as().fetch_all(&mut *tx).await?;
+                    let mut new: std::collections::HashMap<String, i64> = inserted
+                        .into_iter()
+                        .filter_map(|(id, wa)| wa.map(|wa| (wa, id)))
+                        .collect();
+                    // A WhatsApp id twice in the batch: the first gets the row.
+                    for message in messages {
+                        ids.push(message.wa_message_id.as_ref().and_then(|wa| new.remove(wa)));
+                    }
+                } else {
+                    for message in messages {
+                        ids.push(
+                            sqlx::query_scalar(
+                                "INSERT INTO messages (direction, phone, client_id, kind, body, media_kind, status, wa_message_id, created_at, updated_at) \
+                                 VALUES ('in', $1, COALESCE($2, (SELECT id FROM clients WHERE phone = $1)), $3, $4, $5, 'received', $6, $7, $7) \
+                                 ON CONFLICT (wa_message_id) DO NOTHING RETURNING id",
+                            )
+                            .bind(&message.phone)
+                            .bind(message.client_id)
+                            .bind(message.kind.as_str())
+                            .bind(&message.body)
+                            .bind(&message.media_kind)
+                            .bind(&message.wa_message_id)
+                            .bind(now)
+                            .fetch_optional(&mut *tx)
+                            .await?,
+                        );
+                    }
                 }
                 let tasks: Vec<$crate::store::EncodedTask> =
                     ids.iter().flatten().map(|id| (jobs.task)(*id)).collect();
