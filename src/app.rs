@@ -139,10 +139,17 @@ impl Application {
         let state = crate::web::WebState {
             services: self.services.clone(),
             metrics: metrics_handle(),
+            admin: crate::web::admin::AdminState::default(),
         };
+        // Generate (or read) the panel's cookie key now rather than on the first login.
+        if let Err(e) = crate::web::admin::secret_key(&state).await {
+            tracing::warn!(error = %e, "cannot prepare the staff panel's cookie key");
+        }
         let app = crate::web::router(state);
         let mut on_stop = shutdown.clone();
         tracing::info!(port = self.port, "avisa is listening");
+        // Peer addresses feed the panel's login limits.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move { on_stop.wait().await });
         let stopper = tokio::spawn(async move {

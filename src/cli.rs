@@ -1,5 +1,7 @@
 //! The `avisa` command line. `main.rs` only calls [`run`].
 
+mod users;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,6 +65,11 @@ pub enum Command {
     Pause,
     /// Resume automatic reminders.
     Resume,
+    /// Staff web panel users.
+    User {
+        #[command(subcommand)]
+        command: users::UserCommand,
+    },
     /// Sends per tier and status for a day.
     Stats {
         /// Day (YYYY-MM-DD or DD/MM/YYYY); default today.
@@ -135,6 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 }
             );
         }
+        Command::User { command } => users::run(config, command).await?,
         Command::Stats { date } => {
             let services = app::services(config, Overrides::default()).await?;
             stats(&services, date.as_deref()).await?;

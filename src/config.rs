@@ -103,6 +103,15 @@ pub struct Config {
     pub wasender_base_url: reqwest::Url,
     pub wasender_webhook_secret: Option<SecretString>,
     pub log_format: LogFormat,
+    /// Signs the staff panel's session cookies; generated and kept in the
+    /// database when unset.
+    pub secret_key: Option<SecretString>,
+    /// Where the service is reached (e.g. https://avisa.fly.dev); an https
+    /// URL makes panel cookies `Secure`.
+    pub public_url: Option<reqwest::Url>,
+    /// Believe `Fly-Client-IP` / `X-Forwarded-For` for the client address
+    /// (login limits): only behind a proxy that sets them.
+    pub trust_proxy: bool,
 }
 
 /// The names every setting is known by, for `avisa.toml` validation.
@@ -131,6 +140,9 @@ pub const SETTINGS: &[&str] = &[
     "WASENDER_API_KEY",
     "WASENDER_BASE_URL",
     "WASENDER_WEBHOOK_SECRET",
+    "AVISA_SECRET_KEY",
+    "AVISA_PUBLIC_URL",
+    "AVISA_TRUST_PROXY",
 ];
 
 impl Config {
@@ -255,6 +267,38 @@ impl Config {
                 "too short: use at least 16 random characters".into(),
             ));
         }
+        if let Some(key) = get("AVISA_SECRET_KEY")
+            && key.len() < 32
+        {
+            return Err(invalid(
+                "AVISA_SECRET_KEY",
+                "(hidden)",
+                "too short: use at least 32 random characters".into(),
+            ));
+        }
+        let public_url = match get("AVISA_PUBLIC_URL") {
+            None => None,
+            Some(v) => {
+                let url = reqwest::Url::parse(v)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                    .ok_or_else(|| {
+                        invalid(
+                            "AVISA_PUBLIC_URL",
+                            v,
+                            "expected an http(s) URL such as https://avisa.example.com".into(),
+                        )
+                    })?;
+                Some(url)
+            }
+        };
+        let trust_proxy = vars.parse("AVISA_TRUST_PROXY", "false", |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" => Ok(true),
+                "false" | "no" | "0" => Ok(false),
+                _ => Err("expected true or false".into()),
+            }
+        })?;
         Ok(Config {
             database_url,
             listen,
@@ -282,6 +326,9 @@ impl Config {
             wasender_base_url,
             wasender_webhook_secret: secret("WASENDER_WEBHOOK_SECRET"),
             log_format,
+            secret_key: secret("AVISA_SECRET_KEY"),
+            public_url,
+            trust_proxy,
         })
     }
 
@@ -410,6 +457,8 @@ mod tests {
             ("AVISA_LOCALE", "fr"),
             ("AVISA_SEND_MAX_ATTEMPTS", "0"),
             ("AVISA_STAFF_PHONES", "0991234567,abc"),
+            ("AVISA_PUBLIC_URL", "ftp://x"),
+            ("AVISA_TRUST_PROXY", "maybe"),
         ];
         for (var, value) in cases {
             let line = error_line(&[(var, value)]);
@@ -439,6 +488,10 @@ mod tests {
             c.wasender_api_key.unwrap().expose_secret(),
             "super-secret-api-key-123"
         );
+        let short_key = error_line(&[("AVISA_SECRET_KEY", "short-key")]);
+        assert!(short_key.contains("AVISA_SECRET_KEY") && !short_key.contains("short-key"));
+        let c = config(&[("AVISA_SECRET_KEY", "k".repeat(32).as_str())]).unwrap();
+        assert!(!format!("{c:?}").contains(&"k".repeat(32)));
         let short = error_line(&[("AVISA_CRON_TOKEN", "abc")]);
         assert!(!short.contains("abc\""), "{short}");
     }

@@ -2,6 +2,7 @@
 //! with the same SQL (see `queries.rs`), each with its own migrations.
 
 mod model;
+mod model_admin;
 mod ops;
 pub mod postgres;
 mod queries;
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub use model::*;
+pub use model_admin::*;
 pub use ops::*;
 
 use crate::config::DatabaseUrl;
@@ -242,6 +244,77 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn count_open_requests(&self) -> StoreResult<i64>;
     /// Sum of prices of active subscriptions ending in `from..=to`, in cents.
     async fn revenue_due(&self, from: NaiveDate, to: NaiveDate) -> StoreResult<i64>;
+
+    // --- admin: auth (users, sessions, audit, login limits, dashboard facts)
+    async fn count_users(&self) -> StoreResult<i64>;
+    /// `Conflict` when the email (any case) is taken.
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64>;
+    async fn users(&self) -> StoreResult<Vec<UserRow>>;
+    /// The user with this email, compared without case.
+    async fn user_credentials(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
+    async fn set_user_password(&self, user_id: i64, password_hash: &str) -> StoreResult<()>;
+    async fn record_user_login(&self, user_id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn create_admin_session(&self, session: &NewAdminSession) -> StoreResult<()>;
+    async fn admin_session(&self, token_hash: &str) -> StoreResult<Option<AdminSessionRow>>;
+    async fn touch_admin_session(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn delete_admin_session(&self, token_hash: &str) -> StoreResult<()>;
+    async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<u64>;
+    /// Deletes sessions past `expires_at` or not seen since `idle_before`.
+    async fn delete_expired_admin_sessions(
+        &self,
+        idle_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    async fn record_login_failure(
+        &self,
+        email: &str,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn login_failures_since(
+        &self,
+        email: &str,
+        address: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<LoginFailures>;
+    /// Forgets this account's failures, and everyone's older than `before`.
+    async fn clear_login_failures(&self, email: &str, before: DateTime<Utc>) -> StoreResult<()>;
+    async fn insert_audit(&self, entry: &NewAudit, now: DateTime<Utc>) -> StoreResult<i64>;
+    /// Newest first.
+    async fn audit_entries(&self, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>>;
+    async fn count_audit(&self) -> StoreResult<i64>;
+    /// The stored value of `key`, writing `value` first if there is none
+    /// (two processes starting together agree on one value).
+    async fn setting_or_insert(
+        &self,
+        key: &str,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<String>;
+    async fn count_active_subscriptions(&self) -> StoreResult<i64>;
+    /// Active subscriptions ending on each day of `from..=to` (days with none left out).
+    async fn expirations_by_day(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<DayCount>>;
+    /// Renewals not undone whose old end date is in `from..=to`.
+    async fn renewals_of_end_dates(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<RenewalRow>>;
+    /// Subscriptions (any status) whose current end date is in `from..=to`.
+    async fn subscriptions_due(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<DueSubscription>>;
 }
 
 /// Opens the database named by `url`, creating a SQLite file if needed, and

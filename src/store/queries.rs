@@ -841,6 +841,276 @@ macro_rules! impl_store {
                 .fetch_one(&self.pool)
                 .await?)
             }
+
+            // --- admin: auth (users, sessions, audit, login limits, dashboard facts)
+
+            async fn count_users(&self) -> $crate::store::StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
+            }
+
+            async fn create_user(
+                &self,
+                email: &str,
+                password_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<i64> {
+                let mut tx = self.begin_write().await?;
+                let taken: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower($1)")
+                        .bind(email)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if taken.is_some() {
+                    return Err($crate::store::StoreError::Conflict(format!(
+                        "a user with email {email} already exists"
+                    )));
+                }
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(email)
+                .bind(password_hash)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn users(&self) -> $crate::store::StoreResult<Vec<$crate::store::UserRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, email, created_at, last_login_at FROM users ORDER BY lower(email)",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn user_credentials(
+                &self,
+                email: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::UserCredentials>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, email, password_hash FROM users WHERE lower(email) = lower($1)",
+                )
+                .bind(email.trim())
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn set_user_password(&self, user_id: i64, password_hash: &str) -> $crate::store::StoreResult<()> {
+                let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                    .bind(password_hash)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                if n != 1 {
+                    return Err($crate::store::StoreError::NotFound(format!("user {user_id}")));
+                }
+                Ok(())
+            }
+
+            async fn record_user_login(&self, user_id: i64, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn create_admin_session(&self, session: &$crate::store::NewAdminSession) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO admin_sessions (token_hash, user_id, csrf, created_at, expires_at, last_seen) \
+                     VALUES ($1, $2, $3, $4, $5, $4)",
+                )
+                .bind(&session.token_hash)
+                .bind(session.user_id)
+                .bind(&session.csrf)
+                .bind(session.created_at)
+                .bind(session.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn admin_session(&self, token_hash: &str) -> $crate::store::StoreResult<Option<$crate::store::AdminSessionRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT s.token_hash, s.user_id, u.email, s.csrf, s.created_at, s.expires_at, s.last_seen \
+                     FROM admin_sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn touch_admin_session(&self, token_hash: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE admin_sessions SET last_seen = $1 WHERE token_hash = $2")
+                    .bind(now)
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_admin_session(&self, token_hash: &str) -> $crate::store::StoreResult<()> {
+                sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_user_sessions(&self, user_id: i64) -> $crate::store::StoreResult<u64> {
+                Ok(sqlx::query("DELETE FROM admin_sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
+            async fn delete_expired_admin_sessions(
+                &self,
+                idle_before: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<u64> {
+                Ok(sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1 OR last_seen < $2")
+                    .bind(now)
+                    .bind(idle_before)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
+            async fn record_login_failure(
+                &self,
+                email: &str,
+                address: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query("INSERT INTO login_attempts (email, address, created_at) VALUES (lower($1), $2, $3)")
+                    .bind(email.trim())
+                    .bind(address)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn login_failures_since(
+                &self,
+                email: &str,
+                address: &str,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<$crate::store::LoginFailures> {
+                let by_email: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM login_attempts WHERE email = lower($1) AND created_at >= $2",
+                )
+                .bind(email.trim())
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
+                let by_address: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM login_attempts WHERE address = $1 AND created_at >= $2",
+                )
+                .bind(address)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok($crate::store::LoginFailures { by_email, by_address })
+            }
+
+            async fn clear_login_failures(&self, email: &str, before: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+                sqlx::query("DELETE FROM login_attempts WHERE email = lower($1) OR created_at < $2")
+                    .bind(email.trim())
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_audit(&self, entry: &$crate::store::NewAudit, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO audit_log (user_id, user_email, action, detail, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(entry.user_id)
+                .bind(&entry.user_email)
+                .bind(&entry.action)
+                .bind(&entry.detail)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn audit_entries(&self, limit: i64, offset: i64) -> $crate::store::StoreResult<Vec<$crate::store::AuditRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, user_id, user_email, action, detail, created_at FROM audit_log \
+                     ORDER BY id DESC LIMIT $1 OFFSET $2",
+                )
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn count_audit(&self) -> $crate::store::StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&self.pool).await?)
+            }
+
+            async fn setting_or_insert(&self, key: &str, value: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<String> {
+                sqlx::query(
+                    "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(value)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                    .bind(key)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn count_active_subscriptions(&self) -> $crate::store::StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM subscriptions WHERE status = 'active'")
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn expirations_by_day(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::store::StoreResult<Vec<$crate::store::DayCount>> {
+                Ok(sqlx::query_as(
+                    "SELECT end_date AS day, COUNT(*) AS count FROM subscriptions \
+                     WHERE status = 'active' AND end_date >= $1 AND end_date <= $2 \
+                     GROUP BY end_date ORDER BY end_date",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn renewals_of_end_dates(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::store::StoreResult<Vec<$crate::store::RenewalRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, subscription_id, staff, old_end_date, new_end_date, months, amount_cents, created_at, undone_at \
+                     FROM renewals WHERE undone_at IS NULL AND old_end_date >= $1 AND old_end_date <= $2 ORDER BY id",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn subscriptions_due(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> $crate::store::StoreResult<Vec<$crate::store::DueSubscription>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, end_date, status FROM subscriptions WHERE end_date >= $1 AND end_date <= $2 ORDER BY id",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?)
+            }
         }
     };
 }

@@ -1,5 +1,7 @@
-//! HTTP: the WaSender webhook, the cron trigger, health and metrics.
+//! HTTP: the WaSender webhook, the cron trigger, health and metrics, and
+//! the staff web panel under `/admin`.
 
+pub mod admin;
 mod cron;
 mod health;
 mod webhook;
@@ -20,6 +22,7 @@ use crate::jobs::Services;
 pub struct WebState {
     pub services: Arc<Services>,
     pub metrics: PrometheusHandle,
+    pub admin: admin::AdminState,
 }
 
 pub fn router(state: WebState) -> Router {
@@ -29,6 +32,7 @@ pub fn router(state: WebState) -> Router {
         .route("/cron/notifications", post(cron::notifications))
         .route("/cron/notifications/", post(cron::notifications))
         .route("/webhooks/wasender", post(webhook::wasender))
+        .nest("/admin", admin::nested(&state))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,3 +1,4 @@
 #![allow(dead_code)]
+pub mod admin;
 pub mod app;
 pub mod db;

@@ -1,0 +1,294 @@
+//! `/admin`: the day at a glance — counts, money due, the renewal rate,
+//! WhatsApp and pause state, and two charts.
+
+use std::collections::HashSet;
+
+use axum::extract::State;
+use axum::response::Response;
+use chrono::{Duration, NaiveDate, NaiveTime};
+use chrono_tz::Tz;
+use minijinja::context;
+use serde::Serialize;
+
+use super::charts::{self, ExpirationLabels, MessageLabels, MessagesDay};
+use super::{CurrentUser, i18n, pages};
+use crate::domain::clock::{local_to_utc, local_today};
+use crate::store::{self, DueSubscription, RenewalRow, StoreError};
+use crate::web::WebState;
+
+/// Days of grace after an end date in which a renewal still counts as on time.
+pub const GRACE_DAYS: i64 = 3;
+/// How many end dates the renewal rate looks at.
+pub const RATE_WINDOW_DAYS: i64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RenewalRate {
+    pub renewed: i64,
+    pub due: i64,
+}
+
+impl RenewalRate {
+    /// Whole percent, rounded; `None` when nothing was due.
+    pub fn percent(&self) -> Option<i64> {
+        (self.due > 0).then(|| (self.renewed * 200 + self.due) / (2 * self.due))
+    }
+}
+
+/// The end dates the renewal rate covers: the last [`RATE_WINDOW_DAYS`]
+/// days whose grace period is over, `today-33 ..= today-4`. (A subscription
+/// that ended yesterday may still be renewed on time, so it is not counted
+/// yet.)
+pub fn renewal_window(today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let to = today - Duration::days(GRACE_DAYS + 1);
+    (to - Duration::days(RATE_WINDOW_DAYS - 1), to)
+}
+
+/// Renewal rate over the window from [`renewal_window`].
+///
+/// **Due**: each (subscription, end date) with the end date in the window —
+/// every renewal not undone whose old end date is in the window, plus every
+/// subscription (active or cancelled) whose current end date is still in the
+/// window, i.e. that was not renewed. **Renewed**: those renewals recorded
+/// (local date in `tz`) on or before the end date + [`GRACE_DAYS`]; early
+/// renewals count. A late renewal counts as due, not renewed.
+/// `renewals` and `current` must come from the same window (the store's
+/// `renewals_of_end_dates` and `subscriptions_due`).
+pub fn renewal_rate(renewals: &[RenewalRow], current: &[DueSubscription], tz: Tz) -> RenewalRate {
+    let mut due: HashSet<(i64, NaiveDate)> = HashSet::new();
+    let mut renewed: HashSet<(i64, NaiveDate)> = HashSet::new();
+    for r in renewals.iter().filter(|r| r.undone_at.is_none()) {
+        let key = (r.subscription_id, r.old_end_date);
+        due.insert(key);
+        let on = r.created_at.with_timezone(&tz).date_naive();
+        if on <= r.old_end_date + Duration::days(GRACE_DAYS) {
+            renewed.insert(key);
+        }
+    }
+    for s in current {
+        due.insert((s.id, s.end_date));
+    }
+    RenewalRate {
+        renewed: renewed.len() as i64,
+        due: due.len() as i64,
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Figures {
+    active: i64,
+    expiring_7: i64,
+    revenue_7: i64,
+    revenue_30: i64,
+    reminders_sent_today: i64,
+    reminders_failed_today: i64,
+    pending_requests: i64,
+    renewal: RenewalRate,
+    renewal_percent: Option<i64>,
+    session_down: bool,
+    paused: bool,
+}
+
+fn day_start(tz: Tz, day: NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    local_to_utc(tz, day, NaiveTime::MIN)
+}
+
+/// Outbound messages created on `day` (local), by outcome, all kinds.
+async fn messages_on(
+    store: &dyn store::Store,
+    tz: Tz,
+    day: NaiveDate,
+) -> Result<(MessagesDay, Vec<store::KindStatusCount>), StoreError> {
+    let counts = store
+        .message_counts(day_start(tz, day), day_start(tz, day + Duration::days(1)))
+        .await?;
+    let mut out = MessagesDay {
+        day,
+        ..MessagesDay::default()
+    };
+    for c in &counts {
+        match c.status.as_str() {
+            "sent" | "delivered" | "read" => out.sent += c.count,
+            "failed" => out.failed += c.count,
+            "queued" | "sending" => out.queued += c.count,
+            _ => {}
+        }
+    }
+    Ok((out, counts))
+}
+
+async fn figures(state: &WebState) -> Result<(Figures, String, String), StoreError> {
+    let services = &state.services;
+    let store = services.store.as_ref();
+    let tz = services.config.timezone;
+    let locale = services.config.locale;
+    let today = local_today(services.clock.as_ref(), tz);
+    let in_days = |n: i64| today + Duration::days(n);
+
+    let expirations = store.expirations_by_day(today, in_days(29)).await?;
+    let expiring_7 = expirations
+        .iter()
+        .filter(|d| d.day <= in_days(6))
+        .map(|d| d.count)
+        .sum();
+    let mut message_days = Vec::with_capacity(30);
+    let mut today_counts = Vec::new();
+    for back in (0..30).rev() {
+        let (day, counts) = messages_on(store, tz, today - Duration::days(back)).await?;
+        message_days.push(day);
+        if back == 0 {
+            today_counts = counts;
+        }
+    }
+    let reminders = |statuses: &[&str]| -> i64 {
+        today_counts
+            .iter()
+            .filter(|c| c.kind == "reminder" && statuses.contains(&c.status.as_str()))
+            .map(|c| c.count)
+            .sum()
+    };
+    let (from, to) = renewal_window(today);
+    let renewal = renewal_rate(
+        &store.renewals_of_end_dates(from, to).await?,
+        &store.subscriptions_due(from, to).await?,
+        tz,
+    );
+    let figures = Figures {
+        active: store.count_active_subscriptions().await?,
+        expiring_7,
+        revenue_7: store.revenue_due(today, in_days(6)).await?,
+        revenue_30: store.revenue_due(today, in_days(29)).await?,
+        reminders_sent_today: reminders(&["sent", "delivered", "read"]),
+        reminders_failed_today: reminders(&["failed"]),
+        pending_requests: store.count_open_requests().await?,
+        renewal_percent: renewal.percent(),
+        renewal,
+        session_down: store.setting(store::SETTING_SESSION_DOWN).await?.is_some(),
+        paused: store::is_paused(store).await?,
+    };
+    let t = |key: &str| i18n::text(locale, key);
+    let (title, sent, failed, queued, empty) = (
+        t("chart_messages_title"),
+        t("chart_sent"),
+        t("chart_failed"),
+        t("chart_queued"),
+        t("chart_empty"),
+    );
+    let messages_svg = charts::messages_chart(
+        &message_days,
+        &MessageLabels {
+            title: &title,
+            sent: &sent,
+            failed: &failed,
+            queued: &queued,
+            empty: &empty,
+        },
+        locale,
+    );
+    let (exp_title, exp_series) = (t("chart_expirations_title"), t("chart_expirations_series"));
+    let counts: Vec<(NaiveDate, i64)> = expirations.iter().map(|d| (d.day, d.count)).collect();
+    let expirations_svg = charts::expirations_chart(
+        today,
+        30,
+        &counts,
+        &ExpirationLabels {
+            title: &exp_title,
+            series: &exp_series,
+            empty: &empty,
+        },
+        locale,
+    );
+    Ok((figures, messages_svg, expirations_svg))
+}
+
+/// GET /admin
+pub async fn show(State(state): State<WebState>, user: CurrentUser) -> Response {
+    match figures(&state).await {
+        Ok((figures, messages_chart, expirations_chart)) => pages::render(
+            &state,
+            "dashboard.html",
+            &user,
+            context! { f => figures, messages_chart => messages_chart,
+            expirations_chart => expirations_chart },
+        ),
+        Err(e) => pages::server_error(&state, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    fn d(m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, m, day).unwrap()
+    }
+
+    fn renewal(sub: i64, old: NaiveDate, at: chrono::DateTime<Utc>, undone: bool) -> RenewalRow {
+        RenewalRow {
+            id: sub,
+            subscription_id: sub,
+            staff: "web:a@b.co".into(),
+            old_end_date: old,
+            new_end_date: old + Duration::days(30),
+            months: 1,
+            amount_cents: 500,
+            created_at: at,
+            undone_at: undone.then_some(at),
+        }
+    }
+
+    #[test]
+    fn the_window_is_the_last_30_days_past_their_grace() {
+        assert_eq!(renewal_window(d(11, 25)), (d(10, 23), d(11, 21)));
+    }
+
+    #[test]
+    fn renewal_rate_counts_early_and_grace_renewals_only() {
+        let tz: Tz = "America/Guayaquil".parse().unwrap();
+        // 02:00 UTC on Nov 14 is still Nov 13 in Ecuador.
+        let local_13th = Utc.with_ymd_and_hms(2026, 11, 14, 2, 0, 0).unwrap();
+        let renewals = [
+            // Early: renewed Nov 1 for Nov 10.
+            renewal(
+                1,
+                d(11, 10),
+                Utc.with_ymd_and_hms(2026, 11, 1, 15, 0, 0).unwrap(),
+                false,
+            ),
+            // Last day of grace (local date): Nov 10 + 3 = Nov 13.
+            renewal(2, d(11, 10), local_13th, false),
+            // Late: Nov 14 local.
+            renewal(
+                3,
+                d(11, 10),
+                Utc.with_ymd_and_hms(2026, 11, 14, 15, 0, 0).unwrap(),
+                false,
+            ),
+            // Undone: ignored (the subscription shows its old date again).
+            renewal(
+                4,
+                d(11, 12),
+                Utc.with_ymd_and_hms(2026, 11, 12, 15, 0, 0).unwrap(),
+                true,
+            ),
+        ];
+        let current = [
+            DueSubscription {
+                id: 4,
+                end_date: d(11, 12),
+                status: "active".into(),
+            },
+            DueSubscription {
+                id: 5,
+                end_date: d(11, 5),
+                status: "cancelled".into(),
+            },
+        ];
+        let rate = renewal_rate(&renewals, &current, tz);
+        assert_eq!(rate, RenewalRate { renewed: 2, due: 5 });
+        assert_eq!(rate.percent(), Some(40));
+        assert_eq!(RenewalRate { renewed: 2, due: 3 }.percent(), Some(67));
+        assert_eq!(RenewalRate { renewed: 0, due: 0 }.percent(), None);
+    }
+}

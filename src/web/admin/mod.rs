@@ -1,0 +1,114 @@
+//! The staff web panel under `/admin`: server-rendered pages (minijinja),
+//! plain forms, a signed session cookie, CSRF tokens on every POST.
+//!
+//! Each area has its own file: `auth` (login, logout), `session`
+//! (`CurrentUser`, CSRF middleware), `dashboard` + `charts` (pure SVG),
+//! `audit` (the audit log page), `pages` (templates + `render`), `i18n`.
+
+// --- admin: auth
+pub mod audit;
+pub mod auth;
+pub mod charts;
+pub mod dashboard;
+pub mod i18n;
+pub mod pages;
+pub mod password;
+pub mod session;
+// --- admin: pages (clients, subscriptions, services)
+// (end of pages)
+// --- admin: ops (messages, import, operations)
+// (end of ops)
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use secrecy::ExposeSecret;
+use tokio::sync::OnceCell;
+
+pub use session::CurrentUser;
+
+use crate::store::{NewAudit, StoreError};
+use crate::web::WebState;
+
+/// Settings-table key of the generated cookie-signing key (when
+/// `AVISA_SECRET_KEY` is unset).
+pub const SETTING_SECRET_KEY: &str = "admin_secret_key";
+
+/// Panel state shared by requests: the cookie-signing key, resolved once.
+#[derive(Debug, Clone, Default)]
+pub struct AdminState {
+    key: Arc<OnceCell<Vec<u8>>>,
+}
+
+/// Every panel route. `web::router` nests it at `/admin` behind
+/// [`session::guard`] (session + CSRF).
+pub fn router() -> Router<WebState> {
+    Router::new()
+        // --- admin: auth
+        .route("/", get(dashboard::show))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/audit", get(audit::show))
+    // --- admin: pages (clients, subscriptions, services)
+    // (end of pages)
+    // --- admin: ops (messages, import, operations)
+    // (end of ops)
+}
+
+/// The panel with its middleware, ready to nest at `/admin`.
+pub fn nested(state: &WebState) -> Router<WebState> {
+    router().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        session::guard,
+    ))
+}
+
+/// The key that signs session cookies: `AVISA_SECRET_KEY`, else one
+/// generated on first use and kept in the `settings` table, so restarts
+/// (and other instances) keep sessions valid.
+pub async fn secret_key(state: &WebState) -> Result<Vec<u8>, StoreError> {
+    if let Some(key) = &state.services.config.secret_key {
+        return Ok(key.expose_secret().as_bytes().to_vec());
+    }
+    let services = &state.services;
+    state
+        .admin
+        .key
+        .get_or_try_init(|| async {
+            let generated = session::random_token(32);
+            let stored = services
+                .store
+                .setting_or_insert(SETTING_SECRET_KEY, &generated, services.clock.now())
+                .await?;
+            Ok(stored.into_bytes())
+        })
+        .await
+        .cloned()
+}
+
+/// Writes an audit-log row for a staff action. A failure is logged, not
+/// returned: the action itself already happened.
+pub async fn audit(state: &WebState, user: &CurrentUser, action: &str, detail: &str) {
+    audit_as(state, Some(user.id), &user.email, action, detail).await;
+}
+
+/// An audit row for someone who is not (yet) signed in, e.g. a failed login.
+pub async fn audit_as(
+    state: &WebState,
+    user_id: Option<i64>,
+    email: &str,
+    action: &str,
+    detail: &str,
+) {
+    let entry = NewAudit {
+        user_id,
+        user_email: email.to_string(),
+        action: action.to_string(),
+        detail: detail.to_string(),
+    };
+    let now = state.services.clock.now();
+    if let Err(e) = state.services.store.insert_audit(&entry, now).await {
+        tracing::error!(error = %e, action, "cannot write the audit log");
+    }
+}

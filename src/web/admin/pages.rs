@@ -1,0 +1,249 @@
+//! HTML pages: one minijinja environment over `templates/admin/` (embedded),
+//! HTML auto-escaping, undefined values fail when printed or iterated
+//! (`{% if errors.email %}` on a missing key is allowed), and `render`,
+//! which adds what every page needs (user, csrf, notice, locale, nav).
+
+use std::sync::OnceLock;
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use minijinja::value::Kwargs;
+use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior, Value, context};
+
+use super::i18n;
+use super::session::{CurrentUser, request_info};
+use crate::domain::{Locale, Money, long_date, short_date};
+use crate::web::WebState;
+
+macro_rules! admin_templates {
+    ($($name:literal),* $(,)?) => {
+        /// (name, source) of every panel template.
+        pub const TEMPLATES: &[(&str, &str)] = &[
+            $(($name, include_str!(concat!("../../../templates/admin/", $name))),)*
+        ];
+    };
+}
+
+admin_templates!(
+    // --- admin: auth
+    "layout.html",
+    "macros.html",
+    "message.html",
+    "login.html",
+    "dashboard.html",
+    "audit.html",
+    // --- admin: pages (clients, subscriptions, services)
+    // (end of pages)
+    // --- admin: ops (messages, import, operations)
+    // (end of ops)
+);
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        env.set_auto_escape_callback(|_| AutoEscape::Html);
+        for (name, source) in TEMPLATES {
+            if let Err(e) = env.add_template(name, source) {
+                // Every template is compiled by a unit test.
+                tracing::error!(template = name, error = %e, "admin template does not compile");
+            }
+        }
+        env.add_function("t", translate);
+        env.add_filter("money", money);
+        env.add_filter("date", date_long);
+        env.add_filter("short_date", date_short);
+        env.add_filter("datetime", datetime);
+        env
+    })
+}
+
+fn locale_of(state: &State) -> Locale {
+    state
+        .lookup("locale")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .and_then(|code| Locale::parse(&code).ok())
+        .unwrap_or_default()
+}
+
+/// `t("key")`, or `t("key", n=3)` filling `{n}` in the text.
+fn translate(state: &State, key: &str, kwargs: Kwargs) -> Result<String, minijinja::Error> {
+    let locale = locale_of(state);
+    let text = i18n::lookup(locale, key).ok_or_else(|| {
+        minijinja::Error::new(
+            ErrorKind::UndefinedError,
+            format!("missing i18n key {key:?} ({})", locale.code()),
+        )
+    })?;
+    let mut text = text.to_string();
+    for name in kwargs.args() {
+        let value: Value = kwargs.get(name)?;
+        text = text.replace(&format!("{{{name}}}"), &value.to_string());
+    }
+    Ok(text)
+}
+
+/// Cents → `$7.50`.
+fn money(cents: i64) -> String {
+    Money::from_cents(cents).to_string()
+}
+
+fn parse_date(value: &Value) -> Result<NaiveDate, minijinja::Error> {
+    let text = value.to_string();
+    text.parse::<NaiveDate>().map_err(|_| {
+        minijinja::Error::new(ErrorKind::InvalidOperation, format!("not a date: {text}"))
+    })
+}
+
+/// A date as "lunes 1 de diciembre de 2026".
+fn date_long(state: &State, value: Value) -> Result<String, minijinja::Error> {
+    Ok(long_date(parse_date(&value)?, locale_of(state)))
+}
+
+/// A date as "1 de diciembre".
+fn date_short(state: &State, value: Value) -> Result<String, minijinja::Error> {
+    Ok(short_date(parse_date(&value)?, locale_of(state)))
+}
+
+/// A UTC timestamp as local "2026-11-25 10:04" in `AVISA_TIMEZONE`.
+fn datetime(state: &State, value: Value) -> Result<String, minijinja::Error> {
+    let text = value.to_string();
+    let at: DateTime<Utc> = text.parse().map_err(|_| {
+        minijinja::Error::new(ErrorKind::InvalidOperation, format!("not a time: {text}"))
+    })?;
+    let tz: Tz = state
+        .lookup("tz")
+        .and_then(|v| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(chrono_tz::UTC);
+    Ok(at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+}
+
+/// The context every page gets, merged under the page's own.
+fn base(state: &WebState, user: Option<&CurrentUser>) -> Value {
+    let config = &state.services.config;
+    let locale = config.locale;
+    let info = request_info();
+    let notice = info
+        .notice
+        .as_deref()
+        .and_then(|key| i18n::lookup(locale, key));
+    context! {
+        locale => locale.code(),
+        tz => config.timezone.name(),
+        business_name => config.business_name.clone(),
+        user => user.map(|u| context! { id => u.id, email => u.email.clone() }),
+        csrf => user.map(|u| u.csrf.clone()).unwrap_or_default(),
+        notice => notice,
+        path => info.path,
+    }
+}
+
+/// Renders a page for a signed-in user (200).
+pub fn render(state: &WebState, name: &str, user: &CurrentUser, context: Value) -> Response {
+    render_status(state, StatusCode::OK, name, Some(user), context)
+}
+
+/// Renders a page with a status (e.g. 422 for a form with errors); `user`
+/// is `None` on public pages (login, errors), which hide the nav.
+pub fn render_status(
+    state: &WebState,
+    status: StatusCode,
+    name: &str,
+    user: Option<&CurrentUser>,
+    context: Value,
+) -> Response {
+    match render_to_string(state, name, user, context) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "admin page failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, Html(FALLBACK_ERROR)).into_response()
+        }
+    }
+}
+
+pub fn render_to_string(
+    state: &WebState,
+    name: &str,
+    user: Option<&CurrentUser>,
+    context: Value,
+) -> Result<String, minijinja::Error> {
+    let template = environment().get_template(name)?;
+    // The page's own values win over the common ones.
+    let merged = minijinja::value::merge_maps([context, base(state, user)]);
+    template.render(merged)
+}
+
+/// A short page with a title and a message (403, 404, 429, 500).
+pub fn message(
+    state: &WebState,
+    status: StatusCode,
+    user: Option<&CurrentUser>,
+    title_key: &str,
+    message_key: &str,
+) -> Response {
+    render_status(
+        state,
+        status,
+        "message.html",
+        user,
+        context! { title_key => title_key, message_key => message_key },
+    )
+}
+
+/// Logs a failure and answers 500 with a short page.
+pub fn server_error(state: &WebState, error: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %error, "admin request failed");
+    message(
+        state,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        None,
+        "error_title",
+        "error_server",
+    )
+}
+
+const FALLBACK_ERROR: &str = "<!doctype html><meta charset=\"utf-8\"><title>Error</title>\
+<p>Error interno. Internal error.</p>";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn filters_format_money_and_dates() {
+        assert_eq!(money(750), "$7.50");
+        let env = environment();
+        let out = env
+            .render_str(
+                "{{ d|date }} / {{ d|short_date }} / {{ at|datetime }} / {{ t('nav_dashboard') }}",
+                context! { locale => "es", tz => "America/Guayaquil", d => "2026-12-01",
+                at => "2026-11-25T15:04:00Z" },
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            "martes 1 de diciembre de 2026 / 1 de diciembre / 2026-11-25 10:04 / Panel"
+        );
+        let missing = env.render_str("{{ t('no_such_key') }}", context! { locale => "en" });
+        assert!(missing.is_err());
+        let filled = env
+            .render_str(
+                "{{ t('pager_page_of', page=2, pages=5) }}",
+                context! { locale => "en" },
+            )
+            .unwrap();
+        assert_eq!(filled, "Page 2 of 5");
+    }
+}

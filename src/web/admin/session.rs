@@ -1,0 +1,442 @@
+//! Who is signed in: the signed session cookie, the `CurrentUser`
+//! extractor, and the middleware that loads the session and checks the CSRF
+//! token of every POST.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Query, Request, State,
+};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Duration;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::pages;
+use crate::web::{WebState, secret_matches};
+
+pub const SESSION_COOKIE: &str = "avisa_session";
+/// The pre-session token of the login form (double submit).
+pub const LOGIN_CSRF_COOKIE: &str = "avisa_login";
+/// A session ends after this long without a request…
+pub const IDLE_TIMEOUT: Duration = Duration::hours(12);
+/// …and in any case this long after login.
+pub const ABSOLUTE_TIMEOUT: Duration = Duration::days(7);
+/// Largest urlencoded form the CSRF check buffers.
+const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
+
+/// The signed-in staff member. Handlers take it as an argument; without a
+/// valid session the request is redirected (303) to the login page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub email: String,
+    pub csrf: String,
+    /// Hex SHA-256 of the session token (to log out).
+    pub session: String,
+}
+
+/// Set by the middleware: the session it found (or that there is none).
+#[derive(Debug, Clone)]
+struct LoadedSession(Option<CurrentUser>);
+
+/// Per-request facts pages need without threading the request through.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    pub path: String,
+    pub notice: Option<String>,
+}
+
+tokio::task_local! {
+    static REQUEST: RequestInfo;
+}
+
+/// The current request's path and `?notice=` (empty outside a request).
+pub fn request_info() -> RequestInfo {
+    REQUEST.try_with(Clone::clone).unwrap_or_default()
+}
+
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::fill(&mut buf[..]);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn mac(key: &[u8], token: &str) -> Hmac<Sha256> {
+    // HMAC accepts keys of any length; the error case cannot happen.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC-SHA256 takes any key length"),
+    };
+    mac.update(token.as_bytes());
+    mac
+}
+
+/// `token.signature`, both base64url: the cookie value.
+pub fn sign(key: &[u8], token: &str) -> String {
+    let signature = mac(key, token).finalize().into_bytes();
+    format!("{token}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// The token of a cookie value whose signature is right (constant time).
+pub fn verify(key: &[u8], value: &str) -> Option<String> {
+    let (token, signature) = value.rsplit_once('.')?;
+    let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+    mac(key, token).verify_slice(&signature).ok()?;
+    Some(token.to_string())
+}
+
+/// The value of cookie `name` in the request.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"').to_string())
+}
+
+/// Whether cookies should be `Secure`: the request came over HTTPS (as the
+/// proxy says) or the public URL is https.
+pub fn is_https(state: &WebState, headers: &HeaderMap) -> bool {
+    let forwarded = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    let public = state
+        .services
+        .config
+        .public_url
+        .as_ref()
+        .is_some_and(|u| u.scheme() == "https");
+    forwarded || public
+}
+
+/// A `Set-Cookie` value scoped to the panel; `max_age` 0 deletes it.
+pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> String {
+    let mut cookie = format!("{name}={value}; Path=/admin; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age {
+        cookie.push_str(&format!("; Max-Age={age}"));
+    }
+    if secure {
+        cookie.push_str("; Secure");
+    }
+    cookie
+}
+
+/// The client address for login limits: the peer, or with
+/// `AVISA_TRUST_PROXY=true` the proxy's `Fly-Client-IP`, else the first
+/// `X-Forwarded-For` entry.
+pub fn client_address(
+    state: &WebState,
+    parts_headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> String {
+    if state.services.config.trust_proxy {
+        let header_value = |name: &str| {
+            parts_headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(ip) = header_value("fly-client-ip").or_else(|| header_value("x-forwarded-for"))
+        {
+            return ip;
+        }
+    }
+    peer.map(|p| p.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+pub fn peer(parts_extensions: &axum::http::Extensions) -> Option<SocketAddr> {
+    parts_extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| *addr)
+}
+
+/// The signed-in user of a request, if the cookie names a live session.
+/// Expired sessions are deleted; `last_seen` moves at most once a minute.
+pub async fn load_session(
+    state: &WebState,
+    headers: &HeaderMap,
+) -> Result<Option<CurrentUser>, crate::store::StoreError> {
+    let Some(value) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let key = super::secret_key(state).await?;
+    let Some(token) = verify(&key, &value) else {
+        return Ok(None);
+    };
+    let hash = token_hash(&token);
+    let store = &state.services.store;
+    let Some(row) = store.admin_session(&hash).await? else {
+        return Ok(None);
+    };
+    let now = state.services.clock.now();
+    if is_expired(row.expires_at, row.last_seen, now) {
+        store.delete_admin_session(&hash).await?;
+        return Ok(None);
+    }
+    if now - row.last_seen > Duration::minutes(1) {
+        store.touch_admin_session(&hash, now).await?;
+    }
+    Ok(Some(CurrentUser {
+        id: row.user_id,
+        email: row.email,
+        csrf: row.csrf,
+        session: hash,
+    }))
+}
+
+/// Past its absolute end, or idle for [`IDLE_TIMEOUT`].
+pub fn is_expired(
+    expires_at: chrono::DateTime<chrono::Utc>,
+    last_seen: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    expires_at <= now || last_seen + IDLE_TIMEOUT <= now
+}
+
+fn login_redirect(parts: &Parts) -> Response {
+    if parts.method == Method::GET {
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|u| u.0.clone())
+            .unwrap_or_else(|| parts.uri.clone());
+        let next = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/admin");
+        Redirect::to(&format!("/admin/login?next={}", encode_component(next))).into_response()
+    } else {
+        Redirect::to("/admin/login").into_response()
+    }
+}
+
+/// Percent-encodes everything but unreserved characters.
+pub fn encode_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl FromRequestParts<WebState> for CurrentUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
+        let session = match parts.extensions.get::<LoadedSession>() {
+            Some(LoadedSession(session)) => session.clone(),
+            None => load_session(state, &parts.headers)
+                .await
+                .map_err(|e| pages::server_error(state, e))?,
+        };
+        session.ok_or_else(|| login_redirect(parts))
+    }
+}
+
+/// `Option<CurrentUser>` for pages that work either way (login, logout).
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequestParts<WebState> for MaybeUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
+        match parts.extensions.get::<LoadedSession>() {
+            Some(LoadedSession(session)) => Ok(MaybeUser(session.clone())),
+            None => load_session(state, &parts.headers)
+                .await
+                .map(MaybeUser)
+                .map_err(|e| pages::server_error(state, e)),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfField {
+    csrf: Option<String>,
+    notice: Option<String>,
+}
+
+/// Middleware on the whole panel: loads the session once, remembers the
+/// path and `?notice=`, and rejects (403) a POST whose `csrf` field (or
+/// `?csrf=` for multipart forms) is not the session's token. The login form
+/// is checked against its pre-session cookie instead. A POST without a
+/// session passes through: its handler redirects to the login page.
+pub async fn guard(State(state): State<WebState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let session = match load_session(&state, &parts.headers).await {
+        Ok(session) => session,
+        Err(e) => return pages::server_error(&state, e),
+    };
+    let query = Query::<CsrfField>::try_from_uri(&parts.uri)
+        .ok()
+        .map(|q| q.0);
+    let path = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map(|u| u.0.path().to_string())
+        .unwrap_or_else(|| parts.uri.path().to_string());
+    let info = RequestInfo {
+        path: path.clone(),
+        notice: query.as_ref().and_then(|q| q.notice.clone()),
+    };
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let body = if safe {
+        body
+    } else {
+        let is_login = path.ends_with("/login");
+        let expected = if is_login {
+            cookie(&parts.headers, LOGIN_CSRF_COOKIE)
+        } else {
+            session.as_ref().map(|u| u.csrf.clone())
+        };
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let (presented, body) = if content_type.starts_with("application/x-www-form-urlencoded") {
+            let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+                Ok(bytes) => bytes,
+                Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+            };
+            let probe = Request::builder()
+                .method(Method::POST)
+                .header(header::CONTENT_TYPE, content_type.as_str())
+                .body(Body::from(bytes.clone()));
+            let field = match probe {
+                Ok(probe) => axum::Form::<CsrfField>::from_request(probe, &())
+                    .await
+                    .ok()
+                    .and_then(|f| f.0.csrf),
+                Err(_) => None,
+            };
+            (field, Body::from(bytes))
+        } else {
+            (query.as_ref().and_then(|q| q.csrf.clone()), body)
+        };
+        match expected {
+            // Not signed in: the handler's CurrentUser redirects to login.
+            None if !is_login => {}
+            None => return forbidden(&state),
+            Some(expected) => {
+                let ok =
+                    presented.is_some_and(|p| secret_matches(p.as_bytes(), expected.as_bytes()));
+                if !ok {
+                    tracing::warn!(path = %path, "admin POST with a missing or wrong CSRF token");
+                    return forbidden(&state);
+                }
+            }
+        }
+        body
+    };
+    parts.extensions.insert(LoadedSession(session));
+    let request = Request::from_parts(parts, body);
+    REQUEST.scope(info, next.run(request)).await
+}
+
+fn forbidden(state: &WebState) -> Response {
+    pages::message(
+        state,
+        StatusCode::FORBIDDEN,
+        None,
+        "error_title",
+        "error_csrf",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_cookies_verify_and_tampering_is_rejected() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let token = random_token(32);
+        let value = sign(key, &token);
+        assert_eq!(verify(key, &value).as_deref(), Some(token.as_str()));
+        // Another key, another token, a changed signature: all rejected.
+        assert_eq!(verify(b"another key of enough length 1234", &value), None);
+        let (_, signature) = value.rsplit_once('.').unwrap();
+        assert_eq!(
+            verify(key, &format!("{}.{signature}", random_token(32))),
+            None
+        );
+        let mut flipped = value.clone().into_bytes();
+        let last = flipped.len() - 1;
+        flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(verify(key, &String::from_utf8(flipped).unwrap()), None);
+        assert_eq!(verify(key, &token), None);
+        assert_eq!(verify(key, ""), None);
+    }
+
+    #[test]
+    fn sessions_end_when_idle_or_old() {
+        let login = chrono::Utc::now();
+        let expires = login + ABSOLUTE_TIMEOUT;
+        let hours = Duration::hours;
+        assert!(!is_expired(expires, login, login + hours(11)));
+        assert!(is_expired(expires, login, login + hours(12)));
+        // Used every hour: still ends 7 days after login.
+        let almost = login + Duration::days(7) - hours(1);
+        assert!(!is_expired(
+            expires,
+            almost,
+            almost + hours(1) - Duration::seconds(1)
+        ));
+        assert!(is_expired(expires, almost, login + Duration::days(7)));
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = random_token(32);
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, random_token(32));
+        assert_eq!(token_hash("abc").len(), 64);
+        assert_eq!(
+            token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn cookies_are_parsed_and_flagged() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            "a=1; avisa_session=x.y; b=2".parse().unwrap(),
+        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE).as_deref(), Some("x.y"));
+        assert_eq!(cookie(&headers, "c"), None);
+        let set = set_cookie(SESSION_COOKIE, "v", None, true);
+        assert_eq!(
+            set,
+            "avisa_session=v; Path=/admin; HttpOnly; SameSite=Lax; Secure"
+        );
+        assert!(set_cookie("x", "", Some(0), false).ends_with("Max-Age=0"));
+        assert_eq!(
+            encode_component("/admin/clients?q=a b"),
+            "/admin/clients%3Fq%3Da%20b"
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! A logged-in browser for the staff panel: a reqwest client with a cookie
+//! store that scrapes the CSRF token from the pages it gets.
+
+use std::sync::Mutex;
+
+use avisa::store::Store;
+use chrono::Utc;
+
+use super::app::TestApp;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Creates a panel user directly in the store; returns its id.
+pub async fn create_user(store: &dyn Store, email: &str, password: &str) -> i64 {
+    let hash = avisa::web::admin::password::hash(password).expect("hash");
+    store
+        .create_user(email, &hash, Utc::now())
+        .await
+        .expect("create user")
+}
+
+pub struct AdminClient {
+    pub http: reqwest::Client,
+    base: String,
+    csrf: Mutex<Option<String>>,
+}
+
+/// The `value` of the first `name="csrf"` hidden input in a page.
+pub fn scrape_csrf(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\"")?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag = &html[tag_start..tag_end];
+    let value = tag.split("value=\"").nth(1)?;
+    Some(value.split('"').next()?.to_string())
+}
+
+impl AdminClient {
+    /// A client with an empty cookie store that does not follow redirects.
+    pub fn new(app: &TestApp) -> AdminClient {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        AdminClient {
+            http,
+            base: app.url(""),
+            csrf: Mutex::new(None),
+        }
+    }
+
+    /// Logs in through the login form; panics unless it redirects to the panel.
+    pub async fn login(app: &TestApp, email: &str, password: &str) -> AdminClient {
+        let client = AdminClient::new(app);
+        let response = client.try_login(email, password).await;
+        assert_eq!(response.status(), 303, "login as {email} failed");
+        let _ = client.get_text("/admin").await;
+        client
+    }
+
+    /// Submits the login form once and returns the raw response.
+    pub async fn try_login(&self, email: &str, password: &str) -> reqwest::Response {
+        let page = self
+            .get("/admin/login")
+            .await
+            .text()
+            .await
+            .expect("login page");
+        let token = scrape_csrf(&page).expect("login form csrf");
+        self.http
+            .post(self.url("/admin/login"))
+            .form(&[("email", email), ("password", password), ("csrf", &token)])
+            .send()
+            .await
+            .expect("POST /admin/login")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GET; remembers the page's CSRF token. Returns the response with the
+    /// body already read into `text` via [`AdminClient::get_text`] if needed.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// GET and the body; remembers the page's CSRF token.
+    pub async fn get_text(&self, path: &str) -> (reqwest::StatusCode, String) {
+        let response = self.get(path).await;
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        if let Some(token) = scrape_csrf(&text) {
+            *self.csrf.lock().unwrap() = Some(token);
+        }
+        (status, text)
+    }
+
+    /// The session's CSRF token (fetched from the dashboard if not seen yet).
+    pub async fn csrf(&self) -> String {
+        if let Some(token) = self.csrf.lock().unwrap().clone() {
+            return token;
+        }
+        let (_, text) = self.get_text("/admin").await;
+        scrape_csrf(&text).expect("csrf on /admin (logged in?)")
+    }
+
+    /// POST an urlencoded form with the CSRF token added.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf", &token));
+        self.http
+            .post(self.url(path))
+            .form(&all)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// POST without adding any CSRF token.
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+}
+
+/// `Location` of a redirect.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
