@@ -4,6 +4,7 @@
 
 mod customer;
 pub mod render;
+pub mod renewal;
 mod staff;
 mod staff_views;
 

@@ -8,11 +8,9 @@ use super::staff_views as views;
 use crate::conversation::{
     ConversationState, StaffCommand, Target, help_text, normalize, parse_command,
 };
-use crate::domain::{Locale, Money, Phone, add_months, long_date};
+use crate::domain::{Locale, Money, Phone, long_date};
 use crate::jobs::{JobError, Services};
-use crate::store::{
-    MessageKind, NewRenewal, NewSubscription, SETTING_PAUSED, StoreError, SubscriptionView,
-};
+use crate::store::{MessageKind, NewSubscription, SETTING_PAUSED, StoreError, SubscriptionView};
 
 /// One-line answers, in the configured language.
 pub(super) fn say(locale: Locale, es: String, en: String) -> String {
@@ -179,52 +177,17 @@ async fn renew(
             }
         }
     };
-    let base = sub.end_date.max(today);
-    let new_end = add_months(base, months);
-    let renewal = NewRenewal {
-        subscription_id: sub.id,
-        staff: staff.to_string(),
-        old_end_date: sub.end_date,
-        new_end_date: new_end,
-        months: i32::try_from(months).unwrap_or(i32::MAX),
-        amount_cents: sub.price_cents.saturating_mul(i64::from(months)),
-    };
-    match store
-        .renew_subscription(&renewal, services.clock.now())
-        .await
-    {
-        Ok(_) => {}
-        Err(StoreError::Conflict(_)) => {
+    let new_end = match super::renewal::renew(services, &sub, months, staff.as_str()).await {
+        Ok(done) => done.new_end_date,
+        Err(JobError::Store(StoreError::Conflict(_))) => {
             return Ok(say(
                 locale,
                 "La fecha cambió mientras tanto; vuelve a intentarlo.".into(),
                 "The date changed meanwhile; please try again.".into(),
             ));
         }
-        Err(e) => return Err(e.into()),
-    }
-    let customer = Phone::from_e164(sub.phone.clone()).ok();
-    if let Some(customer) = &customer {
-        let body = services.templates.render(
-            "renewal_confirmation.txt",
-            json!({
-                "client_name": sub.client_name,
-                "service": sub.service,
-                "months": months,
-                "long_date": long_date(new_end, locale),
-                "business_name": services.config.business_name,
-            }),
-        )?;
-        super::queue(
-            services,
-            customer,
-            Some(sub.client_id),
-            MessageKind::Reply,
-            body,
-        )
-        .await?;
-        super::save_state(services, customer, &ConversationState::Idle).await?;
-    }
+        Err(e) => return Err(e),
+    };
     Ok(services.templates.render(
         "staff_renewed.txt",
         json!({

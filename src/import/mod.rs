@@ -5,6 +5,7 @@
 //! spans several lines counts all of them; blank lines are skipped but count.
 
 mod export;
+pub mod fields;
 mod header;
 #[cfg(test)]
 mod tests;
@@ -14,12 +15,12 @@ use std::fmt;
 
 use chrono::NaiveDate;
 
-use crate::domain::{Money, Phone, Region, parse_date};
+use crate::domain::{Money, Phone, Region};
 pub use export::{EXPORT_HEADER, Export, write_csv};
+use fields::{check_date, check_email, check_name, check_phone, check_price, check_service};
 use header::{Columns, Field};
 
-/// Longest service name accepted.
-pub const MAX_SERVICE_LEN: usize = 100;
+pub use fields::{FieldError, MAX_SERVICE_LEN};
 
 /// One valid subscription line of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,10 +238,6 @@ fn is_blank(record: &csv::StringRecord) -> bool {
     record.iter().all(|cell| cell.trim().is_empty())
 }
 
-fn collapse_spaces(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// Validation of one record; every bad cell is pushed to `errors`.
 struct RowCheck<'a> {
     record: &'a csv::StringRecord,
@@ -287,20 +284,24 @@ impl RowCheck<'_> {
         region: Region,
         seen: &mut HashMap<(Phone, String), usize>,
     ) -> Option<ImportRow> {
-        let name = collapse_spaces(&format!(
+        let full_name = format!(
             "{} {}",
             self.cell(Field::FirstName),
             self.cell(Field::LastName)
-        ));
-        if name.is_empty() {
-            let column = self.columns.name(Field::FirstName).to_string();
-            self.fail(&column, "name is empty");
-        }
-        let phone = self.check(Field::Phone, |s| Phone::parse(s, region));
+        );
+        let name = match check_name(&full_name) {
+            Ok(name) => name,
+            Err(reason) => {
+                let column = self.columns.name(Field::FirstName).to_string();
+                self.fail(&column, reason);
+                String::new()
+            }
+        };
+        let phone = self.check(Field::Phone, |s| check_phone(s, region));
         let email = self.check(Field::Email, check_email);
         let service = self.check(Field::Service, check_service);
-        let end_date = self.check(Field::EndDate, parse_date);
-        let price = self.check(Field::Price, Money::parse);
+        let end_date = self.check(Field::EndDate, check_date);
+        let price = self.check(Field::Price, check_price);
 
         let extra = self.record.iter().skip(self.columns.width());
         if extra.filter(|cell| !cell.trim().is_empty()).count() > 0 {
@@ -336,43 +337,5 @@ impl RowCheck<'_> {
             end_date: end_date?,
             price: price?,
         })
-    }
-}
-
-/// Empty is fine (no email); otherwise one `@` with a dotted domain after it.
-fn check_email(s: &str) -> Result<Option<String>, String> {
-    if s.is_empty() {
-        return Ok(None);
-    }
-    let valid = match s.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains("..")
-                && !s.chars().any(char::is_whitespace)
-        }
-        None => false,
-    };
-    if valid {
-        Ok(Some(s.to_string()))
-    } else {
-        Err(format!("`{s}` is not an email address"))
-    }
-}
-
-fn check_service(s: &str) -> Result<String, String> {
-    let service = collapse_spaces(s);
-    let len = service.chars().count();
-    if service.is_empty() {
-        Err("service is empty".to_string())
-    } else if len > MAX_SERVICE_LEN {
-        Err(format!(
-            "service name has {len} characters (at most {MAX_SERVICE_LEN})"
-        ))
-    } else {
-        Ok(service)
     }
 }

@@ -1,6 +1,7 @@
 //! Persistence. One `Store` trait; `sqlite.rs` and `postgres.rs` implement it
 //! with the same SQL (see `queries.rs`), each with its own migrations.
 
+mod clients_model;
 mod model;
 mod model_admin;
 mod ops;
@@ -14,11 +15,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
+pub use clients_model::*;
 pub use model::*;
 pub use model_admin::*;
 pub use ops::*;
 
 use crate::config::DatabaseUrl;
+use crate::domain::Money;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,6 +35,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A unique field (`phone`, `service`, `name`) already taken.
+    #[error("already exists: {0}")]
+    Duplicate(&'static str),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -82,6 +88,68 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
     async fn count_clients(&self) -> StoreResult<i64>;
+
+    // --- admin: clients, subscriptions, services (staff panel)
+    /// One page of clients matching `query`, by name, and the total count.
+    async fn search_clients(
+        &self,
+        query: &ClientQuery,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<ClientPage>;
+    async fn client(&self, id: i64) -> StoreResult<Option<ClientRow>>;
+    /// `Duplicate("phone")` when another client has the number.
+    async fn create_client(&self, client: &ClientInput, now: DateTime<Utc>) -> StoreResult<i64>;
+    /// `Duplicate("phone")` as above; `NotFound` when there is no such client.
+    async fn update_client(
+        &self,
+        id: i64,
+        client: &ClientInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Deletes the client with its subscriptions, reminders, requests,
+    /// renewals and conversation state; its messages stay in the log.
+    async fn delete_client(&self, id: i64) -> StoreResult<bool>;
+    /// `Duplicate("service")` when the client already has that service.
+    async fn create_subscription(
+        &self,
+        client_id: i64,
+        subscription: &SubscriptionInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64>;
+    /// `Duplicate("service")` as above; `NotFound` when there is none.
+    async fn update_subscription(
+        &self,
+        id: i64,
+        subscription: &SubscriptionInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn delete_subscription(&self, id: i64) -> StoreResult<bool>;
+    /// Every service by name, with subscription counts.
+    async fn services_with_counts(&self) -> StoreResult<Vec<ServiceRow>>;
+    async fn service(&self, id: i64) -> StoreResult<Option<ServiceRow>>;
+    /// Case-insensitive.
+    async fn service_by_name(&self, name: &str) -> StoreResult<Option<ServiceRow>>;
+    /// `Duplicate("name")` when the name is taken (case-insensitive).
+    async fn create_service(
+        &self,
+        name: &str,
+        default_price: Option<Money>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64>;
+    /// Renames and sets the default price; `Duplicate("name")`, `NotFound`.
+    async fn update_service(
+        &self,
+        id: i64,
+        name: &str,
+        default_price: Option<Money>,
+    ) -> StoreResult<()>;
+    /// Renewals of the client's subscriptions, newest first.
+    async fn renewals_of_client(
+        &self,
+        client_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<RenewalHistoryRow>>;
 
     // --- reminders
     /// Keys already done for end dates in `from..=to`: sent, in flight, or

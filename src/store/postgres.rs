@@ -5,7 +5,9 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use super::queries::{impl_store, message_columns, subscription_view};
+use super::queries::{
+    client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
+};
 use super::{Pool, StoreError, StoreResult};
 
 pub const MIGRATIONS_TABLE: &str = "avisa_migrations";

@@ -19,6 +19,48 @@ macro_rules! subscription_view {
     };
 }
 
+/// A client's name lowercased without the usual accents, the same on both
+/// backends (SQLite's `lower` only folds ASCII): matches
+/// `clients_model::fold` for Spanish names.
+macro_rules! folded_name {
+    () => {
+        "lower(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(c.name, 'á', 'a'), 'à', 'a'), 'ä', 'a'), 'Á', 'a'), 'À', 'a'), 'Ä', 'a'), 'é', 'e'), 'è', 'e'), 'ë', 'e'), 'É', 'e'), 'È', 'e'), 'Ë', 'e'), 'í', 'i'), 'ì', 'i'), 'ï', 'i'), 'Í', 'i'), 'Ì', 'i'), 'Ï', 'i'), 'ó', 'o'), 'ò', 'o'), 'ö', 'o'), 'Ó', 'o'), 'Ò', 'o'), 'Ö', 'o'), 'ú', 'u'), 'ù', 'u'), 'ü', 'u'), 'Ú', 'u'), 'Ù', 'u'), 'Ü', 'u'), 'ñ', 'n'), 'Ñ', 'n'), 'ç', 'c'), 'Ç', 'c'))"
+    };
+}
+
+/// The clients list: a client with its active subscriptions count and the
+/// soonest end date; `$1` folded-name pattern, `$2` exact phone, `$3` phone
+/// pattern.
+macro_rules! client_search {
+    () => {
+        concat!(
+            "FROM clients c WHERE (",
+            folded_name!(),
+            " LIKE $1 ESCAPE '\\' OR c.phone = $2 OR c.phone LIKE $3) "
+        )
+    };
+}
+
+/// A service with its subscription counts.
+macro_rules! service_row {
+    () => {
+        "SELECT sv.id, sv.name, sv.default_price_cents, \
+         (SELECT COUNT(*) FROM subscriptions s WHERE s.service_id = sv.id AND s.status = 'active') AS active_subscriptions, \
+         (SELECT COUNT(*) FROM subscriptions s WHERE s.service_id = sv.id) AS subscriptions \
+         FROM services sv "
+    };
+}
+
+/// A unique index violation as `Duplicate(field)`; other errors unchanged.
+pub(crate) fn unique_as(field: &'static str) -> impl FnOnce(sqlx::Error) -> super::StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            super::StoreError::Duplicate(field)
+        }
+        _ => super::StoreError::Database(e),
+    }
+}
+
 /// Delivery statuses only move forward (a late "delivered" never undoes "read").
 pub(crate) fn delivery_rank(status: &str) -> i32 {
     match status {
@@ -238,6 +280,235 @@ macro_rules! impl_store {
 
             async fn count_clients(&self) -> $crate::store::StoreResult<i64> {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM clients").fetch_one(&self.pool).await?)
+            }
+
+            // --- admin: clients, subscriptions, services (staff panel)
+
+            async fn search_clients(
+                &self,
+                query: &$crate::store::ClientQuery,
+                offset: i64,
+                limit: i64,
+            ) -> $crate::store::StoreResult<$crate::store::ClientPage> {
+                let phone = query.phone.as_deref().unwrap_or("");
+                let digits = query.digits_pattern.as_deref().unwrap_or("");
+                let rows = sqlx::query_as(concat!(
+                    "SELECT c.id, c.name, c.phone, c.email, c.opted_out_at, \
+                     (SELECT COUNT(*) FROM subscriptions s WHERE s.client_id = c.id AND s.status = 'active') AS active_subscriptions, \
+                     (SELECT MIN(s.end_date) FROM subscriptions s WHERE s.client_id = c.id AND s.status = 'active') AS next_end_date ",
+                    client_search!(),
+                    "ORDER BY lower(c.name), c.id LIMIT $4 OFFSET $5"
+                ))
+                .bind(&query.name_pattern)
+                .bind(phone)
+                .bind(digits)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?;
+                let total: i64 = sqlx::query_scalar(concat!("SELECT COUNT(*) ", client_search!()))
+                    .bind(&query.name_pattern)
+                    .bind(phone)
+                    .bind(digits)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok($crate::store::ClientPage { rows, total })
+            }
+
+            async fn client(&self, id: i64) -> $crate::store::StoreResult<Option<$crate::store::ClientRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, name, phone, email, opted_out_at, notes FROM clients WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn create_client(&self, client: &$crate::store::ClientInput, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<i64> {
+                sqlx::query_scalar(
+                    "INSERT INTO clients (name, phone, email, notes, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                )
+                .bind(&client.name)
+                .bind(client.phone.as_str())
+                .bind(&client.email)
+                .bind(&client.notes)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map_err($crate::store::queries::unique_as("phone"))
+            }
+
+            async fn update_client(&self, id: i64, client: &$crate::store::ClientInput, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+                let n = sqlx::query(
+                    "UPDATE clients SET name = $1, phone = $2, email = $3, notes = $4, updated_at = $5 WHERE id = $6",
+                )
+                .bind(&client.name)
+                .bind(client.phone.as_str())
+                .bind(&client.email)
+                .bind(&client.notes)
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::store::queries::unique_as("phone"))?
+                .rows_affected();
+                if n == 0 {
+                    return Err($crate::store::StoreError::NotFound(format!("client {id}")));
+                }
+                Ok(())
+            }
+
+            async fn delete_client(&self, id: i64) -> $crate::store::StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
+                // Reminders still waiting to go out would name a client that is gone.
+                sqlx::query(
+                    "UPDATE messages SET status = 'cancelled' \
+                     WHERE client_id = $1 AND direction = 'out' AND status = 'queued'",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM conversations WHERE phone IN (SELECT phone FROM clients WHERE id = $1)")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let n = sqlx::query("DELETE FROM clients WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(n == 1)
+            }
+
+            async fn create_subscription(&self, client_id: i64, subscription: &$crate::store::SubscriptionInput, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<i64> {
+                sqlx::query_scalar(
+                    "INSERT INTO subscriptions (client_id, service_id, end_date, price_cents, currency, status, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'USD', 'active', $5, $5) RETURNING id",
+                )
+                .bind(client_id)
+                .bind(subscription.service_id)
+                .bind(subscription.end_date)
+                .bind(subscription.price.cents())
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map_err($crate::store::queries::unique_as("service"))
+            }
+
+            async fn update_subscription(&self, id: i64, subscription: &$crate::store::SubscriptionInput, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                let n = sqlx::query(
+                    "UPDATE subscriptions SET service_id = $1, end_date = $2, price_cents = $3, updated_at = $4 WHERE id = $5",
+                )
+                .bind(subscription.service_id)
+                .bind(subscription.end_date)
+                .bind(subscription.price.cents())
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::store::queries::unique_as("service"))?
+                .rows_affected();
+                if n == 0 {
+                    return Err($crate::store::StoreError::NotFound(format!("subscription {id}")));
+                }
+                // Queued reminders about another end date are now wrong.
+                sqlx::query(
+                    "UPDATE messages SET status = 'cancelled', updated_at = $1 \
+                     WHERE status = 'queued' AND direction = 'out' AND id IN \
+                     (SELECT message_id FROM reminders WHERE subscription_id = $2 AND end_date <> $3) \
+                     AND NOT EXISTS (SELECT 1 FROM reminders o WHERE o.message_id = messages.id AND o.subscription_id <> $2)",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(subscription.end_date)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_subscription(&self, id: i64) -> $crate::store::StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "UPDATE messages SET status = 'cancelled' \
+                     WHERE status = 'queued' AND direction = 'out' AND id IN \
+                     (SELECT message_id FROM reminders WHERE subscription_id = $1) \
+                     AND NOT EXISTS (SELECT 1 FROM reminders o WHERE o.message_id = messages.id AND o.subscription_id <> $1)",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let n = sqlx::query("DELETE FROM subscriptions WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(n == 1)
+            }
+
+            async fn services_with_counts(&self) -> $crate::store::StoreResult<Vec<$crate::store::ServiceRow>> {
+                Ok(sqlx::query_as(concat!(service_row!(), "ORDER BY lower(sv.name), sv.id"))
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn service(&self, id: i64) -> $crate::store::StoreResult<Option<$crate::store::ServiceRow>> {
+                Ok(sqlx::query_as(concat!(service_row!(), "WHERE sv.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn service_by_name(&self, name: &str) -> $crate::store::StoreResult<Option<$crate::store::ServiceRow>> {
+                Ok(sqlx::query_as(concat!(service_row!(), "WHERE lower(sv.name) = lower($1)"))
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn create_service(&self, name: &str, default_price: Option<$crate::domain::Money>, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<i64> {
+                sqlx::query_scalar(
+                    "INSERT INTO services (name, default_price_cents, created_at) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(name)
+                .bind(default_price.map($crate::domain::Money::cents))
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map_err($crate::store::queries::unique_as("name"))
+            }
+
+            async fn update_service(&self, id: i64, name: &str, default_price: Option<$crate::domain::Money>) -> $crate::store::StoreResult<()> {
+                let n = sqlx::query("UPDATE services SET name = $1, default_price_cents = $2 WHERE id = $3")
+                    .bind(name)
+                    .bind(default_price.map($crate::domain::Money::cents))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::queries::unique_as("name"))?
+                    .rows_affected();
+                if n == 0 {
+                    return Err($crate::store::StoreError::NotFound(format!("service {id}")));
+                }
+                Ok(())
+            }
+
+            async fn renewals_of_client(&self, client_id: i64, limit: i64) -> $crate::store::StoreResult<Vec<$crate::store::RenewalHistoryRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT r.id, r.subscription_id, sv.name AS service, r.staff, r.old_end_date, r.new_end_date, \
+                     r.months, r.amount_cents, r.created_at, r.undone_at \
+                     FROM renewals r JOIN subscriptions s ON s.id = r.subscription_id \
+                     JOIN services sv ON sv.id = s.service_id \
+                     WHERE s.client_id = $1 ORDER BY r.id DESC LIMIT $2",
+                )
+                .bind(client_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn reminders_done(
@@ -1115,4 +1386,6 @@ macro_rules! impl_store {
     };
 }
 
-pub(crate) use {impl_store, message_columns, subscription_view};
+pub(crate) use {
+    client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
+};

@@ -8,7 +8,9 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::queries::{impl_store, message_columns, subscription_view};
+use super::queries::{
+    client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
+};
 use super::{Pool, StoreError, StoreResult};
 
 /// Our migrations keep their own bookkeeping table: apalis uses sqlx's
