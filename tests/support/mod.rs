@@ -2,3 +2,4 @@
 pub mod admin;
 pub mod app;
 pub mod db;
+pub mod ops;

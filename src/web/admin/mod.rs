@@ -17,11 +17,17 @@ pub mod session;
 // --- admin: pages (clients, subscriptions, services)
 // (end of pages)
 // --- admin: ops (messages, import, operations)
+pub mod config_view;
+pub mod message_filter;
+pub mod messages;
+pub mod operations;
+pub mod transfer;
 // (end of ops)
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
@@ -50,9 +56,24 @@ pub fn router() -> Router<WebState> {
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/audit", get(audit::show))
-    // --- admin: pages (clients, subscriptions, services)
-    // (end of pages)
-    // --- admin: ops (messages, import, operations)
+        // --- admin: pages (clients, subscriptions, services)
+        // (end of pages)
+        // --- admin: ops (messages, import, operations)
+        .route("/messages", get(messages::show))
+        .route("/messages/{id}/retry", post(messages::retry))
+        .route(
+            "/import",
+            get(transfer::show)
+                .post(transfer::upload)
+                .layer(DefaultBodyLimit::max(transfer::MAX_UPLOAD_BYTES)),
+        )
+        .route("/import/confirm", post(transfer::confirm))
+        .route("/export.csv", get(transfer::export))
+        .route("/operations", get(operations::show))
+        .route("/operations/pause", post(operations::pause))
+        .route("/operations/resume", post(operations::resume))
+        .route("/operations/run", post(operations::run))
+        .route("/requests/{id}/confirm", post(operations::confirm_request))
     // (end of ops)
 }
 

@@ -37,6 +37,9 @@ admin_templates!(
     // --- admin: pages (clients, subscriptions, services)
     // (end of pages)
     // --- admin: ops (messages, import, operations)
+    "messages.html",
+    "import.html",
+    "operations.html",
     // (end of ops)
 );
 
