@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::domain::{Clock, SystemClock};
+use crate::jobs::ingest::Ingest;
 use crate::jobs::worker::tokio_util_shutdown::{self, Shutdown, Trigger};
 use crate::jobs::{JobError, JobQueue, Pacer, Services};
 use crate::store::{self, StoreError};
@@ -84,6 +85,7 @@ pub async fn services(config: Config, overrides: Overrides) -> Result<Arc<Servic
         .map_err(|e| AppError::Flows(e.to_string()))?;
     let provider = provider(&config)?;
     let pacer = Pacer::new(config.send_interval, config.send_jitter);
+    let ingest = Ingest::start(store.clone(), overrides.clock.clone());
     Ok(Arc::new(Services {
         config: Arc::new(config),
         store,
@@ -92,6 +94,7 @@ pub async fn services(config: Config, overrides: Overrides) -> Result<Arc<Servic
         templates: Arc::new(templates),
         pacer: Arc::new(pacer),
         queue,
+        ingest,
     }))
 }
 

@@ -115,9 +115,37 @@ async fn sign_in_flow(backend: Backend) {
     assert_eq!(response.status(), 403);
     assert_eq!(client.get("/admin").await.status(), 200);
 
+    // Multipart forms carry the token in the query string.
+    let boundary = "XyZ";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--{boundary}--\r\n"
+    );
+    let multipart = |url: String| {
+        client
+            .http
+            .post(url)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body.clone())
+    };
+    let response = multipart(app.url("/admin/logout?csrf=forged"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = multipart(app.url("/admin/logout")).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(client.get("/admin").await.status(), 200);
+
     // Log out: the old cookie no longer opens the panel.
     let old_cookie = session.split(';').next().unwrap().to_string();
-    let response = client.post_form("/admin/logout", &[]).await;
+    let token = client.csrf().await;
+    let response = multipart(app.url(&format!("/admin/logout?csrf={token}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/admin/login?notice=notice_logged_out");
     let (_, page) = client
@@ -232,6 +260,20 @@ async fn failures_are_limited(backend: Backend) {
     assert_eq!(
         actions[..2],
         ["login".to_string(), "login_blocked".to_string()]
+    );
+    // Per address: 20 failures from one address, whatever the accounts,
+    // block everyone there.
+    let client = AdminClient::new(&app);
+    for i in 0..15 {
+        let email = format!("nobody{i}@example.com");
+        assert_eq!(client.try_login(&email, PASSWORD).await.status(), 401);
+    }
+    assert_eq!(
+        client
+            .try_login("beto@example.com", PASSWORD)
+            .await
+            .status(),
+        429
     );
     app.cleanup().await;
 }

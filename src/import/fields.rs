@@ -29,47 +29,47 @@ pub enum FieldError {
 }
 
 impl FieldError {
-    /// A stable message key (`error.<what>`) for translated messages.
+    /// A stable message key (`field_<what>`) for translated messages.
     pub fn key(&self) -> &'static str {
         match self {
-            FieldError::NameEmpty => "error.name_empty",
-            FieldError::Phone(PhoneError::Empty) => "error.phone_empty",
-            FieldError::Phone(PhoneError::BadCharacters(_)) => "error.phone_characters",
-            FieldError::Phone(PhoneError::Unparseable(_)) => "error.phone_unparseable",
-            FieldError::Phone(PhoneError::Invalid(_)) => "error.phone_invalid",
-            FieldError::Email(_) => "error.email",
-            FieldError::ServiceEmpty => "error.service_empty",
-            FieldError::ServiceTooLong(_) => "error.service_long",
-            FieldError::Date(DateError::Empty) => "error.date_empty",
-            FieldError::Date(DateError::Malformed(_)) => "error.date_malformed",
-            FieldError::Date(DateError::NotInCalendar(_)) => "error.date_calendar",
-            FieldError::Price(MoneyError::Empty) => "error.price_empty",
-            FieldError::Price(MoneyError::Malformed(_)) => "error.price_malformed",
-            FieldError::Price(MoneyError::TooPrecise(_)) => "error.price_precise",
-            FieldError::Price(MoneyError::Negative(_)) => "error.price_negative",
-            FieldError::Price(MoneyError::TooLarge(_)) => "error.price_large",
+            FieldError::NameEmpty => "field_name_empty",
+            FieldError::Phone(PhoneError::Empty) => "field_phone_empty",
+            FieldError::Phone(PhoneError::BadCharacters(_)) => "field_phone_characters",
+            FieldError::Phone(PhoneError::Unparseable(_)) => "field_phone_unparseable",
+            FieldError::Phone(PhoneError::Invalid(_)) => "field_phone_invalid",
+            FieldError::Email(_) => "field_email",
+            FieldError::ServiceEmpty => "field_service_empty",
+            FieldError::ServiceTooLong(_) => "field_service_long",
+            FieldError::Date(DateError::Empty) => "field_date_empty",
+            FieldError::Date(DateError::Malformed(_)) => "field_date_malformed",
+            FieldError::Date(DateError::NotInCalendar(_)) => "field_date_calendar",
+            FieldError::Price(MoneyError::Empty) => "field_price_empty",
+            FieldError::Price(MoneyError::Malformed(_)) => "field_price_malformed",
+            FieldError::Price(MoneyError::TooPrecise(_)) => "field_price_precise",
+            FieldError::Price(MoneyError::Negative(_)) => "field_price_negative",
+            FieldError::Price(MoneyError::TooLarge(_)) => "field_price_large",
         }
     }
 }
 
 /// Every `FieldError::key`, for catalog completeness tests.
 pub const FIELD_ERROR_KEYS: &[&str] = &[
-    "error.name_empty",
-    "error.phone_empty",
-    "error.phone_characters",
-    "error.phone_unparseable",
-    "error.phone_invalid",
-    "error.email",
-    "error.service_empty",
-    "error.service_long",
-    "error.date_empty",
-    "error.date_malformed",
-    "error.date_calendar",
-    "error.price_empty",
-    "error.price_malformed",
-    "error.price_precise",
-    "error.price_negative",
-    "error.price_large",
+    "field_name_empty",
+    "field_phone_empty",
+    "field_phone_characters",
+    "field_phone_unparseable",
+    "field_phone_invalid",
+    "field_email",
+    "field_service_empty",
+    "field_service_long",
+    "field_date_empty",
+    "field_date_malformed",
+    "field_date_calendar",
+    "field_price_empty",
+    "field_price_malformed",
+    "field_price_precise",
+    "field_price_negative",
+    "field_price_large",
 ];
 
 /// Inner whitespace collapsed to single spaces, ends trimmed.

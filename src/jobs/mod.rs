@@ -2,6 +2,7 @@
 //! messages. Every job re-reads the database before acting, so a job
 //! delivered twice does its work once.
 
+pub mod ingest;
 pub mod pacer;
 pub mod plan;
 pub mod queue;
@@ -33,6 +34,8 @@ pub enum JobError {
     Flows(String),
     #[error("conversation state: {0}")]
     State(String),
+    #[error("webhook ingest: {0}")]
+    Ingest(String),
 }
 
 /// Everything a job needs, shared by the worker, the web handlers and the CLI.
@@ -45,4 +48,6 @@ pub struct Services {
     pub templates: Arc<Templates>,
     pub pacer: Arc<Pacer>,
     pub queue: JobQueue,
+    /// Where the webhook hands inbound messages to be stored (group commit).
+    pub ingest: ingest::Ingest,
 }

@@ -11,7 +11,7 @@ use apalis_sqlite::SqliteStorage;
 use serde::{Deserialize, Serialize};
 
 use super::JobError;
-use crate::store::Pool;
+use crate::store::{EncodedTask, InboundJobs, Pool};
 
 /// Send outbox message `message_id` if it is still queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,10 +152,7 @@ impl JobQueue {
     }
 
     pub async fn push_inbound(&self, message_id: i64) -> Result<(), JobError> {
-        let task = TaskBuilder::new(HandleInbound { message_id })
-            .max_attempts(JOB_MAX_ATTEMPTS)
-            .idempotency_key(format!("inbound-{message_id}"))
-            .build();
+        let task = inbound_task(message_id);
         let result = match &self.backend {
             QueueBackend::Sqlite { inbound, .. } => {
                 inbound.clone().push_task(task).await.map_err(queue_error)
@@ -176,6 +173,49 @@ impl JobQueue {
     }
 }
 
+/// One job per inbound message, keyed by its id so it is queued only once.
+fn inbound_task(message_id: i64) -> apalis::prelude::Task<HandleInbound> {
+    TaskBuilder::new(HandleInbound { message_id })
+        .max_attempts(JOB_MAX_ATTEMPTS)
+        .idempotency_key(format!("inbound-{message_id}"))
+        .build()
+}
+
+/// The inbound job as the store writes it beside the message row, in the
+/// same transaction (webhook ingest): same queue, arguments (JSON, apalis'
+/// default codec), attempts and idempotency key as `push_inbound`.
+pub const INBOUND_JOBS: InboundJobs = InboundJobs {
+    queue: INBOUND_QUEUE,
+    task: encoded_inbound_task,
+};
+
+fn encoded_inbound_task(message_id: i64) -> EncodedTask {
+    // Serializing a struct of one integer cannot fail; the default (empty
+    // arguments) is unreachable.
+    let args = serde_json::to_vec(&HandleInbound { message_id }).unwrap_or_default();
+    TaskBuilder::new(args)
+        .max_attempts(JOB_MAX_ATTEMPTS)
+        .idempotency_key(format!("inbound-{message_id}"))
+        .build()
+}
+
 fn queue_error(e: impl std::fmt::Display) -> JobError {
     JobError::Queue(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_inbound_task_is_what_the_worker_decodes() {
+        let task = encoded_inbound_task(42);
+        let job: HandleInbound = serde_json::from_slice(&task.args).unwrap();
+        assert_eq!(job, HandleInbound { message_id: 42 });
+        let typed = inbound_task(42);
+        assert_eq!(task.max_attempts(), Some(JOB_MAX_ATTEMPTS));
+        assert_eq!(task.max_attempts(), typed.max_attempts());
+        assert_eq!(task.idempotency_key(), Some("inbound-42"));
+        assert_eq!(task.idempotency_key(), typed.idempotency_key());
+    }
 }

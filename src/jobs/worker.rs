@@ -82,6 +82,59 @@ async fn cron_job(
     Ok(())
 }
 
+/// Wakes a worker to poll its queue every `period`. apalis'
+/// `IntervalStrategy` replaces its timer when it fires without polling the
+/// new one, so no wake-up is armed; when a fetch takes longer than the
+/// interval (a busy machine, a locked SQLite) the worker then sleeps until
+/// its next heartbeat, 30 s later, and replies wait that long. This one
+/// always leaves its timer armed.
+#[derive(Debug)]
+struct EveryTick {
+    period: Duration,
+    /// Created on first use, inside the worker's runtime.
+    interval: Option<tokio::time::Interval>,
+}
+
+impl EveryTick {
+    fn new(period: Duration) -> EveryTick {
+        EveryTick {
+            period,
+            interval: None,
+        }
+    }
+}
+
+impl Clone for EveryTick {
+    fn clone(&self) -> Self {
+        EveryTick::new(self.period)
+    }
+}
+
+impl PollStrategy for EveryTick {
+    fn poll_drive(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        _: &PollSnapshot,
+    ) -> std::task::Poll<Option<()>> {
+        let period = self.period;
+        let interval = self.interval.get_or_insert_with(|| {
+            let mut interval = tokio::time::interval(period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            interval
+        });
+        let mut ticked = false;
+        // Poll until Pending: that registers the waker for the next tick.
+        while interval.poll_tick(cx).is_ready() {
+            ticked = true;
+        }
+        if ticked {
+            std::task::Poll::Ready(Some(()))
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
 fn worker_name(kind: &str) -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
     format!("avisa-{kind}-{host}-{}", std::process::id())
@@ -90,14 +143,14 @@ fn worker_name(kind: &str) -> String {
 macro_rules! spawn_workers {
     ($set:expr, $services:expr, $shutdown:expr, $send:expr, $inbound:expr) => {{
         let send_worker = WorkerBuilder::new(worker_name("send"))
-            .backend($send.clone().poll_with_interval(Duration::from_millis(250)))
+            .backend($send.clone().poll_with_strategy(EveryTick::new(Duration::from_millis(250))))
             .concurrency(4)
             .retry(RetryPolicy::retries(3))
             .timeout(JOB_TIMEOUT)
             .data($services.clone())
             .build(send_job);
         let inbound_worker = WorkerBuilder::new(worker_name("inbound"))
-            .backend($inbound.clone().poll_with_interval(Duration::from_millis(100)))
+            .backend($inbound.clone().poll_with_strategy(EveryTick::new(Duration::from_millis(100))))
             .concurrency(2)
             .retry(RetryPolicy::retries(3))
             .timeout(Duration::from_secs(60))
@@ -228,5 +281,38 @@ async fn sweeper(services: Arc<Services>, mut shutdown: Shutdown) {
             _ = tokio::time::sleep(Duration::from_secs(15)) => {}
             _ = shutdown.wait() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Wake, Waker};
+
+    use super::*;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_tick_stays_armed_after_it_fires() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let snapshot = PollSnapshot::default();
+        let mut strategy = EveryTick::new(Duration::from_millis(100));
+        // The first tick is immediate; nothing else wakes the worker after it.
+        assert!(strategy.poll_drive(&mut cx, &snapshot).is_ready());
+        tokio::time::advance(Duration::from_millis(150)).await;
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "woken for the next tick");
+        assert!(strategy.poll_drive(&mut cx, &snapshot).is_ready());
+        // Fired and re-armed in the same call: the wake-up still comes.
+        tokio::time::advance(Duration::from_millis(150)).await;
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
     }
 }

@@ -35,6 +35,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("not found: {0}")]
     NotFound(String),
+    #[error("job queue: {0}")]
+    Jobs(String),
     /// A unique field (`phone`, `service`, `name`) already taken.
     #[error("already exists: {0}")]
     Duplicate(&'static str),
@@ -48,6 +50,18 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub enum Pool {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
+}
+
+/// An apalis task whose arguments are already encoded, to be written into
+/// the job tables (same database) inside one of our transactions.
+pub type EncodedTask = apalis::prelude::Task<Vec<u8>>;
+
+/// The job queued with each new inbound row: its apalis queue and how to
+/// build the task for a message id (see `jobs::queue::INBOUND_JOBS`).
+#[derive(Debug, Clone, Copy)]
+pub struct InboundJobs {
+    pub queue: &'static str,
+    pub task: fn(i64) -> EncodedTask,
 }
 
 /// Settings keys kept in the `settings` table.
@@ -179,6 +193,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         message: &NewInbound,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<i64>>;
+    /// Logs several inbound messages in one transaction (webhook ingest
+    /// commits them in groups): per message its new id, or `None` when its
+    /// WhatsApp id was seen before, earlier in the batch included. A message
+    /// without `client_id` gets the client with its phone number, looked up
+    /// in the same statement.
+    ///
+    /// Each new row's handling job (`jobs`) is written into the job queue's
+    /// tables in the same transaction: a row without its job, or a job
+    /// without its row, never exists.
+    async fn insert_inbound_batch(
+        &self,
+        messages: &[NewInbound],
+        jobs: &InboundJobs,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Option<i64>>>;
     async fn message(&self, id: i64) -> StoreResult<Option<MessageRow>>;
     /// Moves a queued, due message to `sending`; `None` if it is not queued
     /// or not yet due (another worker has it, or it was already sent).

@@ -8,7 +8,7 @@ use sqlx::postgres::PgPoolOptions;
 use super::queries::{
     client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
 };
-use super::{Pool, StoreError, StoreResult};
+use super::{EncodedTask, Pool, StoreError, StoreResult};
 
 pub const MIGRATIONS_TABLE: &str = "avisa_migrations";
 
@@ -34,6 +34,18 @@ impl PostgresStore {
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.pool.begin().await
+    }
+
+    /// Writes apalis tasks inside our transaction, exactly as
+    /// `PostgresStorage`'s own push does inside its.
+    async fn push_jobs(
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        queue: &str,
+        tasks: Vec<EncodedTask>,
+    ) -> StoreResult<()> {
+        apalis_postgres::queries::push_tasks(&mut **tx, queue, tasks)
+            .await
+            .map_err(|e| StoreError::Jobs(e.to_string()))
     }
 
     fn pool_handle(&self) -> Pool {

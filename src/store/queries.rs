@@ -654,6 +654,36 @@ macro_rules! impl_store {
                 .await?)
             }
 
+            async fn insert_inbound_batch(&self, messages: &[$crate::store::NewInbound], jobs: &$crate::store::InboundJobs, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<Vec<Option<i64>>> {
+                let mut tx = self.begin_write().await?;
+                let mut ids = Vec::with_capacity(messages.len());
+                for message in messages {
+                    ids.push(
+                        sqlx::query_scalar(
+                            "INSERT INTO messages (direction, phone, client_id, kind, body, media_kind, status, wa_message_id, created_at, updated_at) \
+                             VALUES ('in', $1, COALESCE($2, (SELECT id FROM clients WHERE phone = $1)), $3, $4, $5, 'received', $6, $7, $7) \
+                             ON CONFLICT (wa_message_id) DO NOTHING RETURNING id",
+                        )
+                        .bind(&message.phone)
+                        .bind(message.client_id)
+                        .bind(message.kind.as_str())
+                        .bind(&message.body)
+                        .bind(&message.media_kind)
+                        .bind(&message.wa_message_id)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?,
+                    );
+                }
+                let tasks: Vec<$crate::store::EncodedTask> =
+                    ids.iter().flatten().map(|id| (jobs.task)(*id)).collect();
+                if !tasks.is_empty() {
+                    Self::push_jobs(&mut tx, jobs.queue, tasks).await?;
+                }
+                tx.commit().await?;
+                Ok(ids)
+            }
+
             async fn message(&self, id: i64) -> $crate::store::StoreResult<Option<$crate::store::MessageRow>> {
                 Ok(sqlx::query_as(concat!("SELECT ", message_columns!(), " FROM messages WHERE id = $1"))
                     .bind(id)

@@ -11,7 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use super::queries::{
     client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
 };
-use super::{Pool, StoreError, StoreResult};
+use super::{EncodedTask, Pool, StoreError, StoreResult};
 
 /// Our migrations keep their own bookkeeping table: apalis uses sqlx's
 /// default `_sqlx_migrations` for the job queue in the same file.
@@ -49,6 +49,18 @@ impl SqliteStore {
     /// wrote in between, instead of waiting for the busy timeout.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// Writes apalis tasks inside our transaction, exactly as
+    /// `SqliteStorage`'s own push does inside its.
+    async fn push_jobs(
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        queue: &str,
+        tasks: Vec<EncodedTask>,
+    ) -> StoreResult<()> {
+        apalis_sqlite::queries::push_tasks(&mut **tx, queue, &tasks)
+            .await
+            .map_err(|e| StoreError::Jobs(e.to_string()))
     }
 
     fn pool_handle(&self) -> Pool {

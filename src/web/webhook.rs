@@ -65,13 +65,13 @@ async fn apply(services: &Services, event: WebhookEvent) -> Result<(), JobError>
     }
 }
 
-/// Logs the message (deduplicated by WhatsApp id) and queues its handling.
+/// Logs the message (deduplicated by WhatsApp id) and queues its handling,
+/// through the ingest writer (`jobs::ingest`).
 pub async fn store_inbound(services: &Services, message: InboundMessage) -> Result<(), JobError> {
     let Some(phone) = message.from.phone(services.config.default_region) else {
         tracing::warn!(wa_id = %message.wa_id, "inbound message without a phone number (LID only); ignored");
         return Ok(());
     };
-    let client = services.store.client_by_phone(phone.as_str()).await?;
     let (body, media_kind) = match &message.content {
         InboundContent::Text(text) => (text.clone(), None),
         InboundContent::Media {
@@ -89,20 +89,17 @@ pub async fn store_inbound(services: &Services, message: InboundMessage) -> Resu
         InboundContent::Unsupported => (String::new(), Some("unsupported".to_string())),
     };
     let inbound = NewInbound {
-        phone: phone.to_string(),
-        client_id: client.map(|c| c.id),
         kind: crate::chat::inbound_kind(&services.config, &phone, &body),
+        phone: phone.to_string(),
+        // The store links the client by phone in the same statement.
+        client_id: None,
         body,
         media_kind,
         wa_message_id: Some(message.wa_id),
     };
-    if let Some(id) = services
-        .store
-        .insert_inbound(&inbound, services.clock.now())
-        .await?
-    {
-        services.queue.push_inbound(id).await?;
-    }
+    // Returns once the row and its handling job are committed (or the
+    // WhatsApp id was seen before: a redelivery, acknowledged as is).
+    services.ingest.submit(inbound).await?;
     Ok(())
 }
 

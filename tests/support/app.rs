@@ -99,6 +99,12 @@ impl TestApp {
     pub async fn spawn(backend: Backend, options: Options) -> Option<TestApp> {
         let db = TestDb::new(backend).await?;
         let wasender = MockServer::start().await;
+        Some(TestApp::spawn_with(db, wasender, options).await)
+    }
+
+    /// Starts on a database and fake WaSender the test has prepared (rows
+    /// seeded, responses mounted), for what the app does as it starts.
+    pub async fn spawn_with(db: TestDb, wasender: MockServer, options: Options) -> TestApp {
         let config = config_for(&db, &wasender, &options);
         let start = local_to_utc(config.timezone, options.today, options.time);
         let clock: Arc<dyn avisa::domain::Clock> = if options.frozen {
@@ -114,20 +120,20 @@ impl TestApp {
             let address = format!("http://127.0.0.1:{}", application.port());
             let services = application.services();
             tokio::spawn(application.run_until_stopped(std::future::pending()));
-            Some(TestApp {
+            TestApp {
                 db,
                 wasender,
                 services,
                 address: Some(address),
-            })
+            }
         } else {
             let services = app::services(config, overrides).await.expect("services");
-            Some(TestApp {
+            TestApp {
                 db,
                 wasender,
                 services,
                 address: None,
-            })
+            }
         }
     }
 

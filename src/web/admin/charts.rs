@@ -9,9 +9,9 @@ use chrono::NaiveDate;
 
 use crate::domain::Locale;
 
-const WIDTH: f64 = 600.0;
-const HEIGHT: f64 = 250.0;
-const LEFT: f64 = 40.0;
+const WIDTH: f64 = 440.0;
+const HEIGHT: f64 = 230.0;
+const LEFT: f64 = 34.0;
 const RIGHT: f64 = 8.0;
 const TOP: f64 = 34.0;
 const BOTTOM: f64 = 26.0;
@@ -174,7 +174,7 @@ fn stacked_bars(
         svg,
         "<svg id=\"{id}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" \
          viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"100%\" role=\"img\" \
-         aria-labelledby=\"{id}-title\" font-family=\"system-ui, sans-serif\" font-size=\"11\">\
+         aria-labelledby=\"{id}-title\" font-family=\"system-ui, sans-serif\" font-size=\"13\">\
          <title id=\"{id}-title\">{}</title>",
         escape(title)
     );
@@ -183,13 +183,13 @@ fn stacked_bars(
     for s in series {
         let _ = write!(
             svg,
-            "<g class=\"legend\"><rect x=\"{x:.1}\" y=\"8\" width=\"10\" height=\"10\" fill=\"{}\"/>\
+            "<g class=\"legend\"><rect x=\"{x:.1}\" y=\"7\" width=\"12\" height=\"12\" fill=\"{}\"/>\
              <text x=\"{:.1}\" y=\"17\">{}</text></g>",
             s.color,
-            x + 14.0,
+            x + 16.0,
             escape(s.label)
         );
-        x += 24.0 + 6.5 * s.label.chars().count() as f64;
+        x += 28.0 + 7.5 * s.label.chars().count() as f64;
     }
     // Y axis: grid lines and values.
     for t in ticks(top) {
@@ -257,7 +257,7 @@ fn stacked_bars(
     if max == 0 {
         let _ = write!(
             svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#5c6670\" font-size=\"14\">{}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#5c6670\" font-size=\"16\">{}</text>",
             LEFT + plot_w / 2.0,
             TOP + plot_h / 2.0,
             escape(empty)
@@ -320,7 +320,7 @@ mod tests {
         ];
         let svg = messages_chart(&days, &LABELS, Locale::Es);
         assert!(svg.starts_with("<svg id=\"chart-messages\" class=\"chart\""));
-        assert!(svg.contains("viewBox=\"0 0 600 250\" width=\"100%\""));
+        assert!(svg.contains("viewBox=\"0 0 440 230\" width=\"100%\""));
         assert!(svg.contains("<title>01/11 — Enviados: 3, Fallidos: 1, En cola: 0</title>"));
         assert_eq!(svg.matches("<g class=\"bar\">").count(), 3);
         assert_eq!(svg.matches("<g class=\"legend\">").count(), 3);

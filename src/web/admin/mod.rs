@@ -3,18 +3,24 @@
 //!
 //! Each area has its own file: `auth` (login, logout), `session`
 //! (`CurrentUser`, CSRF middleware), `dashboard` + `charts` (pure SVG),
-//! `audit` (the audit log page), `pages` (templates + `render`), `i18n`.
+//! `cookies` (signing), `audit` (the audit log page), `pages` (templates + `render`), `i18n`.
 
 // --- admin: auth
 pub mod audit;
 pub mod auth;
 pub mod charts;
+pub mod cookies;
 pub mod dashboard;
 pub mod i18n;
 pub mod pages;
 pub mod password;
 pub mod session;
 // --- admin: pages (clients, subscriptions, services)
+pub mod client_page;
+pub mod clients;
+pub mod forms;
+pub mod services;
+pub mod subscriptions;
 // (end of pages)
 // --- admin: ops (messages, import, operations)
 pub mod config_view;
@@ -57,6 +63,24 @@ pub fn router() -> Router<WebState> {
         .route("/logout", post(auth::logout))
         .route("/audit", get(audit::show))
         // --- admin: pages (clients, subscriptions, services)
+        .route("/clients", get(clients::list).post(clients::create))
+        .route("/clients/new", get(clients::new))
+        .route(
+            "/clients/{id}",
+            get(client_page::show).post(clients::update),
+        )
+        .route("/clients/{id}/edit", get(clients::edit))
+        .route("/clients/{id}/delete", post(clients::delete))
+        .route("/clients/{id}/opt-out", post(clients::opt_out))
+        .route("/clients/{id}/opt-in", post(clients::opt_in))
+        .route("/clients/{id}/subscriptions", post(subscriptions::add))
+        .route("/subscriptions/{id}", post(subscriptions::update))
+        .route("/subscriptions/{id}/edit", get(subscriptions::edit))
+        .route("/subscriptions/{id}/renew", post(subscriptions::renew))
+        .route("/subscriptions/{id}/cancel", post(subscriptions::cancel))
+        .route("/subscriptions/{id}/delete", post(subscriptions::delete))
+        .route("/services", get(services::list).post(services::create))
+        .route("/services/{id}", post(services::update))
         // (end of pages)
         // --- admin: ops (messages, import, operations)
         .route("/messages", get(messages::show))

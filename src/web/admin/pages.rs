@@ -35,6 +35,12 @@ admin_templates!(
     "dashboard.html",
     "audit.html",
     // --- admin: pages (clients, subscriptions, services)
+    "clients.html",
+    "client_form.html",
+    "client.html",
+    "subscription_form.html",
+    "services.html",
+    "sub_macros.html",
     // (end of pages)
     // --- admin: ops (messages, import, operations)
     "messages.html",
@@ -248,5 +254,30 @@ mod tests {
             )
             .unwrap();
         assert_eq!(filled, "Page 2 of 5");
+    }
+
+    #[test]
+    fn field_macro_shows_errors_and_keeps_values() {
+        let env = environment();
+        let source = "{% from 'macros.html' import field %}\
+                      {{ field('phone', 'Teléfono', '099<1>', errors) }}";
+        let ok = env
+            .render_str(source, context! { locale => "es", errors => context! {} })
+            .unwrap();
+        assert!(ok.contains("value=\"099&lt;1&gt;\""), "{ok}");
+        assert!(!ok.contains("error"), "{ok}");
+        let bad = env
+            .render_str(
+                source,
+                context! { locale => "es", errors => context! { phone => "no es un número" } },
+            )
+            .unwrap();
+        assert!(
+            bad.contains("has-error")
+                && bad.contains("<small class=\"error\">no es un número</small>"),
+            "{bad}"
+        );
+        // Printing an undefined value is an error.
+        assert!(env.render_str("{{ nope }}", context! {}).is_err());
     }
 }

@@ -1,0 +1,103 @@
+//! Webhook ingest with group commit. Each request hands its inbound message
+//! to one writer task and waits; the writer takes everything that has
+//! arrived meanwhile (up to `MAX_BATCH`) and stores the rows together with
+//! their handling jobs in one transaction, then answers every waiting
+//! request. Under load many webhooks share one commit instead of each
+//! paying for two and fighting over SQLite's single write lock; when idle a
+//! batch is one message and nothing waits for company.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use super::JobError;
+use super::queue::INBOUND_JOBS;
+use crate::domain::Clock;
+use crate::store::{NewInbound, Store};
+
+/// Most messages written in one transaction.
+const MAX_BATCH: usize = 256;
+/// Requests that may wait for the writer before senders wait to hand over.
+const CHANNEL_CAPACITY: usize = 4_096;
+
+type Outcome = Result<Option<i64>, String>;
+
+struct Pending {
+    message: NewInbound,
+    done: oneshot::Sender<Outcome>,
+}
+
+/// Handle to the ingest writer; cheap to clone. The writer stops when the
+/// last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    sender: mpsc::Sender<Pending>,
+}
+
+impl Ingest {
+    /// Spawns the writer on the current tokio runtime.
+    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Ingest {
+        let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        tokio::spawn(writer(receiver, store, clock));
+        Ingest { sender }
+    }
+
+    /// Stores `message` (deduplicated by WhatsApp id) with its handling job;
+    /// returns once they are committed. `None`: seen before.
+    pub async fn submit(&self, message: NewInbound) -> Result<Option<i64>, JobError> {
+        let (done, outcome) = oneshot::channel();
+        self.sender
+            .send(Pending { message, done })
+            .await
+            .map_err(|_| JobError::Ingest("the writer has stopped".into()))?;
+        outcome
+            .await
+            .map_err(|_| JobError::Ingest("the writer dropped the message".into()))?
+            .map_err(JobError::Ingest)
+    }
+}
+
+async fn writer(
+    mut receiver: mpsc::Receiver<Pending>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (messages, waiting): (Vec<NewInbound>, Vec<oneshot::Sender<Outcome>>) =
+            batch.drain(..).map(|p| (p.message, p.done)).unzip();
+        metrics::histogram!("avisa_ingest_batch_size").record(messages.len() as f64);
+        let outcomes = write(store.as_ref(), &messages, clock.now()).await;
+        for (done, outcome) in waiting.into_iter().zip(outcomes) {
+            // The request may have gone (client hung up); the row stays.
+            let _ = done.send(outcome);
+        }
+    }
+}
+
+/// One outcome per message, in order.
+async fn write(store: &dyn Store, messages: &[NewInbound], now: DateTime<Utc>) -> Vec<Outcome> {
+    match store
+        .insert_inbound_batch(messages, &INBOUND_JOBS, now)
+        .await
+    {
+        Ok(ids) => ids.into_iter().map(Ok).collect(),
+        Err(e) if messages.len() == 1 => vec![Err(e.to_string())],
+        Err(e) => {
+            // One bad row must not fail its neighbours: retry them alone.
+            tracing::warn!(error = %e, size = messages.len(), "inbound batch failed; storing one by one");
+            let mut outcomes = Vec::with_capacity(messages.len());
+            for message in messages {
+                outcomes.push(
+                    store
+                        .insert_inbound_batch(std::slice::from_ref(message), &INBOUND_JOBS, now)
+                        .await
+                        .map(|ids| ids.into_iter().next().flatten())
+                        .map_err(|e| e.to_string()),
+                );
+            }
+            outcomes
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `/admin/clients/{id}`: the client, their subscriptions with the renew,
+//! edit, cancel and delete actions, the add-subscription form, renewal
+//! history and the whole conversation (in and out, with statuses).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use minijinja::context;
+use serde::Serialize;
+
+use super::forms::{self, Errors, RENEW_MONTHS, SubscriptionForm, not_found};
+use super::{CurrentUser, pages};
+use crate::chat::today;
+use crate::domain::days_left;
+use crate::store::SubscriptionView;
+use crate::web::WebState;
+
+/// Messages shown in the conversation, newest first.
+pub const CONVERSATION_LIMIT: i64 = 300;
+/// Renewals shown in the history.
+pub const HISTORY_LIMIT: i64 = 100;
+
+#[derive(Debug, Serialize)]
+struct SubscriptionItem {
+    #[serde(flatten)]
+    view: SubscriptionView,
+    days_left: i64,
+    /// `active`, `expired` (active, end date passed) or `cancelled`.
+    state: &'static str,
+}
+
+pub async fn show(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Response {
+    let empty = SubscriptionForm::default();
+    page(&state, &user, id, StatusCode::OK, &empty, &Errors::new()).await
+}
+
+/// The client page, with the add-subscription form holding `form` and its
+/// `errors` (status 422 after a rejected add).
+pub async fn page(
+    state: &WebState,
+    user: &CurrentUser,
+    id: i64,
+    status: StatusCode,
+    form: &SubscriptionForm,
+    errors: &Errors,
+) -> Response {
+    let services = &state.services;
+    let store = &services.store;
+    let client = match store.client(id).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return not_found(state, user),
+        Err(e) => return pages::server_error(state, e),
+    };
+    let loaded = async {
+        let subs = store.subscriptions_of_client(id).await?;
+        let history = store.renewals_of_client(id, HISTORY_LIMIT).await?;
+        let messages = store
+            .messages_for_phone(&client.phone, CONVERSATION_LIMIT)
+            .await?;
+        let service_list = store.services_with_counts().await?;
+        Ok::<_, crate::store::StoreError>((subs, history, messages, service_list))
+    };
+    let (subs, history, messages, service_list) = match loaded.await {
+        Ok(loaded) => loaded,
+        Err(e) => return pages::server_error(state, e),
+    };
+    let today = today(services);
+    let subs: Vec<SubscriptionItem> = subs
+        .into_iter()
+        .map(|view| {
+            let left = days_left(view.end_date, today);
+            let state = match (view.is_active(), left < 0) {
+                (false, _) => "cancelled",
+                (true, true) => "expired",
+                (true, false) => "active",
+            };
+            SubscriptionItem {
+                view,
+                days_left: left,
+                state,
+            }
+        })
+        .collect();
+    pages::render_status(
+        state,
+        status,
+        "client.html",
+        Some(user),
+        context! { client => client, subs => subs, history => history, messages => messages,
+        services => service_list, form => form,
+        errors => forms::messages(services.config.locale, errors),
+        months => RENEW_MONTHS },
+    )
+}

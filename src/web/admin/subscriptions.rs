@@ -1,0 +1,360 @@
+//! Subscriptions: add one to a client, edit, renew (the shared
+//! `chat::renewal::renew`, as `/renovar` does), cancel, delete.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::client_page;
+use super::forms::{
+    self, Errors, RENEW_MONTHS, ServiceChoice, SubscriptionForm, ValidSubscription, done, not_found,
+};
+use super::{CurrentUser, audit, pages};
+use crate::chat::renewal;
+use crate::domain::Money;
+use crate::jobs::JobError;
+use crate::store::{Store, StoreError, StoreResult, SubscriptionInput, SubscriptionView};
+use crate::web::WebState;
+
+/// The service a valid form names and the price that applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedService {
+    /// `None`: a new service, created when the subscription is written.
+    pub id: Option<i64>,
+    pub name: String,
+    pub price: Money,
+}
+
+/// Looks the form's service up: an unknown id is a `service` error; a new
+/// name that exists (any case) is that service. An empty price takes the
+/// service's default price, else is a `price` error.
+pub async fn resolve_service(
+    store: &dyn Store,
+    valid: &ValidSubscription,
+    errors: &mut Errors,
+) -> StoreResult<Option<ResolvedService>> {
+    let (id, name, default) = match &valid.service {
+        ServiceChoice::Existing(id) => match store.service(*id).await? {
+            Some(row) => (Some(row.id), row.name, row.default_price_cents),
+            None => {
+                errors.insert("service", "field_service_unknown");
+                return Ok(None);
+            }
+        },
+        ServiceChoice::New(name) => match store.service_by_name(name).await? {
+            Some(row) => (Some(row.id), row.name, row.default_price_cents),
+            None => (None, name.clone(), None),
+        },
+    };
+    let Some(price) = valid.price.or(default.map(Money::from_cents)) else {
+        errors.insert("price", "field_price_empty");
+        return Ok(None);
+    };
+    Ok(Some(ResolvedService { id, name, price }))
+}
+
+/// The service's id, creating (and auditing) a new one.
+pub async fn service_id_for(
+    state: &WebState,
+    user: &CurrentUser,
+    resolved: &ResolvedService,
+    now: DateTime<Utc>,
+) -> StoreResult<i64> {
+    if let Some(id) = resolved.id {
+        return Ok(id);
+    }
+    let store = &state.services.store;
+    match store.create_service(&resolved.name, None, now).await {
+        Ok(id) => {
+            let detail = format!("#{id} {}", resolved.name);
+            audit(state, user, "service.create", &detail).await;
+            Ok(id)
+        }
+        // Created meanwhile by someone else: use it.
+        Err(StoreError::Duplicate(_)) => store
+            .service_by_name(&resolved.name)
+            .await?
+            .map(|s| s.id)
+            .ok_or_else(|| StoreError::NotFound(format!("service {}", resolved.name))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Validates a subscription form up to the store: `Ok(None)` when `errors`
+/// got something.
+async fn checked(
+    state: &WebState,
+    user: &CurrentUser,
+    form: &SubscriptionForm,
+    errors: &mut Errors,
+) -> StoreResult<Option<SubscriptionInput>> {
+    let store = state.services.store.as_ref();
+    let Some(valid) = form.validate(errors) else {
+        return Ok(None);
+    };
+    let Some(resolved) = resolve_service(store, &valid, errors).await? else {
+        return Ok(None);
+    };
+    let service_id = service_id_for(state, user, &resolved, state.services.clock.now()).await?;
+    Ok(Some(SubscriptionInput {
+        service_id,
+        end_date: valid.end_date,
+        price: resolved.price,
+    }))
+}
+
+fn describe(sub: &SubscriptionView) -> String {
+    format!(
+        "#{} {} ({}) {}: {}, {}",
+        sub.id,
+        sub.client_name,
+        sub.phone,
+        sub.service,
+        sub.end_date,
+        sub.price()
+    )
+}
+
+async fn load(state: &WebState, id: i64) -> Result<Option<SubscriptionView>, Response> {
+    state
+        .services
+        .store
+        .subscription(id)
+        .await
+        .map_err(|e| pages::server_error(state, e))
+}
+
+/// `POST /admin/clients/{id}/subscriptions`; errors re-render the client page.
+pub async fn add(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(client_id): Path<i64>,
+    Form(form): Form<SubscriptionForm>,
+) -> Response {
+    let store = &state.services.store;
+    match store.client(client_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return not_found(&state, &user),
+        Err(e) => return pages::server_error(&state, e),
+    }
+    let mut errors = Errors::new();
+    let input = match checked(&state, &user, &form, &mut errors).await {
+        Ok(input) => input,
+        Err(e) => return pages::server_error(&state, e),
+    };
+    let created = match &input {
+        Some(input) => {
+            let now = state.services.clock.now();
+            match store.create_subscription(client_id, input, now).await {
+                Ok(id) => Some(id),
+                Err(StoreError::Duplicate(_)) => {
+                    errors.insert("service", "field_service_taken");
+                    None
+                }
+                Err(e) => return pages::server_error(&state, e),
+            }
+        }
+        None => None,
+    };
+    let Some(id) = created else {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return client_page::page(&state, &user, client_id, status, &form, &errors).await;
+    };
+    if let Ok(Some(sub)) = store.subscription(id).await {
+        audit(&state, &user, "subscription.create", &describe(&sub)).await;
+    }
+    done(
+        &format!("/admin/clients/{client_id}"),
+        "notice_subscription_added",
+    )
+}
+
+async fn form_page(
+    state: &WebState,
+    user: &CurrentUser,
+    status: StatusCode,
+    sub: &SubscriptionView,
+    form: &SubscriptionForm,
+    errors: &Errors,
+) -> Response {
+    let services = match state.services.store.services_with_counts().await {
+        Ok(list) => list,
+        Err(e) => return pages::server_error(state, e),
+    };
+    let messages = forms::messages(state.services.config.locale, errors);
+    pages::render_status(
+        state,
+        status,
+        "subscription_form.html",
+        Some(user),
+        context! { sub => sub, form => form, services => services, errors => messages },
+    )
+}
+
+pub async fn edit(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Response {
+    let sub = match load(&state, id).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return not_found(&state, &user),
+        Err(response) => return response,
+    };
+    let form = SubscriptionForm::from_view(&sub);
+    form_page(&state, &user, StatusCode::OK, &sub, &form, &Errors::new()).await
+}
+
+/// `POST /admin/subscriptions/{id}`: service, end date, price.
+pub async fn update(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Form(form): Form<SubscriptionForm>,
+) -> Response {
+    let sub = match load(&state, id).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return not_found(&state, &user),
+        Err(response) => return response,
+    };
+    let mut errors = Errors::new();
+    let input = match checked(&state, &user, &form, &mut errors).await {
+        Ok(input) => input,
+        Err(e) => return pages::server_error(&state, e),
+    };
+    if let Some(input) = &input {
+        let now = state.services.clock.now();
+        match state
+            .services
+            .store
+            .update_subscription(id, input, now)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Duplicate(_)) => {
+                errors.insert("service", "field_service_taken");
+            }
+            Err(StoreError::NotFound(_)) => return not_found(&state, &user),
+            Err(e) => return pages::server_error(&state, e),
+        }
+    }
+    if input.is_none() || !errors.is_empty() {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return form_page(&state, &user, status, &sub, &form, &errors).await;
+    }
+    let after = match load(&state, id).await {
+        Ok(Some(after)) => describe(&after),
+        _ => String::new(),
+    };
+    let detail = format!("{} → {after}", describe(&sub));
+    audit(&state, &user, "subscription.update", &detail).await;
+    done(
+        &format!("/admin/clients/{}", sub.client_id),
+        "notice_subscription_updated",
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RenewForm {
+    months: String,
+}
+
+/// `POST /admin/subscriptions/{id}/renew` (`months`, default 1): the same
+/// renewal as the staff chat's `/renovar`, recorded as `web:<email>`.
+pub async fn renew(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Form(form): Form<RenewForm>,
+) -> Response {
+    let months = match form.months.trim() {
+        "" => Some(1),
+        text => text
+            .parse::<u32>()
+            .ok()
+            .filter(|m| RENEW_MONTHS.contains(m)),
+    };
+    let Some(months) = months else {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return pages::message(
+            &state,
+            status,
+            Some(&user),
+            "error_title",
+            "sub_error_months",
+        );
+    };
+    let sub = match load(&state, id).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return not_found(&state, &user),
+        Err(response) => return response,
+    };
+    let page = format!("/admin/clients/{}", sub.client_id);
+    let by = format!("web:{}", user.email);
+    match renewal::renew(&state.services, &sub, months, &by).await {
+        Ok(renewed) => {
+            let detail = format!("{}; {months} → {}", describe(&sub), renewed.new_end_date);
+            audit(&state, &user, "subscription.renew", &detail).await;
+            done(&page, "notice_subscription_renewed")
+        }
+        Err(JobError::Store(StoreError::Conflict(_))) => {
+            done(&page, "notice_subscription_renew_conflict")
+        }
+        Err(e) => pages::server_error(&state, e),
+    }
+}
+
+/// `POST /admin/subscriptions/{id}/cancel`: no more reminders for it.
+pub async fn cancel(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Response {
+    let sub = match load(&state, id).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return not_found(&state, &user),
+        Err(response) => return response,
+    };
+    let services = &state.services;
+    let now = services.clock.now();
+    if let Err(e) = services
+        .store
+        .set_subscription_status(id, "cancelled", now)
+        .await
+    {
+        return pages::server_error(&state, e);
+    }
+    audit(&state, &user, "subscription.cancel", &describe(&sub)).await;
+    done(
+        &format!("/admin/clients/{}", sub.client_id),
+        "notice_subscription_cancelled",
+    )
+}
+
+/// `POST /admin/subscriptions/{id}/delete` (the form asks to confirm first).
+pub async fn delete(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Response {
+    let sub = match load(&state, id).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return not_found(&state, &user),
+        Err(response) => return response,
+    };
+    match state.services.store.delete_subscription(id).await {
+        Ok(true) => {}
+        Ok(false) => return not_found(&state, &user),
+        Err(e) => return pages::server_error(&state, e),
+    }
+    audit(&state, &user, "subscription.delete", &describe(&sub)).await;
+    done(
+        &format!("/admin/clients/{}", sub.client_id),
+        "notice_subscription_deleted",
+    )
+}
