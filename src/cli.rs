@@ -234,14 +234,7 @@ async fn import(
     let rows: Vec<store::NewSubscription> = parsed
         .rows
         .iter()
-        .map(|r| store::NewSubscription {
-            name: r.name.clone(),
-            phone: r.phone.clone(),
-            email: r.email.clone(),
-            service: r.service.clone(),
-            end_date: r.end_date,
-            price: r.price,
-        })
+        .map(crate::import::ImportRow::to_subscription)
         .collect();
     if dry_run {
         println!("{} valid row(s); dry run: nothing written", rows.len());

@@ -4,6 +4,7 @@
 //! Line numbers are lines of the file, header = line 1. A quoted cell that
 //! spans several lines counts all of them; blank lines are skipped but count.
 
+mod export;
 pub mod fields;
 mod header;
 #[cfg(test)]
@@ -15,6 +16,7 @@ use std::fmt;
 use chrono::NaiveDate;
 
 use crate::domain::{Money, Phone, Region};
+pub use export::{EXPORT_HEADER, Export, write_csv};
 use fields::{check_date, check_email, check_name, check_phone, check_price, check_service};
 use header::{Columns, Field};
 
@@ -33,6 +35,21 @@ pub struct ImportRow {
     pub service: String,
     pub end_date: NaiveDate,
     pub price: Money,
+}
+
+impl ImportRow {
+    /// What the store writes for this row (`avisa import` and the panel's
+    /// import share it).
+    pub fn to_subscription(&self) -> crate::store::NewSubscription {
+        crate::store::NewSubscription {
+            name: self.name.clone(),
+            phone: self.phone.clone(),
+            email: self.email.clone(),
+            service: self.service.clone(),
+            end_date: self.end_date,
+            price: self.price,
+        }
+    }
 }
 
 /// One bad cell: `line 4: telefono: `abc` contains characters…`.

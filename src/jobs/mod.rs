@@ -7,6 +7,7 @@ pub mod pacer;
 pub mod plan;
 pub mod queue;
 pub mod remind;
+pub mod retry;
 pub mod send;
 pub mod worker;
 

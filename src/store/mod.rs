@@ -4,6 +4,7 @@
 mod clients_model;
 mod model;
 mod model_admin;
+mod ops;
 pub mod postgres;
 mod queries;
 pub mod sqlite;
@@ -17,6 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use clients_model::*;
 pub use model::*;
 pub use model_admin::*;
+pub use ops::*;
 
 use crate::config::DatabaseUrl;
 use crate::domain::Money;
@@ -251,6 +253,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<KindStatusCount>>;
     async fn messages_for_phone(&self, phone: &str, limit: i64) -> StoreResult<Vec<MessageRow>>;
+
+    // --- admin: ops (messages log, retry, export, import preview)
+    /// Messages matching `filter`, newest first, `limit` from `offset`, with
+    /// the total number that match.
+    async fn message_log(
+        &self,
+        filter: &MessageFilter,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<MessagePage>;
+    /// Puts a `failed` outbound message back to `queued` for a fresh try:
+    /// attempts reset to 0 (a full retry budget), error, permanent flag and
+    /// retry time cleared. False when it is not failed (a second click), or
+    /// when it is a reminder whose reminders were planned again in another
+    /// message since (retrying it would send them twice). The caller pushes
+    /// the send job.
+    async fn requeue_failed(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Every client with each of its subscriptions (one row per
+    /// subscription; one row with no subscription fields for a client
+    /// without any), in creation order.
+    async fn export_rows(&self) -> StoreResult<Vec<ExportRow>>;
+    /// The counts `upsert_subscriptions` would report for `rows`, without
+    /// writing anything.
+    async fn preview_subscriptions(&self, rows: &[NewSubscription]) -> StoreResult<UpsertSummary>;
 
     // --- settings and once-a-day marks
     async fn setting(&self, key: &str) -> StoreResult<Option<String>>;

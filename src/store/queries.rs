@@ -860,6 +860,91 @@ macro_rules! impl_store {
                 .await?)
             }
 
+            // --- admin: ops (messages log, retry, export, import preview)
+
+            async fn message_log(
+                &self,
+                filter: &$crate::store::MessageFilter,
+                limit: i64,
+                offset: i64,
+            ) -> $crate::store::StoreResult<$crate::store::MessagePage> {
+                let total: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM messages \
+                     WHERE ($1 IS NULL OR phone = $1) AND ($2 IS NULL OR kind = $2) \
+                     AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR direction = $4) \
+                     AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR created_at < $6)",
+                )
+                .bind(&filter.phone)
+                .bind(&filter.kind)
+                .bind(&filter.status)
+                .bind(&filter.direction)
+                .bind(filter.from)
+                .bind(filter.until)
+                .fetch_one(&self.pool)
+                .await?;
+                let rows = sqlx::query_as(concat!(
+                    "SELECT ", message_columns!(), " FROM messages \
+                     WHERE ($1 IS NULL OR phone = $1) AND ($2 IS NULL OR kind = $2) \
+                     AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR direction = $4) \
+                     AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR created_at < $6) \
+                     ORDER BY id DESC LIMIT $7 OFFSET $8"
+                ))
+                .bind(&filter.phone)
+                .bind(&filter.kind)
+                .bind(&filter.status)
+                .bind(&filter.direction)
+                .bind(filter.from)
+                .bind(filter.until)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok($crate::store::MessagePage { rows, total })
+            }
+
+            async fn requeue_failed(&self, id: i64, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<bool> {
+                let n = sqlx::query(
+                    "UPDATE messages SET status = 'queued', attempts = 0, error = NULL, \
+                     permanent_failure = FALSE, next_attempt_at = NULL, updated_at = $1 \
+                     WHERE id = $2 AND direction = 'out' AND status = 'failed' \
+                     AND (kind <> 'reminder' OR EXISTS (SELECT 1 FROM reminders r WHERE r.message_id = messages.id))",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn export_rows(&self) -> $crate::store::StoreResult<Vec<$crate::store::ExportRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT c.id AS client_id, c.name, c.phone, c.email, sv.name AS service, \
+                     s.end_date, s.price_cents, s.status \
+                     FROM clients c LEFT JOIN subscriptions s ON s.client_id = c.id \
+                     LEFT JOIN services sv ON sv.id = s.service_id ORDER BY c.id, s.id",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn preview_subscriptions(
+                &self,
+                rows: &[$crate::store::NewSubscription],
+            ) -> $crate::store::StoreResult<$crate::store::UpsertSummary> {
+                let clients = sqlx::query_as("SELECT phone, name, email FROM clients")
+                    .fetch_all(&self.pool)
+                    .await?;
+                let subscriptions = sqlx::query_as(
+                    "SELECT c.phone, sv.name, s.end_date, s.price_cents, s.status FROM subscriptions s \
+                     JOIN clients c ON c.id = s.client_id JOIN services sv ON sv.id = s.service_id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let snapshot = $crate::store::ImportSnapshot { clients, subscriptions };
+                Ok($crate::store::preview_upsert(&snapshot, rows))
+            }
+
             async fn setting(&self, key: &str) -> $crate::store::StoreResult<Option<String>> {
                 Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
                     .bind(key)

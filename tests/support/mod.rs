@@ -2,4 +2,5 @@
 pub mod admin;
 pub mod app;
 pub mod db;
+pub mod ops;
 pub mod panel;

@@ -23,11 +23,17 @@ pub mod services;
 pub mod subscriptions;
 // (end of pages)
 // --- admin: ops (messages, import, operations)
+pub mod config_view;
+pub mod message_filter;
+pub mod messages;
+pub mod operations;
+pub mod transfer;
 // (end of ops)
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
@@ -75,8 +81,23 @@ pub fn router() -> Router<WebState> {
         .route("/subscriptions/{id}/delete", post(subscriptions::delete))
         .route("/services", get(services::list).post(services::create))
         .route("/services/{id}", post(services::update))
-    // (end of pages)
-    // --- admin: ops (messages, import, operations)
+        // (end of pages)
+        // --- admin: ops (messages, import, operations)
+        .route("/messages", get(messages::show))
+        .route("/messages/{id}/retry", post(messages::retry))
+        .route(
+            "/import",
+            get(transfer::show)
+                .post(transfer::upload)
+                .layer(DefaultBodyLimit::max(transfer::MAX_UPLOAD_BYTES)),
+        )
+        .route("/import/confirm", post(transfer::confirm))
+        .route("/export.csv", get(transfer::export))
+        .route("/operations", get(operations::show))
+        .route("/operations/pause", post(operations::pause))
+        .route("/operations/resume", post(operations::resume))
+        .route("/operations/run", post(operations::run))
+        .route("/requests/{id}/confirm", post(operations::confirm_request))
     // (end of ops)
 }
 

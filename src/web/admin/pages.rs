@@ -43,6 +43,9 @@ admin_templates!(
     "sub_macros.html",
     // (end of pages)
     // --- admin: ops (messages, import, operations)
+    "messages.html",
+    "import.html",
+    "operations.html",
     // (end of ops)
 );
 

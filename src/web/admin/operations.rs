@@ -1,0 +1,264 @@
+//! `/admin/operations`: pause/resume automatic reminders (the same setting
+//! as `avisa pause`), plan and queue today's reminders (what
+//! `POST /cron/notifications` does), the settings in force with secrets
+//! masked, the WhatsApp session state, and pending renewal requests with
+//! "Confirmar" (one month, through `chat::renewal::renew` like `/renovar`).
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+use super::config_view::settings_lines;
+use super::{CurrentUser, audit, i18n, pages};
+use crate::chat::renewal::renew;
+use crate::domain::Locale;
+use crate::domain::clock::local_today;
+use crate::jobs::JobError;
+use crate::jobs::plan::plan_and_queue;
+use crate::store::{self, StoreError};
+use crate::web::WebState;
+
+/// "7 días antes" / "el día del vencimiento" / "2 días después".
+pub fn tier_label(locale: Locale, tier: i32) -> String {
+    let key = match tier {
+        1 => "ops_tier_before_one",
+        t if t > 1 => "ops_tier_before",
+        0 => "ops_tier_day",
+        -1 => "ops_tier_after_one",
+        _ => "ops_tier_after",
+    };
+    i18n::text(locale, key).replace("{n}", &tier.unsigned_abs().to_string())
+}
+
+/// The last run's counts, carried in the redirect: `planned=7:1,3:0`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RunQuery {
+    run: Option<String>,
+    #[serde(default)]
+    planned: String,
+    #[serde(default)]
+    skipped: u64,
+    #[serde(default)]
+    already: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct TierCount {
+    label: String,
+    count: u64,
+}
+
+/// `7:1,3:0` → tiers with counts, most days first; junk is ignored.
+pub fn parse_planned(text: &str) -> Vec<(i32, u64)> {
+    let mut out: Vec<(i32, u64)> = text
+        .split(',')
+        .filter_map(|pair| {
+            let (tier, count) = pair.split_once(':')?;
+            Some((tier.trim().parse().ok()?, count.trim().parse().ok()?))
+        })
+        .collect();
+    out.sort_by_key(|pair| std::cmp::Reverse(pair.0));
+    out
+}
+
+#[derive(Debug, Serialize)]
+struct RequestView {
+    id: i64,
+    client_id: i64,
+    client_name: String,
+    phone: String,
+    service: Option<String>,
+    end_date: Option<chrono::NaiveDate>,
+    price_cents: Option<i64>,
+    receipt: bool,
+    created_at: chrono::DateTime<chrono::Utc>,
+    can_confirm: bool,
+}
+
+pub async fn show(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Query(run): Query<RunQuery>,
+) -> Response {
+    let services = &state.services;
+    let store = &services.store;
+    let locale = services.config.locale;
+    let loaded = async {
+        let paused = store.setting(store::SETTING_PAUSED).await?;
+        let session_down = store.setting(store::SETTING_SESSION_DOWN).await?;
+        let requests = store.open_requests().await?;
+        Ok::<_, StoreError>((paused, session_down, requests))
+    };
+    let (paused, session_down, requests) = match loaded.await {
+        Ok(values) => values,
+        Err(e) => return pages::server_error(&state, e),
+    };
+    let requests: Vec<RequestView> = requests
+        .into_iter()
+        .map(|r| RequestView {
+            id: r.id,
+            client_id: r.client_id,
+            client_name: r.client_name,
+            phone: r.phone,
+            can_confirm: r.subscription_id.is_some(),
+            service: r.service,
+            end_date: r.end_date,
+            price_cents: r.price_cents,
+            receipt: r.receipt_message_id.is_some(),
+            created_at: r.created_at,
+        })
+        .collect();
+    let last_run = run.run.as_ref().map(|date| {
+        let tiers: Vec<TierCount> = parse_planned(&run.planned)
+            .into_iter()
+            .map(|(tier, count)| TierCount {
+                label: tier_label(locale, tier),
+                count,
+            })
+            .collect();
+        context! { date => date, tiers => tiers, skipped => run.skipped, already => run.already }
+    });
+    pages::render(
+        &state,
+        "operations.html",
+        &user,
+        context! {
+            paused => paused.is_some(),
+            paused_by => paused,
+            session_down => session_down.is_some(),
+            session_detail => session_down,
+            quiet_hours => services.config.quiet_hours.is_some(),
+            settings => settings_lines(&services.config),
+            requests => requests,
+            last_run => last_run,
+        },
+    )
+}
+
+async fn set_paused(state: &WebState, user: &CurrentUser, pause: bool) -> Response {
+    let services = &state.services;
+    let by = format!("web:{}", user.email);
+    if let Err(e) = services
+        .store
+        .set_setting(
+            store::SETTING_PAUSED,
+            pause.then_some(by.as_str()),
+            services.clock.now(),
+        )
+        .await
+    {
+        return pages::server_error(state, e);
+    }
+    let (action, notice) = if pause {
+        ("reminders.pause", "ops_notice_paused")
+    } else {
+        ("reminders.resume", "ops_notice_resumed")
+    };
+    audit(state, user, action, "").await;
+    Redirect::to(&format!("/admin/operations?notice={notice}")).into_response()
+}
+
+pub async fn pause(State(state): State<WebState>, user: CurrentUser) -> Response {
+    set_paused(&state, &user, true).await
+}
+
+pub async fn resume(State(state): State<WebState>, user: CurrentUser) -> Response {
+    set_paused(&state, &user, false).await
+}
+
+/// "Ejecutar hoy": plans today's reminders and queues them, exactly what the
+/// cron trigger does (automatic messages: pause and quiet hours still hold
+/// them until the sending window).
+pub async fn run(State(state): State<WebState>, user: CurrentUser) -> Response {
+    let services = &state.services;
+    let today = local_today(services.clock.as_ref(), services.config.timezone);
+    let report = match plan_and_queue(services, today, true).await {
+        Ok(report) => report,
+        Err(e) => return pages::server_error(&state, e),
+    };
+    let planned: Vec<String> = report
+        .planned
+        .iter()
+        .map(|(tier, count)| format!("{tier}:{count}"))
+        .collect();
+    let planned = planned.join(",");
+    audit(
+        &state,
+        &user,
+        "reminders.run",
+        &format!(
+            "{today}: planned {planned}; skipped {}; already sent {}",
+            report.skipped, report.already_sent
+        ),
+    )
+    .await;
+    Redirect::to(&format!(
+        "/admin/operations?notice=ops_notice_ran&run={today}&planned={planned}&skipped={}&already={}",
+        report.skipped, report.already_sent
+    ))
+    .into_response()
+}
+
+/// Renews the request's subscription by one month (closing the request)
+/// and queues the confirmation to the customer.
+pub async fn confirm_request(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Response {
+    let services = &state.services;
+    let store = &services.store;
+    let request = match store.open_requests().await {
+        Ok(requests) => requests.into_iter().find(|r| r.id == id),
+        Err(e) => return pages::server_error(&state, e),
+    };
+    let back =
+        |notice: &str| Redirect::to(&format!("/admin/operations?notice={notice}")).into_response();
+    let Some(request) = request else {
+        return back("ops_notice_request_gone");
+    };
+    let Some(subscription_id) = request.subscription_id else {
+        return back("ops_notice_request_no_subscription");
+    };
+    let sub = match store.subscription(subscription_id).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return back("ops_notice_request_gone"),
+        Err(e) => return pages::server_error(&state, e),
+    };
+    match renew(services, &sub, 1, &format!("web:{}", user.email)).await {
+        Ok(renewed) => {
+            audit(
+                &state,
+                &user,
+                "request.confirm",
+                &format!(
+                    "request {id}: subscription {subscription_id} ({} · {}) renewed 1 month: {} → {}",
+                    sub.client_name, sub.service, sub.end_date, renewed.new_end_date
+                ),
+            )
+            .await;
+            back("ops_notice_request_confirmed")
+        }
+        Err(JobError::Store(StoreError::Conflict(_))) => back("ops_notice_conflict"),
+        Err(e) => pages::server_error(&state, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_read_as_days() {
+        assert_eq!(tier_label(Locale::Es, 7), "7 días antes");
+        assert_eq!(tier_label(Locale::Es, 1), "1 día antes");
+        assert_eq!(tier_label(Locale::Es, 0), "el día del vencimiento");
+        assert_eq!(tier_label(Locale::En, -2), "2 days after");
+        assert_eq!(
+            parse_planned("0:1,7:2,x:1,3:"),
+            vec![(7, 2), (0, 1)],
+            "junk ignored, most days first"
+        );
+    }
+}
