@@ -3,3 +3,4 @@ pub mod admin;
 pub mod app;
 pub mod db;
 pub mod ops;
+pub mod panel;
