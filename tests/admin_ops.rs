@@ -16,7 +16,7 @@ use support::ops::{SECRET_KEY, d, mock_ok, phone, spawn, sub, wait_sent};
 
 /// The HTML of `<table id="messages">…</table>` (empty if absent).
 fn messages_table(page: &str) -> &str {
-    let Some(start) = page.find("<table id=\"messages\">") else {
+    let Some(start) = page.find("<table id=\"messages\"") else {
         return "";
     };
     let end = page[start..]
