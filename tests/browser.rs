@@ -295,6 +295,14 @@ async fn staff_log_in_find_a_client_renew_and_see_the_confirmation() {
         .submit()
         .await
         .unwrap();
+    // Wait for the results page itself, not the list we just left.
+    for _ in 0..50 {
+        let url = client.current_url().await.unwrap();
+        if url.query().is_some_and(|q| q.contains("q=")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let links = client
         .wait()
         .at_most(Duration::from_secs(10))

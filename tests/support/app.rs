@@ -169,6 +169,13 @@ impl TestApp {
     }
 
     pub async fn cleanup(self) {
+        // Close the app's own pool before the runtime goes: an open SQLite
+        // pool's maintenance task was seen spinning after its file was
+        // deleted, which kept the test runtime from shutting down.
+        match self.services.store.pool() {
+            avisa::store::Pool::Sqlite(pool) => pool.close().await,
+            avisa::store::Pool::Postgres(pool) => pool.close().await,
+        }
         self.db.cleanup().await;
     }
 }

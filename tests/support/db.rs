@@ -101,8 +101,9 @@ impl TestDb {
         let TestDb {
             store, pg_admin, ..
         } = self;
-        if let avisa::store::Pool::Postgres(pool) = store.pool() {
-            pool.close().await;
+        match store.pool() {
+            avisa::store::Pool::Sqlite(pool) => pool.close().await,
+            avisa::store::Pool::Postgres(pool) => pool.close().await,
         }
         drop(store);
         if let Some((admin, name)) = pg_admin

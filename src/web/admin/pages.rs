@@ -180,8 +180,8 @@ pub fn render_to_string(
     context: Value,
 ) -> Result<String, minijinja::Error> {
     let template = environment().get_template(name)?;
-    // The page's own values win over the common ones.
-    let merged = minijinja::value::merge_maps([context, base(state, user)]);
+    // The page's own values win over the common ones (in merge_maps the last map wins).
+    let merged = minijinja::value::merge_maps([base(state, user), context]);
     template.render(merged)
 }
 
