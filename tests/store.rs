@@ -282,6 +282,74 @@ async fn a_lost_race_keeps_the_other_messages(backend: Backend) {
 }
 both_backends!(lost_race, super::a_lost_race_keeps_the_other_messages);
 
+/// Two planners on two pools record the same large batch at once (the
+/// multi-row path), one key already taken: each reminder is recorded once
+/// and no message is left queued without its reminder.
+async fn concurrent_batches_record_each_reminder_once(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let s = &db.store;
+    let other = connect(&db.url).await.unwrap();
+    let rows: Vec<NewSubscription> = (0..600)
+        .map(|i| {
+            row(
+                &format!("C{i}"),
+                &format!("099{:07}", 1_000_000 + i),
+                "Netflix",
+                date(2026, 11, 28),
+                750,
+            )
+        })
+        .collect();
+    s.upsert_subscriptions(&rows, now()).await.unwrap();
+    let subs = s
+        .active_subscriptions_ending(date(2026, 11, 1), date(2026, 12, 31))
+        .await
+        .unwrap();
+    let batch: Vec<PlannedMessage> = subs.iter().map(|sub| planned(sub, 3)).collect();
+    assert_eq!(batch.len(), 600);
+    let today = date(2026, 11, 25);
+    let first = s
+        .record_reminders(&batch[300..301], today, true, now())
+        .await
+        .unwrap();
+    assert!(first[0].is_some());
+    let (a, b) = tokio::join!(
+        s.record_reminders(&batch, today, true, now()),
+        other.record_reminders(&batch, today, true, now()),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        let won = usize::from(x.is_some()) + usize::from(y.is_some());
+        assert_eq!(won, usize::from(i != 300), "message {i}: {x:?} {y:?}");
+    }
+    assert_eq!(s.queued_messages(10_000).await.unwrap().len(), 600);
+    assert_eq!(
+        s.reminder_counts(today).await.unwrap(),
+        vec![TierStatusCount {
+            tier: 3,
+            status: "queued".into(),
+            count: 600
+        }]
+    );
+    // Nothing left to record: a third run takes the per-message path and loses.
+    let again = s
+        .record_reminders(&batch, today, true, now())
+        .await
+        .unwrap();
+    assert!(again.iter().all(Option::is_none));
+    assert_eq!(s.queued_messages(10_000).await.unwrap().len(), 600);
+    if let Pool::Postgres(pool) = other.pool() {
+        pool.close().await;
+    }
+    db.cleanup().await;
+}
+both_backends!(
+    concurrent_batches,
+    super::concurrent_batches_record_each_reminder_once
+);
+
 async fn outbox_claims_once(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
         return;
