@@ -2,8 +2,11 @@
 //! daily apalis-cron schedule, and a sweeper that re-queues held or retried
 //! messages when they become due.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use apalis::layers::retry::RetryPolicy;
@@ -51,6 +54,38 @@ pub mod tokio_util_shutdown {
     }
 }
 
+/// Wakes a worker every `interval` to look for jobs. apalis' own
+/// `IntervalStrategy` re-arms its timer without polling it: when the fetch
+/// that follows completes on its first poll, nothing is left to wake the
+/// worker and it sleeps until its next heartbeat (30 s). This one registers
+/// the next tick at once.
+struct Ticker {
+    interval: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Ticker {
+    fn every(interval: Duration) -> Ticker {
+        Ticker {
+            interval,
+            sleep: Box::pin(tokio::time::sleep(interval)),
+        }
+    }
+}
+
+impl PollStrategy for Ticker {
+    fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
+        if self.sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let next = tokio::time::Instant::now() + self.interval;
+        self.sleep.as_mut().reset(next);
+        // Polling the new deadline is what registers the waker for it.
+        let _ = self.sleep.as_mut().poll(cx);
+        Poll::Ready(Some(()))
+    }
+}
+
 /// How long one job may run: pacing (a few slots) plus one provider call.
 const JOB_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -90,14 +125,14 @@ fn worker_name(kind: &str) -> String {
 macro_rules! spawn_workers {
     ($set:expr, $services:expr, $shutdown:expr, $send:expr, $inbound:expr) => {{
         let send_worker = WorkerBuilder::new(worker_name("send"))
-            .backend($send.clone().poll_with_interval(Duration::from_millis(250)))
+            .backend($send.clone().poll_with_strategy(Ticker::every(Duration::from_millis(250))))
             .concurrency(4)
             .retry(RetryPolicy::retries(3))
             .timeout(JOB_TIMEOUT)
             .data($services.clone())
             .build(send_job);
         let inbound_worker = WorkerBuilder::new(worker_name("inbound"))
-            .backend($inbound.clone().poll_with_interval(Duration::from_millis(100)))
+            .backend($inbound.clone().poll_with_strategy(Ticker::every(Duration::from_millis(100))))
             .concurrency(2)
             .retry(RetryPolicy::retries(3))
             .timeout(Duration::from_secs(60))
