@@ -29,6 +29,24 @@ fn peak_rss_mb() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// CPU time used by the whole process so far (user + system, every
+/// thread), from /proc/self/stat in clock ticks of 10 ms.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // utime and stime are fields 14 and 15; `rest` starts at field 3.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn config(db: &std::path::Path, wasender: &str) -> Config {
     let mut vars = HashMap::new();
     vars.insert(
@@ -47,6 +65,13 @@ fn config(db: &std::path::Path, wasender: &str) -> Config {
 
 #[tokio::main]
 async fn main() {
+    // Other work on the machine inflates wall times: say how busy it was.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "load average at start: {} ({} CPUs)",
+        load.split_whitespace().next().unwrap_or("?"),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let wasender = MockServer::start().await;
     Mock::given(method("POST"))
@@ -98,15 +123,39 @@ async fn main() {
     );
 
     let started = Instant::now();
+    let cpu = cpu_s();
     let (report, _) = avisa::jobs::plan::plan_day(&services, today, true, false)
         .await
         .expect("plan");
     let plan_s = started.elapsed().as_secs_f64();
+    let plan_cpu = cpu_s() - cpu;
     let planned: u64 = report.planned.values().sum();
     println!(
-        "plan:   {SUBSCRIPTIONS} subscriptions, {planned} reminders due, {} messages in {plan_s:.2} s ({:.0} subscriptions/s)",
+        "plan:   {SUBSCRIPTIONS} subscriptions, {planned} reminders due, {} messages in {plan_s:.2} s ({:.0} subscriptions/s), CPU {plan_cpu:.2} s",
         report.message_ids.len(),
         SUBSCRIPTIONS as f64 / plan_s
+    );
+    let t = &report.timings;
+    println!(
+        "        phases: load {:.2} s, draft {:.2} s, render {:.2} s, record {:.2} s",
+        t.load.as_secs_f64(),
+        t.draft.as_secs_f64(),
+        t.render.as_secs_f64(),
+        t.record.as_secs_f64()
+    );
+    let started = Instant::now();
+    let cpu = cpu_s();
+    services
+        .queue
+        .push_sends(&report.message_ids)
+        .await
+        .expect("queue");
+    let queue_s = started.elapsed().as_secs_f64();
+    println!(
+        "queue:  {} send jobs in {queue_s:.2} s ({:.0} jobs/s), CPU {:.2} s",
+        report.message_ids.len(),
+        report.message_ids.len() as f64 / queue_s,
+        cpu_s() - cpu
     );
     let started = Instant::now();
     let (again, _) = avisa::jobs::plan::plan_day(&services, today, true, false)

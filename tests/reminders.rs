@@ -7,10 +7,11 @@ use std::time::Duration;
 use avisa::domain::{Money, Phone, Region};
 use avisa::jobs::remind;
 use avisa::jobs::send::{Delivery, Mode, deliver};
-use avisa::store::NewSubscription;
+use avisa::jobs::worker::sweep_once;
+use avisa::store::{NewSubscription, SETTING_PAUSED};
 use chrono::NaiveDate;
 use serde_json::Value;
-use support::app::{API_KEY, CRON_TOKEN, Options, TestApp};
+use support::app::{API_KEY, CRON_TOKEN, Options, TestApp, WEBHOOK_SECRET};
 use support::db::Backend;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -497,3 +498,176 @@ async fn cron_endpoint_contract(backend: Backend) {
     app.cleanup().await;
 }
 both_backends!(cron_endpoint, super::cron_endpoint_contract);
+
+/// Waits until `done` holds or `secs` pass; returns whether it held.
+async fn wait_for<F, Fut>(secs: u64, mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    done().await
+}
+
+/// Every message row of these phones, for failure messages.
+async fn rows_of(app: &TestApp, phones: &[&str]) -> String {
+    let mut out = String::new();
+    for phone in phones {
+        for m in app
+            .services
+            .store
+            .messages_for_phone(phone, 20)
+            .await
+            .unwrap()
+        {
+            out.push_str(&format!(
+                "\n{} {} {} {} {} attempts={} in_flight={} error={:?} next={:?}",
+                m.id,
+                m.phone,
+                m.direction,
+                m.kind,
+                m.status,
+                m.attempts,
+                app.services.queue.is_in_flight(m.id),
+                m.error,
+                m.next_attempt_at
+            ));
+        }
+    }
+    out
+}
+
+async fn pause_holds_automatic_reminders_not_replies(backend: Backend) {
+    // Run time 23:00: the start-up catch-up must not plan before the test
+    // seeds (the cron endpoint below is the scheduler's path).
+    let options = Options::on(d(11, 25))
+        .at(10, 0)
+        .var("AVISA_REMINDER_TIME", "23:00")
+        .http();
+    let Some(app) = TestApp::spawn(backend, options).await else {
+        return;
+    };
+    const PHONES: [&str; 2] = ["+593991234567", "+593992222222"];
+    mock_ok(&app).await;
+    let store = app.services.store.clone();
+    // What `avisa pause` does.
+    store
+        .set_setting(SETTING_PAUSED, Some("cli"), chrono::Utc::now())
+        .await
+        .unwrap();
+    store
+        .upsert_subscriptions(
+            &[
+                sub("Ana Pérez", "0991234567", "Netflix", d(11, 28)), // 3 days
+                sub("Luis Mora", "0992222222", "Disney+", d(12, 2)),  // 7 days
+            ],
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let response = http
+        .post(app.url("/cron/notifications"))
+        .bearer_auth(CRON_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["planned"],
+        serde_json::json!({"0": 0, "1": 0, "3": 1, "7": 1})
+    );
+    let queued = store.queued_messages(10).await.unwrap();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    assert!(queued.iter().all(|m| m.automatic));
+    let reminder_ids: Vec<i64> = queued.iter().map(|m| m.id).collect();
+
+    // The worker runs both send jobs and holds them: nothing reaches WaSender.
+    let queue = app.services.queue.clone();
+    let ran = wait_for(20, || {
+        let queue = queue.clone();
+        let ids = reminder_ids.clone();
+        async move { ids.iter().all(|id| !queue.is_in_flight(*id)) }
+    })
+    .await;
+    assert!(ran, "the worker never finished the send jobs");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(app.sent().await.is_empty(), "{:?}", app.sent().await);
+    for id in &reminder_ids {
+        let row = store.message(*id).await.unwrap().unwrap();
+        assert_eq!(row.status, "queued", "message {id} held while paused");
+        assert_eq!(row.attempts, 0);
+    }
+    // The sweeper leaves held messages alone while paused.
+    assert_eq!(sweep_once(&app.services).await.unwrap(), 0);
+
+    // A customer writes: the reply goes out while reminders are paused.
+    let inbound = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/wasender/messages_received.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let response = http
+        .post(app.url("/webhooks/wasender"))
+        .header("content-type", "application/json")
+        .header("X-Webhook-Signature", WEBHOOK_SECRET)
+        .body(inbound)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let this = &app;
+    assert!(
+        wait_for(20, || async move { !this.sent().await.is_empty() }).await,
+        "no reply sent: {}",
+        rows_of(&app, &PHONES).await
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = app.sent().await;
+    assert_eq!(sent.len(), 1, "only the reply: {sent:#?}");
+    assert_eq!(sent[0]["to"], "+593991234567");
+    for id in &reminder_ids {
+        assert_eq!(store.message(*id).await.unwrap().unwrap().status, "queued");
+    }
+
+    // What `avisa resume` does; the sweeper then queues the held reminders.
+    store
+        .set_setting(SETTING_PAUSED, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    // (The background sweeper may get there first; either way they go once.)
+    sweep_once(&app.services).await.unwrap();
+    assert!(
+        wait_for(20, || async move { this.sent().await.len() >= 3 }).await,
+        "held reminders not sent after resume: {}",
+        rows_of(&app, &PHONES).await
+    );
+    // Another sweep and a moment later: nothing is sent twice.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sweep_once(&app.services).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let sent = app.sent().await;
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    let mut reminders: Vec<(String, String)> = sent[1..].iter().map(to_and_text).collect();
+    reminders.sort();
+    assert_eq!(reminders[0].0, "+593991234567");
+    assert!(reminders[0].1.contains("Netflix"), "{}", reminders[0].1);
+    assert_eq!(reminders[1].0, "+593992222222");
+    assert!(reminders[1].1.contains("Disney+"), "{}", reminders[1].1);
+    for id in &reminder_ids {
+        let row = store.message(*id).await.unwrap().unwrap();
+        assert_eq!((row.status.as_str(), row.attempts), ("sent", 1));
+    }
+    app.cleanup().await;
+}
+both_backends!(
+    pause_holds_reminders,
+    super::pause_holds_automatic_reminders_not_replies
+);

@@ -282,6 +282,79 @@ async fn a_lost_race_keeps_the_other_messages(backend: Backend) {
 }
 both_backends!(lost_race, super::a_lost_race_keeps_the_other_messages);
 
+/// Two planners on two pools record the same batches at once: each
+/// reminder is recorded once and no message is left queued without its
+/// reminder, whether both take the multi-row path (first half) or a key
+/// already taken sends both down the per-message path (second half).
+async fn concurrent_batches_record_each_reminder_once(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let s = &db.store;
+    let other = connect(&db.url).await.unwrap();
+    let rows: Vec<NewSubscription> = (0..600)
+        .map(|i| {
+            row(
+                &format!("C{i}"),
+                &format!("099{:07}", 1_000_000 + i),
+                "Netflix",
+                date(2026, 11, 28),
+                750,
+            )
+        })
+        .collect();
+    s.upsert_subscriptions(&rows, now()).await.unwrap();
+    let subs = s
+        .active_subscriptions_ending(date(2026, 11, 1), date(2026, 12, 31))
+        .await
+        .unwrap();
+    let batch: Vec<PlannedMessage> = subs.iter().map(|sub| planned(sub, 3)).collect();
+    assert_eq!(batch.len(), 600);
+    let today = date(2026, 11, 25);
+    let taken = s
+        .record_reminders(&batch[450..451], today, true, now())
+        .await
+        .unwrap();
+    assert!(taken[0].is_some());
+    for (range, taken) in [(0..300, None), (300..600, Some(450))] {
+        let part = &batch[range.clone()];
+        let (a, b) = tokio::join!(
+            s.record_reminders(part, today, true, now()),
+            other.record_reminders(part, today, true, now()),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        for (i, (x, y)) in range.zip(a.iter().zip(&b)) {
+            let won = usize::from(x.is_some()) + usize::from(y.is_some());
+            let expected = usize::from(Some(i) != taken);
+            assert_eq!(won, expected, "message {i}: {x:?} {y:?}");
+        }
+    }
+    assert_eq!(s.queued_messages(10_000).await.unwrap().len(), 600);
+    assert_eq!(
+        s.reminder_counts(today).await.unwrap(),
+        vec![TierStatusCount {
+            tier: 3,
+            status: "queued".into(),
+            count: 600
+        }]
+    );
+    // Nothing left to record: a third run records nothing and leaves nothing.
+    let again = s
+        .record_reminders(&batch, today, true, now())
+        .await
+        .unwrap();
+    assert!(again.iter().all(Option::is_none));
+    assert_eq!(s.queued_messages(10_000).await.unwrap().len(), 600);
+    if let Pool::Postgres(pool) = other.pool() {
+        pool.close().await;
+    }
+    db.cleanup().await;
+}
+both_backends!(
+    concurrent_batches,
+    super::concurrent_batches_record_each_reminder_once
+);
+
 async fn outbox_claims_once(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
         return;

@@ -2,6 +2,7 @@
 //! for each client, and the outbox rows (one transaction per batch).
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -24,6 +25,23 @@ pub struct PlanReport {
     pub already_sent: u64,
     #[serde(skip)]
     pub message_ids: Vec<i64>,
+    #[serde(skip)]
+    pub timings: PlanTimings,
+}
+
+/// Wall time of each planning phase, for logs and the benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanTimings {
+    /// Reading due subscriptions and reminders already done.
+    pub load: Duration,
+    /// Deciding what is due (pure).
+    pub draft: Duration,
+    /// Rendering each client's text.
+    pub render: Duration,
+    /// Writing messages and reminder rows.
+    pub record: Duration,
+    /// Pushing send jobs (`plan_and_queue` only).
+    pub queue: Duration,
 }
 
 /// One subscription due today with its tier.
@@ -220,9 +238,16 @@ pub async fn plan_day(
     let tiers = &s.config.reminder_days;
     let from = date + chrono::Duration::days(i64::from(tiers.min()));
     let to = date + chrono::Duration::days(i64::from(tiers.max()));
+    let mut timings = PlanTimings::default();
+    let started = Instant::now();
     let candidates = s.store.active_subscriptions_ending(from, to).await?;
     let done = s.store.reminders_done(from, to).await?;
+    timings.load = started.elapsed();
+    let started = Instant::now();
     let draft = draft(&candidates, &done, tiers, date);
+    drop((candidates, done));
+    timings.draft = started.elapsed();
+    let started = Instant::now();
     let texts = Texts {
         templates: &s.templates,
         locale: s.config.locale,
@@ -230,12 +255,14 @@ pub async fn plan_day(
         payment_instructions: &s.config.payment_instructions,
     };
     let planned = planned_messages(&texts, &draft)?;
+    timings.render = started.elapsed();
     let mut report = PlanReport {
         date,
         planned: tier_table(tiers),
         skipped: draft.skipped,
         already_sent: draft.already_sent,
         message_ids: Vec::new(),
+        timings,
     };
     let count = |report: &mut PlanReport, message: &PlannedMessage| {
         for (key, _) in &message.reminders {
@@ -248,6 +275,7 @@ pub async fn plan_day(
         }
         return Ok((report, planned));
     }
+    let started = Instant::now();
     let mut recorded = Vec::with_capacity(planned.len());
     for batch in planned.chunks(RECORD_BATCH) {
         let ids = s
@@ -266,6 +294,7 @@ pub async fn plan_day(
             }
         }
     }
+    report.timings.record = started.elapsed();
     Ok((report, recorded))
 }
 
@@ -276,10 +305,10 @@ pub async fn plan_and_queue(
     date: NaiveDate,
     automatic: bool,
 ) -> Result<PlanReport, JobError> {
-    let (report, _) = plan_day(s, date, automatic, false).await?;
-    for id in &report.message_ids {
-        s.queue.push_send(*id, false, None).await?;
-    }
+    let (mut report, _) = plan_day(s, date, automatic, false).await?;
+    let started = Instant::now();
+    s.queue.push_sends(&report.message_ids).await?;
+    report.timings.queue = started.elapsed();
     Ok(report)
 }
 

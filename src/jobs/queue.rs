@@ -32,6 +32,9 @@ pub const INBOUND_QUEUE: &str = "avisa::handle_inbound";
 /// database trouble, so a few attempts suffice.
 pub const JOB_MAX_ATTEMPTS: usize = 5;
 
+/// Jobs written per transaction by [`JobQueue::push_sends`].
+const PUSH_CHUNK: usize = 1_000;
+
 #[derive(Debug, Clone)]
 pub struct JobQueue {
     pub backend: QueueBackend,
@@ -149,6 +152,42 @@ impl JobQueue {
             self.finished(message_id);
         }
         result
+    }
+
+    /// Queues bulk sends for many messages at once: one transaction per
+    /// chunk instead of one per job (what planning a day pushes).
+    pub async fn push_sends(&self, message_ids: &[i64]) -> Result<(), JobError> {
+        for chunk in message_ids.chunks(PUSH_CHUNK) {
+            let tasks: Vec<_> = chunk
+                .iter()
+                .map(|id| {
+                    TaskBuilder::new(SendMessage { message_id: *id })
+                        .max_attempts(JOB_MAX_ATTEMPTS)
+                        .priority(1)
+                        .build()
+                })
+                .collect();
+            {
+                let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                in_flight.extend(chunk.iter().copied());
+            }
+            let tasks = futures::stream::iter(tasks);
+            let result = match &self.backend {
+                QueueBackend::Sqlite { send, .. } => {
+                    send.clone().push_all(tasks).await.map_err(queue_error)
+                }
+                QueueBackend::Postgres { send, .. } => {
+                    send.clone().push_all(tasks).await.map_err(queue_error)
+                }
+            };
+            if result.is_err() {
+                for id in chunk {
+                    self.finished(*id);
+                }
+            }
+            result?;
+        }
+        Ok(())
     }
 
     pub async fn push_inbound(&self, message_id: i64) -> Result<(), JobError> {

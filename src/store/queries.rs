@@ -61,6 +61,11 @@ pub(crate) fn unique_as(field: &'static str) -> impl FnOnce(sqlx::Error) -> supe
     }
 }
 
+/// Rows per multi-row INSERT when recording a plan: far below the bound
+/// parameter limits (SQLite 32,766, PostgreSQL 65,535) at 7 binds per row.
+pub(crate) const MESSAGE_ROWS_PER_INSERT: usize = 500;
+pub(crate) const REMINDER_ROWS_PER_INSERT: usize = 1_000;
+
 /// Delivery statuses only move forward (a late "delivered" never undoes "read").
 pub(crate) fn delivery_rank(status: &str) -> i32 {
     match status {
@@ -539,74 +544,22 @@ macro_rules! impl_store {
                 automatic: bool,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<Vec<Option<i64>>> {
-                let mut ids = Vec::with_capacity(planned.len());
                 let mut tx = self.begin_write().await?;
-                for message in planned {
-                    // A savepoint per message: losing a race for one client
-                    // must not undo the others.
-                    let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
-                    let message_id: i64 = sqlx::query_scalar(
-                        "INSERT INTO messages (direction, phone, client_id, kind, body, status, automatic, priority, created_at, updated_at) \
-                         VALUES ('out', $1, $2, 'reminder', $3, 'queued', $4, $5, $6, $6) RETURNING id",
-                    )
-                    .bind(message.phone.as_str())
-                    .bind(message.client_id)
-                    .bind(&message.body)
-                    .bind(automatic)
-                    .bind($crate::store::PRIORITY_BULK)
-                    .bind(now)
-                    .fetch_one(&mut *sp)
-                    .await?;
-                    let mut won = true;
-                    for (key, days_left) in &message.reminders {
-                        let days_left = i32::try_from(*days_left).unwrap_or(i32::MAX);
-                        let inserted = sqlx::query(
-                            "INSERT INTO reminders (subscription_id, end_date, tier, days_left, planned_on, message_id, created_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                             ON CONFLICT (subscription_id, end_date, tier) DO NOTHING",
-                        )
-                        .bind(key.subscription_id)
-                        .bind(key.end_date)
-                        .bind(key.tier)
-                        .bind(days_left)
-                        .bind(planned_on)
-                        .bind(message_id)
-                        .bind(now)
-                        .execute(&mut *sp)
-                        .await?
-                        .rows_affected();
-                        if inserted == 1 {
-                            continue;
-                        }
-                        // Taken: only a transient failure may be planned again.
-                        let retaken = sqlx::query(
-                            "UPDATE reminders SET message_id = $1, days_left = $2, planned_on = $3, created_at = $4 \
-                             WHERE subscription_id = $5 AND end_date = $6 AND tier = $7 \
-                             AND message_id IN (SELECT id FROM messages WHERE status = 'failed' AND permanent_failure = FALSE)",
-                        )
-                        .bind(message_id)
-                        .bind(days_left)
-                        .bind(planned_on)
-                        .bind(now)
-                        .bind(key.subscription_id)
-                        .bind(key.end_date)
-                        .bind(key.tier)
-                        .execute(&mut *sp)
-                        .await?
-                        .rows_affected();
-                        if retaken == 0 {
-                            won = false;
-                            break;
-                        }
-                    }
-                    if won {
+                // Fast path: the whole batch in a few multi-row INSERTs under
+                // one savepoint. If any reminder row already exists (another
+                // planner won, or a transient failure is planned again) it is
+                // undone and the batch goes message by message instead.
+                let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+                let ids = match Self::record_batch(&mut sp, planned, planned_on, automatic, now).await? {
+                    Some(ids) => {
                         sp.commit().await?;
-                        ids.push(Some(message_id));
-                    } else {
-                        sp.rollback().await?;
-                        ids.push(None);
+                        ids.into_iter().map(Some).collect()
                     }
-                }
+                    None => {
+                        sp.rollback().await?;
+                        Self::record_each(&mut tx, planned, planned_on, automatic, now).await?
+                    }
+                };
                 tx.commit().await?;
                 Ok(ids)
             }
@@ -1460,6 +1413,166 @@ macro_rules! impl_store {
                 .bind(to)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+        }
+
+        impl $store {
+            /// `record_reminders` without a conflict: messages, then their
+            /// reminder rows, each in multi-row INSERTs. `None` (the caller
+            /// rolls back) as soon as one reminder row was already there.
+            async fn record_batch(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                planned: &[$crate::store::PlannedMessage],
+                planned_on: chrono::NaiveDate,
+                automatic: bool,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<Option<Vec<i64>>> {
+                use $crate::store::queries::{MESSAGE_ROWS_PER_INSERT, REMINDER_ROWS_PER_INSERT};
+                // RETURNING promises no row order: new ids are matched to the
+                // input by client, so each client must appear once.
+                let mut position = std::collections::HashMap::with_capacity(planned.len());
+                for (i, message) in planned.iter().enumerate() {
+                    if position.insert(message.client_id, i).is_some() {
+                        return Ok(None);
+                    }
+                }
+                let mut ids: Vec<Option<i64>> = vec![None; planned.len()];
+                for chunk in planned.chunks(MESSAGE_ROWS_PER_INSERT) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO messages (direction, phone, client_id, kind, body, status, automatic, priority, created_at, updated_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, message| {
+                        row.push("'out'")
+                            .push_bind(message.phone.as_str())
+                            .push_bind(message.client_id)
+                            .push("'reminder'")
+                            .push_bind(message.body.as_str())
+                            .push("'queued'")
+                            .push_bind(automatic)
+                            .push_bind($crate::store::PRIORITY_BULK)
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    insert.push(" RETURNING id, client_id");
+                    let rows: Vec<(i64, i64)> = insert.build_query_as().fetch_all(&mut *conn).await?;
+                    for (id, client_id) in rows {
+                        match position.get(&client_id) {
+                            Some(&i) if ids[i].is_none() => ids[i] = Some(id),
+                            _ => return Ok(None),
+                        }
+                    }
+                }
+                let Some(ids) = ids.into_iter().collect::<Option<Vec<i64>>>() else {
+                    return Ok(None);
+                };
+                let rows: Vec<(&$crate::store::ReminderKey, i32, i64)> = planned
+                    .iter()
+                    .zip(&ids)
+                    .flat_map(|(message, id)| {
+                        message.reminders.iter().map(move |(key, days_left)| {
+                            (key, i32::try_from(*days_left).unwrap_or(i32::MAX), *id)
+                        })
+                    })
+                    .collect();
+                for chunk in rows.chunks(REMINDER_ROWS_PER_INSERT) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO reminders (subscription_id, end_date, tier, days_left, planned_on, message_id, created_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, (key, days_left, id)| {
+                        row.push_bind(key.subscription_id)
+                            .push_bind(key.end_date)
+                            .push_bind(key.tier)
+                            .push_bind(*days_left)
+                            .push_bind(planned_on)
+                            .push_bind(*id)
+                            .push_bind(now);
+                    });
+                    insert.push(" ON CONFLICT (subscription_id, end_date, tier) DO NOTHING");
+                    let inserted = insert.build().execute(&mut *conn).await?.rows_affected();
+                    if inserted != chunk.len() as u64 {
+                        return Ok(None);
+                    }
+                }
+                Ok(Some(ids))
+            }
+
+            /// `record_reminders` the careful way: a savepoint per message,
+            /// so losing a race for one client does not undo the others.
+            async fn record_each(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                planned: &[$crate::store::PlannedMessage],
+                planned_on: chrono::NaiveDate,
+                automatic: bool,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<Vec<Option<i64>>> {
+                let mut ids = Vec::with_capacity(planned.len());
+                for message in planned {
+                    // A savepoint per message: losing a race for one client
+                    // must not undo the others.
+                    let mut sp = sqlx::Acquire::begin(&mut *conn).await?;
+                    let message_id: i64 = sqlx::query_scalar(
+                        "INSERT INTO messages (direction, phone, client_id, kind, body, status, automatic, priority, created_at, updated_at) \
+                         VALUES ('out', $1, $2, 'reminder', $3, 'queued', $4, $5, $6, $6) RETURNING id",
+                    )
+                    .bind(message.phone.as_str())
+                    .bind(message.client_id)
+                    .bind(&message.body)
+                    .bind(automatic)
+                    .bind($crate::store::PRIORITY_BULK)
+                    .bind(now)
+                    .fetch_one(&mut *sp)
+                    .await?;
+                    let mut won = true;
+                    for (key, days_left) in &message.reminders {
+                        let days_left = i32::try_from(*days_left).unwrap_or(i32::MAX);
+                        let inserted = sqlx::query(
+                            "INSERT INTO reminders (subscription_id, end_date, tier, days_left, planned_on, message_id, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                             ON CONFLICT (subscription_id, end_date, tier) DO NOTHING",
+                        )
+                        .bind(key.subscription_id)
+                        .bind(key.end_date)
+                        .bind(key.tier)
+                        .bind(days_left)
+                        .bind(planned_on)
+                        .bind(message_id)
+                        .bind(now)
+                        .execute(&mut *sp)
+                        .await?
+                        .rows_affected();
+                        if inserted == 1 {
+                            continue;
+                        }
+                        // Taken: only a transient failure may be planned again.
+                        let retaken = sqlx::query(
+                            "UPDATE reminders SET message_id = $1, days_left = $2, planned_on = $3, created_at = $4 \
+                             WHERE subscription_id = $5 AND end_date = $6 AND tier = $7 \
+                             AND message_id IN (SELECT id FROM messages WHERE status = 'failed' AND permanent_failure = FALSE)",
+                        )
+                        .bind(message_id)
+                        .bind(days_left)
+                        .bind(planned_on)
+                        .bind(now)
+                        .bind(key.subscription_id)
+                        .bind(key.end_date)
+                        .bind(key.tier)
+                        .execute(&mut *sp)
+                        .await?
+                        .rows_affected();
+                        if retaken == 0 {
+                            won = false;
+                            break;
+                        }
+                    }
+                    if won {
+                        sp.commit().await?;
+                        ids.push(Some(message_id));
+                    } else {
+                        sp.rollback().await?;
+                        ids.push(None);
+                    }
+                }
+                Ok(ids)
             }
         }
     };
