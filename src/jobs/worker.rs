@@ -2,11 +2,8 @@
 //! daily apalis-cron schedule, and a sweeper that re-queues held or retried
 //! messages when they become due.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use apalis::layers::retry::RetryPolicy;
