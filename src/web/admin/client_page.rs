@@ -8,7 +8,7 @@ use axum::response::Response;
 use minijinja::context;
 use serde::Serialize;
 
-use super::forms::{self, Errors, RENEW_MONTHS, SubscriptionForm, not_found};
+use super::forms::{self, Errors, RENEW_MONTHS, SubscriptionForm, found};
 use super::{CurrentUser, pages};
 use crate::chat::today;
 use crate::domain::days_left;
@@ -50,10 +50,9 @@ pub async fn page(
 ) -> Response {
     let services = &state.services;
     let store = &services.store;
-    let client = match store.client(id).await {
-        Ok(Some(client)) => client,
-        Ok(None) => return not_found(state, user),
-        Err(e) => return pages::server_error(state, e),
+    let client = match found(state, user, store.client(id).await) {
+        Ok(row) => row,
+        Err(page) => return page,
     };
     let loaded = async {
         let subs = store.subscriptions_of_client(id).await?;

@@ -9,7 +9,7 @@ use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
 
-use super::forms::{self, ClientForm, Errors, SubscriptionForm, done, not_found};
+use super::forms::{self, ClientForm, Errors, SubscriptionForm, done, found, not_found};
 use super::session::encode_component;
 use super::subscriptions::{resolve_service, service_id_for};
 use super::{CurrentUser, audit, pages};
@@ -191,13 +191,8 @@ pub async fn create(
     )
 }
 
-async fn load(state: &WebState, id: i64) -> Result<Option<ClientRow>, Response> {
-    state
-        .services
-        .store
-        .client(id)
-        .await
-        .map_err(|e| pages::server_error(state, e))
+async fn load(state: &WebState, user: &CurrentUser, id: i64) -> Result<ClientRow, Response> {
+    found(state, user, state.services.store.client(id).await)
 }
 
 pub async fn edit(
@@ -205,10 +200,9 @@ pub async fn edit(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Response {
-    let client = match load(&state, id).await {
-        Ok(Some(client)) => client,
-        Ok(None) => return not_found(&state, &user),
-        Err(response) => return response,
+    let client = match load(&state, &user, id).await {
+        Ok(row) => row,
+        Err(page) => return page,
     };
     let form = ClientForm::from_row(&client);
     form_page(
@@ -231,10 +225,9 @@ pub async fn update(
     Form(form): Form<ClientForm>,
 ) -> Response {
     let services = &state.services;
-    let client = match load(&state, id).await {
-        Ok(Some(client)) => client,
-        Ok(None) => return not_found(&state, &user),
-        Err(response) => return response,
+    let client = match load(&state, &user, id).await {
+        Ok(row) => row,
+        Err(page) => return page,
     };
     let mut errors = Errors::new();
     let valid = form.validate(services.config.default_region, &mut errors);
@@ -270,10 +263,9 @@ pub async fn delete(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Response {
-    let client = match load(&state, id).await {
-        Ok(Some(client)) => client,
-        Ok(None) => return not_found(&state, &user),
-        Err(response) => return response,
+    let client = match load(&state, &user, id).await {
+        Ok(row) => row,
+        Err(page) => return page,
     };
     match state.services.store.delete_client(id).await {
         Ok(true) => {}
@@ -286,10 +278,9 @@ pub async fn delete(
 }
 
 async fn set_opt_out(state: &WebState, user: &CurrentUser, id: i64, out: bool) -> Response {
-    let client = match load(state, id).await {
-        Ok(Some(client)) => client,
-        Ok(None) => return not_found(state, user),
-        Err(response) => return response,
+    let client = match load(state, user, id).await {
+        Ok(row) => row,
+        Err(page) => return page,
     };
     let services = &state.services;
     let at = out.then(|| services.clock.now());

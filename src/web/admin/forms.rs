@@ -50,6 +50,22 @@ pub fn not_found(state: &crate::web::WebState, user: &CurrentUser) -> Response {
     )
 }
 
+/// A row the page needs: missing → the 404 page, a store error → the 500 page.
+// The error is the response the handler returns at once; boxing it would only
+// add an allocation on the unhappy path.
+#[allow(clippy::result_large_err)]
+pub(super) fn found<T>(
+    state: &crate::web::WebState,
+    user: &CurrentUser,
+    row: crate::store::StoreResult<Option<T>>,
+) -> Result<T, Response> {
+    match row {
+        Ok(Some(row)) => Ok(row),
+        Ok(None) => Err(not_found(state, user)),
+        Err(e) => Err(pages::server_error(state, e)),
+    }
+}
+
 fn keep<T>(errors: &mut Errors, field: &'static str, checked: Result<T, FieldError>) -> Option<T> {
     checked.map_err(|e| errors.insert(field, e.key())).ok()
 }

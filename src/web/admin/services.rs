@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::context;
 
-use super::forms::{self, Errors, ServiceForm, done, not_found};
+use super::forms::{self, Errors, ServiceForm, done, found, not_found};
 use super::{CurrentUser, audit, pages};
 use crate::domain::Money;
 use crate::store::StoreError;
@@ -119,10 +119,9 @@ pub async fn update(
     Form(form): Form<ServiceForm>,
 ) -> Response {
     let store = &state.services.store;
-    let before = match store.service(id).await {
-        Ok(Some(row)) => row,
-        Ok(None) => return not_found(&state, &user),
-        Err(e) => return pages::server_error(&state, e),
+    let before = match found(&state, &user, store.service(id).await) {
+        Ok(row) => row,
+        Err(page) => return page,
     };
     let mut errors = Errors::new();
     if let Some((name, price)) = form.validate(&mut errors) {

@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 use super::client_page;
 use super::forms::{
-    self, Errors, RENEW_MONTHS, ServiceChoice, SubscriptionForm, ValidSubscription, done, not_found,
+    self, Errors, RENEW_MONTHS, ServiceChoice, SubscriptionForm, ValidSubscription, done, found,
+    not_found,
 };
 use super::{CurrentUser, audit, pages};
 use crate::chat::renewal;
@@ -119,13 +120,8 @@ fn describe(sub: &SubscriptionView) -> String {
     )
 }
 
-async fn load(state: &WebState, id: i64) -> Result<Option<SubscriptionView>, Response> {
-    state
-        .services
-        .store
-        .subscription(id)
-        .await
-        .map_err(|e| pages::server_error(state, e))
+async fn load(state: &WebState, user: &CurrentUser, id: i64) -> Result<SubscriptionView, Response> {
+    found(state, user, state.services.store.subscription(id).await)
 }
 
 /// `POST /admin/clients/{id}/subscriptions`; errors re-render the client page.
@@ -136,10 +132,8 @@ pub async fn add(
     Form(form): Form<SubscriptionForm>,
 ) -> Response {
     let store = &state.services.store;
-    match store.client(client_id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return not_found(&state, &user),
-        Err(e) => return pages::server_error(&state, e),
+    if let Err(page) = found(&state, &user, store.client(client_id).await) {
+        return page;
     }
     let mut errors = Errors::new();
     let input = match checked(&state, &user, &form, &mut errors).await {
@@ -200,10 +194,9 @@ pub async fn edit(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Response {
-    let sub = match load(&state, id).await {
-        Ok(Some(sub)) => sub,
-        Ok(None) => return not_found(&state, &user),
-        Err(response) => return response,
+    let sub = match load(&state, &user, id).await {
+        Ok(row) => row,
+        Err(page) => return page,
     };
     let form = SubscriptionForm::from_view(&sub);
     form_page(&state, &user, StatusCode::OK, &sub, &form, &Errors::new()).await
@@ -216,10 +209,9 @@ pub async fn update(
     Path(id): Path<i64>,
     Form(form): Form<SubscriptionForm>,
 ) -> Response {
-    let sub = match load(&state, id).await {
-        Ok(Some(sub)) => sub,
-        Ok(None) => return not_found(&state, &user),
-        Err(response) => return response,
+    let sub = match load(&state, &user, id).await {
+        Ok(row) => row,
+        Err(page) => return page,
     };
     let mut errors = Errors::new();
     let input = match checked(&state, &user, &form, &mut errors).await {
@@ -246,7 +238,7 @@ pub async fn update(
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return form_page(&state, &user, status, &sub, &form, &errors).await;
     }
-    let after = match load(&state, id).await {
+    let after = match state.services.store.subscription(id).await {
         Ok(Some(after)) => describe(&after),
         _ => String::new(),
     };
@@ -289,10 +281,9 @@ pub async fn renew(
             "sub_error_months",
         );
     };
-    let sub = match load(&state, id).await {
-        Ok(Some(sub)) => sub,
-        Ok(None) => return not_found(&state, &user),
-        Err(response) => return response,
+    let sub = match load(&state, &user, id).await {
+        Ok(row) => row,
+        Err(page) => return page,
     };
     let page = format!("/admin/clients/{}", sub.client_id);
     let by = format!("web:{}", user.email);
@@ -315,10 +306,9 @@ pub async fn cancel(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Response {
-    let sub = match load(&state, id).await {
-        Ok(Some(sub)) => sub,
-        Ok(None) => return not_found(&state, &user),
-        Err(response) => return response,
+    let sub = match load(&state, &user, id).await {
+        Ok(row) => row,
+        Err(page) => return page,
     };
     let services = &state.services;
     let now = services.clock.now();
@@ -342,10 +332,9 @@ pub async fn delete(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Response {
-    let sub = match load(&state, id).await {
-        Ok(Some(sub)) => sub,
-        Ok(None) => return not_found(&state, &user),
-        Err(response) => return response,
+    let sub = match load(&state, &user, id).await {
+        Ok(row) => row,
+        Err(page) => return page,
     };
     match state.services.store.delete_subscription(id).await {
         Ok(true) => {}
