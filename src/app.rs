@@ -81,7 +81,7 @@ pub async fn services(config: Config, overrides: Overrides) -> Result<Arc<Servic
     let store = store::connect(&config.database_url).await?;
     let queue = JobQueue::setup(&store.pool()).await?;
     let templates = Templates::load(config.locale, config.templates_dir.as_deref())?;
-    crate::conversation::Flows::load(config.locale, config.flows_dir.as_deref())
+    let flows = crate::conversation::Flows::load(config.locale, config.flows_dir.as_deref())
         .map_err(|e| AppError::Flows(e.to_string()))?;
     let provider = provider(&config)?;
     let pacer = Pacer::new(config.send_interval, config.send_jitter);
@@ -92,6 +92,7 @@ pub async fn services(config: Config, overrides: Overrides) -> Result<Arc<Servic
         clock: overrides.clock,
         provider,
         templates: Arc::new(templates),
+        flows: Arc::new(flows),
         pacer: Arc::new(pacer),
         queue,
         ingest,

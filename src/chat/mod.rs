@@ -8,7 +8,7 @@ pub mod renewal;
 mod staff;
 mod staff_views;
 
-use crate::conversation::{ConversationState, Flows};
+use crate::conversation::ConversationState;
 use crate::domain::{Phone, clock::local_today};
 use crate::jobs::{JobError, Services};
 use crate::store::{MessageKind, NewOutbound};
@@ -47,9 +47,7 @@ pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), 
     if config.is_staff(&phone) && row.body.trim_start().starts_with('/') {
         staff::handle(services, &phone, &row.body).await?;
     } else {
-        let flows = Flows::load(config.locale, config.flows_dir.as_deref())
-            .map_err(|e| JobError::Flows(e.to_string()))?;
-        customer::handle(services, &flows, &phone, &row).await?;
+        customer::handle(services, &services.flows, &phone, &row).await?;
     }
     store
         .mark_inbound_processed(message_id, services.clock.now())

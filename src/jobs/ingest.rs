@@ -18,6 +18,8 @@ use crate::store::{NewInbound, Store};
 
 /// Most messages written in one transaction.
 const MAX_BATCH: usize = 256;
+/// Longest wait for more messages when the previous batch was bigger.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 /// Requests that may wait for the writer before senders wait to hand over.
 const CHANNEL_CAPACITY: usize = 4_096;
 
@@ -64,7 +66,23 @@ async fn writer(
     clock: Arc<dyn Clock>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut previous = 0;
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // Answering a big batch releases many clients at once; the first of
+        // their next requests would otherwise be written alone, at nearly the
+        // cost of the whole batch. Under load, wait briefly for company.
+        if batch.len() < previous {
+            let deadline = tokio::time::Instant::now() + LINGER;
+            while batch.len() < previous {
+                let room = MAX_BATCH - batch.len();
+                match tokio::time::timeout_at(deadline, receiver.recv_many(&mut batch, room)).await
+                {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
+        }
+        previous = batch.len();
         let (messages, waiting): (Vec<NewInbound>, Vec<oneshot::Sender<Outcome>>) =
             batch.drain(..).map(|p| (p.message, p.done)).unzip();
         metrics::histogram!("avisa_ingest_batch_size").record(messages.len() as f64);

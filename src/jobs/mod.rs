@@ -30,8 +30,6 @@ pub enum JobError {
     Template(#[from] TemplateError),
     #[error("job queue: {0}")]
     Queue(String),
-    #[error("flows: {0}")]
-    Flows(String),
     #[error("conversation state: {0}")]
     State(String),
     #[error("webhook ingest: {0}")]
@@ -46,6 +44,8 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub provider: Arc<dyn Provider>,
     pub templates: Arc<Templates>,
+    /// The conversation's intents and menu, loaded and checked at start.
+    pub flows: Arc<crate::conversation::Flows>,
     pub pacer: Arc<Pacer>,
     pub queue: JobQueue,
     /// Where the webhook hands inbound messages to be stored (group commit).

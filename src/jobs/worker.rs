@@ -151,7 +151,9 @@ macro_rules! spawn_workers {
             .build(send_job);
         let inbound_worker = WorkerBuilder::new(worker_name("inbound"))
             .backend($inbound.clone().poll_with_strategy(EveryTick::new(Duration::from_millis(100))))
-            .concurrency(2)
+            // One at a time: a customer's messages are answered in order and
+            // two replies never race on the same conversation state.
+            .concurrency(1)
             .retry(RetryPolicy::retries(3))
             .timeout(Duration::from_secs(60))
             .data($services.clone())

@@ -66,6 +66,27 @@ pub(crate) fn unique_as(field: &'static str) -> impl FnOnce(sqlx::Error) -> supe
 pub(crate) const MESSAGE_ROWS_PER_INSERT: usize = 500;
 pub(crate) const REMINDER_ROWS_PER_INSERT: usize = 1_000;
 
+/// Splits `items` into runs of 64, 32, … 1 rows. A multi-row INSERT's text
+/// depends on its row count and a new text is parsed and planned again
+/// (a 64-row INSERT costs milliseconds to prepare); with these sizes a
+/// connection's statement cache holds every shape after the first batches.
+pub(crate) fn power_of_two_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    const LARGEST: usize = 64;
+    std::iter::from_fn(move || {
+        if items.is_empty() {
+            return None;
+        }
+        let size = if items.len() >= LARGEST {
+            LARGEST
+        } else {
+            1 << items.len().ilog2()
+        };
+        let (chunk, rest) = items.split_at(size);
+        items = rest;
+        Some(chunk)
+    })
+}
+
 /// Delivery statuses only move forward (a late "delivered" never undoes "read").
 pub(crate) fn delivery_rank(status: &str) -> i32 {
     match status {
@@ -618,41 +639,33 @@ macro_rules! impl_store {
                 let mut tx = self.begin_write().await?;
                 let mut ids = Vec::with_capacity(messages.len());
                 if by_wa_id {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO messages (direction, phone, client_id, kind, body, media_kind, status, wa_message_id, created_at, updated_at) VALUES ",
-                    );
-                    for (i, message) in messages.iter().enumerate() {
-                        if i > 0 {
-                            insert.push(", ");
-                        }
-                        insert
-                            .push("('in', ")
-                            .push_bind(&message.phone)
-                            .push(", COALESCE(")
-                            .push_bind(message.client_id)
-                            .push(", (SELECT id FROM clients WHERE phone = ")
-                            .push_bind(&message.phone)
-                            .push(")), ")
-                            .push_bind(message.kind.as_str())
-                            .push(", ")
-                            .push_bind(&message.body)
-                            .push(", ")
-                            .push_bind(&message.media_kind)
-                            .push(", 'received', ")
-                            .push_bind(&message.wa_message_id)
-                            .push(", ")
-                            .push_bind(now)
-                            .push(", ")
-                            .push_bind(now)
-                            .push(")");
+                    let mut new: std::collections::HashMap<String, i64> =
+                        std::collections::HashMap::with_capacity(messages.len());
+                    for chunk in $crate::store::queries::power_of_two_chunks(messages) {
+                        let mut insert = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO messages (direction, phone, client_id, kind, body, media_kind, status, wa_message_id, created_at, updated_at) ",
+                        );
+                        insert.push_values(chunk, |mut row, message| {
+                            row.push("'in'")
+                                .push_bind(&message.phone)
+                                .push_unseparated(", COALESCE(")
+                                .push_bind_unseparated(message.client_id)
+                                .push_unseparated(", (SELECT id FROM clients WHERE phone = ")
+                                .push_bind_unseparated(&message.phone)
+                                .push_unseparated("))")
+                                .push_bind(message.kind.as_str())
+                                .push_bind(&message.body)
+                                .push_bind(&message.media_kind)
+                                .push("'received'")
+                                .push_bind(&message.wa_message_id)
+                                .push_bind(now)
+                                .push_bind(now);
+                        });
+                        insert.push(" ON CONFLICT (wa_message_id) DO NOTHING RETURNING id, wa_message_id");
+                        let inserted: Vec<(i64, Option<String>)> =
+                            insert.build_query_as().fetch_all(&mut *tx).await?;
+                        new.extend(inserted.into_iter().filter_map(|(id, wa)| wa.map(|wa| (wa, id))));
                     }
-                    insert.push(" ON CONFLICT (wa_message_id) DO NOTHING RETURNING id, wa_message_id");
-                    let inserted: Vec<(i64, Option<String>)> =
-                        insert.build_query_as().fetch_all(&mut *tx).await?;
-                    let mut new: std::collections::HashMap<String, i64> = inserted
-                        .into_iter()
-                        .filter_map(|(id, wa)| wa.map(|wa| (wa, id)))
-                        .collect();
                     // A WhatsApp id twice in the batch: the first gets the row.
                     for message in messages {
                         ids.push(message.wa_message_id.as_ref().and_then(|wa| new.remove(wa)));
@@ -1581,3 +1594,28 @@ macro_rules! impl_store {
 pub(crate) use {
     client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::power_of_two_chunks;
+
+    fn sizes(n: usize) -> Vec<usize> {
+        let items: Vec<usize> = (0..n).collect();
+        power_of_two_chunks(&items).map(<[usize]>::len).collect()
+    }
+
+    #[test]
+    fn chunks_are_powers_of_two_of_at_most_64_in_order() {
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), vec![1]);
+        assert_eq!(sizes(37), vec![32, 4, 1]);
+        assert_eq!(sizes(64), vec![64]);
+        assert_eq!(sizes(200), vec![64, 64, 64, 8]);
+        for n in 0..300 {
+            let items: Vec<usize> = (0..n).collect();
+            let joined: Vec<usize> = power_of_two_chunks(&items).flatten().copied().collect();
+            assert_eq!(joined, items, "n = {n}");
+            assert!(sizes(n).iter().all(|s| s.is_power_of_two() && *s <= 64));
+        }
+    }
+}
