@@ -38,12 +38,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            // Reads served from the page cache without a pread per page.
-            .pragma("mmap_size", "268435456")
             // Sorts and temporary indexes in memory, not in files under /var/tmp.
             .pragma("temp_store", "memory")
-            // 32 MiB of page cache per connection (the default is 2 MiB).
-            .pragma("cache_size", "-32768")
             // No connection checkpoints when it commits (that commit would
             // stall 20-30 ms copying the log and syncing the file, with the
             // write lock held); `checkpoint_in_background` does it instead.
