@@ -7,6 +7,7 @@
 //! batch is one message and nothing waits for company.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
@@ -35,19 +36,34 @@ struct Pending {
 #[derive(Debug, Clone)]
 pub struct Ingest {
     sender: mpsc::Sender<Pending>,
+    /// Webhooks handed over and not yet answered.
+    waiting: Arc<AtomicUsize>,
 }
+
+/// Webhooks waiting at once from which ingest counts as a burst.
+const BURST: usize = 8;
 
 impl Ingest {
     /// Spawns the writer on the current tokio runtime.
     pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Ingest {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
         tokio::spawn(writer(receiver, store, clock));
-        Ingest { sender }
+        Ingest {
+            sender,
+            waiting: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// True while a burst of webhooks is being stored: other writers (the
+    /// inbound worker) may step aside so the webhooks' commits go first.
+    pub fn is_busy(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed) >= BURST
     }
 
     /// Stores `message` (deduplicated by WhatsApp id) with its handling job;
     /// returns once they are committed. `None`: seen before.
     pub async fn submit(&self, message: NewInbound) -> Result<Option<i64>, JobError> {
+        let _waiting = Waiting::count(&self.waiting);
         let (done, outcome) = oneshot::channel();
         self.sender
             .send(Pending { message, done })
@@ -57,6 +73,23 @@ impl Ingest {
             .await
             .map_err(|_| JobError::Ingest("the writer dropped the message".into()))?
             .map_err(JobError::Ingest)
+    }
+}
+
+/// Counts one waiting webhook for as long as it lives (also when the
+/// request is dropped mid-wait).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(counter: &'a AtomicUsize) -> Waiting<'a> {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Waiting(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -117,5 +150,30 @@ async fn write(store: &dyn Store, messages: &[NewInbound], now: DateTime<Utc>) -
             }
             outcomes
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_while_a_burst_of_webhooks_waits() {
+        let (sender, _receiver) = mpsc::channel(1);
+        let ingest = Ingest {
+            sender,
+            waiting: Arc::new(AtomicUsize::new(0)),
+        };
+        let mut waiting: Vec<Waiting<'_>> = (0..BURST - 1)
+            .map(|_| Waiting::count(&ingest.waiting))
+            .collect();
+        assert!(!ingest.is_busy());
+        waiting.push(Waiting::count(&ingest.waiting));
+        assert!(ingest.is_busy());
+        // A request dropped mid-wait (client gone) stops counting too.
+        waiting.pop();
+        assert!(!ingest.is_busy());
+        drop(waiting);
+        assert_eq!(ingest.waiting.load(Ordering::Relaxed), 0);
     }
 }

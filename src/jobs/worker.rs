@@ -67,7 +67,17 @@ async fn send_job(job: SendMessage, services: Data<Arc<Services>>) -> Result<(),
     Ok(())
 }
 
+/// Longest an inbound message waits for a burst of webhooks to be stored.
+const YIELD_TO_INGEST: Duration = Duration::from_secs(2);
+
 async fn inbound_job(job: HandleInbound, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
+    // Storing webhooks comes first: handling writes to the same database,
+    // and under a burst each of its commits holds up a batch of webhooks.
+    // The reply is only delayed, never skipped.
+    let until = tokio::time::Instant::now() + YIELD_TO_INGEST;
+    while services.ingest.is_busy() && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     crate::chat::handle_inbound(&services, job.message_id).await?;
     Ok(())
 }
