@@ -179,10 +179,10 @@ extern "C" fn retry_soon(_: *mut std::ffi::c_void, tries: std::ffi::c_int) -> st
     1
 }
 
-/// Checkpoints the write-ahead log every `CHECKPOINT_EVERY` on its own
-/// connection. PASSIVE never waits for writers or readers and writers never
-/// wait for it, so a busy log is copied a little at a time without holding
-/// up a commit.
+/// Checkpoints the write-ahead log every `CHECKPOINT_EVERY` on a pooled
+/// connection. PASSIVE takes no lock a writer needs, so no commit waits for
+/// it by SQLite's rules; its disk syncs still slow writers down a little
+/// (the webhook p99 in README.md is mostly that).
 async fn checkpoint_in_background(pool: SqlitePool, alive: Weak<()>) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
