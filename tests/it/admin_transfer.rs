@@ -1,7 +1,7 @@
 //! The staff panel's CSV import (dry run, errors by line, confirm) and
 //! export (re-imports with no changes) over HTTP, on SQLite and PostgreSQL.
 
-mod support;
+use crate::support;
 
 use avisa::domain::Region;
 use avisa::store::NewSubscription;

@@ -1,6 +1,8 @@
 #![allow(dead_code)]
 pub mod admin;
 pub mod app;
+#[macro_use]
 pub mod db;
+pub mod fixtures;
 pub mod ops;
 pub mod panel;

@@ -1,6 +1,6 @@
 //! The reminder engine end to end: real database, fake WaSender over HTTP.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

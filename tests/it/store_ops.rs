@@ -1,35 +1,12 @@
 //! Store conformance for the staff panel's operations area (messages log,
 //! retry, export, import preview), on SQLite and PostgreSQL.
 
-mod support;
+use crate::support;
 
-use avisa::domain::{Money, Phone, Region};
 use avisa::store::*;
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::Duration;
 use support::db::{Backend, TestDb};
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap()
-}
-
-fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
-
-fn phone(s: &str) -> Phone {
-    Phone::parse(s, Region::default()).unwrap()
-}
-
-fn row(name: &str, tel: &str, service: &str, end: NaiveDate, cents: i64) -> NewSubscription {
-    NewSubscription {
-        name: name.into(),
-        phone: phone(tel),
-        email: None,
-        service: service.into(),
-        end_date: end,
-        price: Money::from_cents(cents),
-    }
-}
+use support::fixtures::{date, now, phone, row};
 
 fn out(tel: &str, kind: MessageKind, body: &str) -> NewOutbound {
     NewOutbound {

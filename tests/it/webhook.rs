@@ -1,6 +1,6 @@
 //! The WaSender webhook over HTTP, on SQLite and PostgreSQL.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

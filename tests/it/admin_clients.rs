@@ -3,7 +3,7 @@
 //! and the pages in English. Subscriptions, renewals and services are in
 //! `admin_subscriptions.rs`.
 
-mod support;
+use crate::support;
 
 use support::admin::{AdminClient, PASSWORD, create_user, location};
 use support::app::{Options, TestApp};

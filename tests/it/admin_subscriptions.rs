@@ -2,7 +2,7 @@
 //! PostgreSQL: add, edit, cancel, delete; renewing from the web exactly as
 //! the staff chat's `/renovar` does; services create, rename, default price.
 
-mod support;
+use crate::support;
 
 use avisa::domain::Money;
 use avisa::store::*;

@@ -8,7 +8,7 @@
 //! Without chromium/chromedriver the test is skipped, except with CI=true
 //! (where `.ci/run` installs them) when it fails.
 
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

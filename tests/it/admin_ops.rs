@@ -2,7 +2,7 @@
 //! messages log and retry, pause/resume, "Ejecutar hoy", masked settings and
 //! confirming renewal requests. (CSV import/export: admin_transfer.rs.)
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

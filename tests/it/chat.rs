@@ -1,7 +1,7 @@
 //! The chat handler end to end on both backends: inbound row in, outbox rows
 //! and database effects out.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,24 +1,12 @@
 //! Store conformance for the staff panel's clients, subscriptions and
 //! services, on SQLite and PostgreSQL.
 
-mod support;
+use crate::support;
 
-use avisa::domain::{Money, Phone, Region};
+use avisa::domain::{Money, Region};
 use avisa::store::*;
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use support::db::{Backend, TestDb};
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap()
-}
-
-fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
-
-fn phone(s: &str) -> Phone {
-    Phone::parse(s, Region::default()).unwrap()
-}
+use support::fixtures::{date, now, phone};
 
 fn client(name: &str, tel: &str) -> ClientInput {
     ClientInput {

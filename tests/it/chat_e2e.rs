@@ -7,7 +7,7 @@
 //! the start-up catch-up sends each the 7-day reminder. Tomorrow they would
 //! be at 3 days, the next tier — unless renewed.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
@@ -322,7 +322,7 @@ async fn customer_renews_through_whatsapp(backend: Backend) {
             .is_none()
     );
     let renewal = store
-        .last_renewal_by(STAFF, chrono::Utc::now() - chrono::Duration::days(1))
+        .last_renewal_by(STAFF, services.clock.now() - chrono::Duration::days(1))
         .await
         .unwrap()
         .expect("an audit row");

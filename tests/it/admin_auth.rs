@@ -1,7 +1,7 @@
 //! Staff panel sign-in, sessions, CSRF, login limits and the dashboard, over
 //! HTTP on SQLite and PostgreSQL.
 
-mod support;
+use crate::support;
 
 use avisa::domain::clock::local_to_utc;
 use avisa::domain::{Money, Phone, Region};

@@ -1,0 +1,21 @@
+//! All integration tests in one binary: one link instead of fifteen (the
+//! build, not the tests, is most of CI time). One module per area.
+
+#[macro_use]
+mod support;
+
+mod admin_auth;
+mod admin_clients;
+mod admin_ops;
+mod admin_subscriptions;
+mod admin_transfer;
+mod admin_users_cli;
+mod browser;
+mod chat;
+mod chat_e2e;
+mod ingest;
+mod reminders;
+mod store;
+mod store_clients;
+mod store_ops;
+mod webhook;
