@@ -9,7 +9,7 @@ use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
 
-use super::forms::{self, ClientForm, Errors, SubscriptionForm, done, found, not_found};
+use super::forms::{self, ClientForm, Errors, SubscriptionForm, deleted, done, found, not_found};
 use super::session::encode_component;
 use super::subscriptions::{resolve_service, service_id_for};
 use super::{CurrentUser, audit, pages};
@@ -267,10 +267,8 @@ pub async fn delete(
         Ok(row) => row,
         Err(page) => return page,
     };
-    match state.services.store.delete_client(id).await {
-        Ok(true) => {}
-        Ok(false) => return not_found(&state, &user),
-        Err(e) => return pages::server_error(&state, e),
+    if let Err(page) = deleted(&state, &user, state.services.store.delete_client(id).await) {
+        return page;
     }
     let detail = format!("#{id} {} ({})", client.name, client.phone);
     audit(&state, &user, "client.delete", &detail).await;

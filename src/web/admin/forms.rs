@@ -66,6 +66,17 @@ pub(super) fn found<T>(
     }
 }
 
+/// A delete the page asked for: nothing deleted (already gone) → the 404
+/// page, a store error → the 500 page.
+#[allow(clippy::result_large_err)]
+pub(super) fn deleted(
+    state: &crate::web::WebState,
+    user: &CurrentUser,
+    outcome: crate::store::StoreResult<bool>,
+) -> Result<(), Response> {
+    found(state, user, outcome.map(|gone| gone.then_some(())))
+}
+
 fn keep<T>(errors: &mut Errors, field: &'static str, checked: Result<T, FieldError>) -> Option<T> {
     checked.map_err(|e| errors.insert(field, e.key())).ok()
 }

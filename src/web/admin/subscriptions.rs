@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::client_page;
 use super::forms::{
-    self, Errors, RENEW_MONTHS, ServiceChoice, SubscriptionForm, ValidSubscription, done, found,
-    not_found,
+    self, Errors, RENEW_MONTHS, ServiceChoice, SubscriptionForm, ValidSubscription, deleted, done,
+    found, not_found,
 };
 use super::{CurrentUser, audit, pages};
 use crate::chat::renewal;
@@ -336,10 +336,12 @@ pub async fn delete(
         Ok(row) => row,
         Err(page) => return page,
     };
-    match state.services.store.delete_subscription(id).await {
-        Ok(true) => {}
-        Ok(false) => return not_found(&state, &user),
-        Err(e) => return pages::server_error(&state, e),
+    if let Err(page) = deleted(
+        &state,
+        &user,
+        state.services.store.delete_subscription(id).await,
+    ) {
+        return page;
     }
     audit(&state, &user, "subscription.delete", &describe(&sub)).await;
     done(
