@@ -1,7 +1,7 @@
 //! Webhook ingest with group commit. Each request hands its inbound message
 //! to one writer task and waits; the writer takes everything that has
 //! arrived meanwhile (up to `MAX_BATCH`) and stores the rows together with
-//! their handling jobs in one transaction, then answers every waiting
+//! one job to handle them in one transaction, then answers every waiting
 //! request. Under load many webhooks share one commit instead of each
 //! paying for two and fighting over SQLite's single write lock; when idle a
 //! batch is one message and nothing waits for company.
@@ -17,8 +17,8 @@ use super::queue::INBOUND_JOBS;
 use crate::domain::Clock;
 use crate::store::{NewInbound, Store};
 
-/// Most messages written in one transaction.
-const MAX_BATCH: usize = 256;
+/// Most messages written in one transaction (and handled by one job).
+pub(crate) const MAX_BATCH: usize = 256;
 /// Longest wait for more messages when the previous batch was bigger.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 /// Requests that may wait for the writer before senders wait to hand over.
@@ -60,7 +60,7 @@ impl Ingest {
         self.waiting.load(Ordering::Relaxed) >= BURST
     }
 
-    /// Stores `message` (deduplicated by WhatsApp id) with its handling job;
+    /// Stores `message` (deduplicated by WhatsApp id) and a job to handle it;
     /// returns once they are committed. `None`: seen before.
     pub async fn submit(&self, message: NewInbound) -> Result<Option<i64>, JobError> {
         let _waiting = Waiting::count(&self.waiting);

@@ -19,10 +19,31 @@ pub struct SendMessage {
     pub message_id: i64,
 }
 
-/// Run the conversation for stored inbound message `message_id` once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Run the conversation once for each stored inbound message, in order:
+/// the messages one webhook batch stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "InboundArgs")]
 pub struct HandleInbound {
-    pub message_id: i64,
+    pub message_ids: Vec<i64>,
+}
+
+/// What an inbound job's arguments may hold: a batch, or the one message of
+/// a job queued by an earlier version (still in the queue after an upgrade).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum InboundArgs {
+    Batch { message_ids: Vec<i64> },
+    One { message_id: i64 },
+}
+
+impl From<InboundArgs> for HandleInbound {
+    fn from(args: InboundArgs) -> HandleInbound {
+        let message_ids = match args {
+            InboundArgs::Batch { message_ids } => message_ids,
+            InboundArgs::One { message_id } => vec![message_id],
+        };
+        HandleInbound { message_ids }
+    }
 }
 
 pub const SEND_QUEUE: &str = "avisa::send_message";
@@ -189,52 +210,27 @@ impl JobQueue {
         }
         Ok(())
     }
-
-    pub async fn push_inbound(&self, message_id: i64) -> Result<(), JobError> {
-        let task = inbound_task(message_id);
-        let result = match &self.backend {
-            QueueBackend::Sqlite { inbound, .. } => {
-                inbound.clone().push_task(task).await.map_err(queue_error)
-            }
-            QueueBackend::Postgres { inbound, .. } => {
-                inbound.clone().push_task(task).await.map_err(queue_error)
-            }
-        };
-        match result {
-            // PostgreSQL reports a repeated idempotency key; it is already queued.
-            Err(JobError::Queue(text))
-                if text.contains("idempotency") || text.contains("duplicate key") =>
-            {
-                Ok(())
-            }
-            other => other,
-        }
-    }
 }
 
-/// One job per inbound message, keyed by its id so it is queued only once.
-fn inbound_task(message_id: i64) -> apalis::prelude::Task<HandleInbound> {
-    TaskBuilder::new(HandleInbound { message_id })
-        .max_attempts(JOB_MAX_ATTEMPTS)
-        .idempotency_key(format!("inbound-{message_id}"))
-        .build()
-}
-
-/// The inbound job as the store writes it beside the message row, in the
-/// same transaction (webhook ingest): same queue, arguments (JSON, apalis'
-/// default codec), attempts and idempotency key as `push_inbound`.
+/// The inbound job as the store writes it beside a batch of message rows,
+/// in the same transaction (webhook ingest): arguments in apalis' default
+/// codec (JSON), keyed by the first id so it is queued only once.
 pub const INBOUND_JOBS: InboundJobs = InboundJobs {
     queue: INBOUND_QUEUE,
     task: encoded_inbound_task,
 };
 
-fn encoded_inbound_task(message_id: i64) -> EncodedTask {
-    // Serializing a struct of one integer cannot fail; the default (empty
+fn encoded_inbound_task(message_ids: &[i64]) -> EncodedTask {
+    let job = HandleInbound {
+        message_ids: message_ids.to_vec(),
+    };
+    // Serializing a list of integers cannot fail; the default (empty
     // arguments) is unreachable.
-    let args = serde_json::to_vec(&HandleInbound { message_id }).unwrap_or_default();
+    let args = serde_json::to_vec(&job).unwrap_or_default();
+    let first = message_ids.first().copied().unwrap_or_default();
     TaskBuilder::new(args)
         .max_attempts(JOB_MAX_ATTEMPTS)
-        .idempotency_key(format!("inbound-{message_id}"))
+        .idempotency_key(format!("inbound-{first}"))
         .build()
 }
 
@@ -248,13 +244,22 @@ mod tests {
 
     #[test]
     fn encoded_inbound_task_is_what_the_worker_decodes() {
-        let task = encoded_inbound_task(42);
+        let task = encoded_inbound_task(&[42, 43, 45]);
         let job: HandleInbound = serde_json::from_slice(&task.args).unwrap();
-        assert_eq!(job, HandleInbound { message_id: 42 });
-        let typed = inbound_task(42);
+        assert_eq!(
+            job,
+            HandleInbound {
+                message_ids: vec![42, 43, 45]
+            }
+        );
         assert_eq!(task.max_attempts(), Some(JOB_MAX_ATTEMPTS));
-        assert_eq!(task.max_attempts(), typed.max_attempts());
         assert_eq!(task.idempotency_key(), Some("inbound-42"));
-        assert_eq!(task.idempotency_key(), typed.idempotency_key());
+    }
+
+    #[test]
+    fn a_one_message_job_from_an_earlier_version_still_decodes() {
+        let job: HandleInbound = serde_json::from_str(r#"{"message_id": 7}"#).unwrap();
+        assert_eq!(job.message_ids, vec![7]);
+        assert!(serde_json::from_str::<HandleInbound>(r#"{"id": 7}"#).is_err());
     }
 }

@@ -69,17 +69,37 @@ async fn send_job(job: SendMessage, services: Data<Arc<Services>>) -> Result<(),
 
 /// Longest an inbound message waits for a burst of webhooks to be stored.
 const YIELD_TO_INGEST: Duration = Duration::from_secs(2);
+/// Longest an inbound job may run: a full batch whose every message waits
+/// its longest for ingest, plus a minute of handling.
+const INBOUND_JOB_TIMEOUT: Duration =
+    Duration::from_secs(60 + YIELD_TO_INGEST.as_secs() * super::ingest::MAX_BATCH as u64);
 
 async fn inbound_job(job: HandleInbound, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
-    // Storing webhooks comes first: handling writes to the same database,
-    // and under a burst each of its commits holds up a batch of webhooks.
-    // The reply is only delayed, never skipped.
+    // A failed message does not hold up the rest of its batch: each is
+    // handled, and the job fails (and is retried) if any did. A retry
+    // skips the messages already handled (their row says so).
+    let mut first_error = None;
+    for message_id in job.message_ids {
+        yield_to_ingest(&services).await;
+        if let Err(e) = crate::chat::handle_inbound(&services, message_id).await {
+            tracing::warn!(message_id, error = %e, "inbound message not handled; the job will retry");
+            first_error.get_or_insert(e);
+        }
+    }
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// Storing webhooks comes first: handling writes to the same database, and
+/// under a burst each of its commits holds up a batch of webhooks. A reply
+/// is only delayed (at most `YIELD_TO_INGEST`), never skipped.
+async fn yield_to_ingest(services: &Services) {
     let until = tokio::time::Instant::now() + YIELD_TO_INGEST;
     while services.ingest.is_busy() && tokio::time::Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    crate::chat::handle_inbound(&services, job.message_id).await?;
-    Ok(())
 }
 
 async fn cron_job(
@@ -165,7 +185,7 @@ macro_rules! spawn_workers {
             // two replies never race on the same conversation state.
             .concurrency(1)
             .retry(RetryPolicy::retries(3))
-            .timeout(Duration::from_secs(60))
+            .timeout(INBOUND_JOB_TIMEOUT)
             .data($services.clone())
             .build(inbound_job);
         let mut s1 = $shutdown.clone();

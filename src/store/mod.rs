@@ -56,12 +56,13 @@ pub enum Pool {
 /// the job tables (same database) inside one of our transactions.
 pub type EncodedTask = apalis::prelude::Task<Vec<u8>>;
 
-/// The job queued with each new inbound row: its apalis queue and how to
-/// build the task for a message id (see `jobs::queue::INBOUND_JOBS`).
+/// The job queued with each batch of new inbound rows: its apalis queue and
+/// how to build the task for their ids, in order (see
+/// `jobs::queue::INBOUND_JOBS`).
 #[derive(Debug, Clone, Copy)]
 pub struct InboundJobs {
     pub queue: &'static str,
-    pub task: fn(i64) -> EncodedTask,
+    pub task: fn(&[i64]) -> EncodedTask,
 }
 
 /// Settings keys kept in the `settings` table.
@@ -199,9 +200,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// without `client_id` gets the client with its phone number, looked up
     /// in the same statement.
     ///
-    /// Each new row's handling job (`jobs`) is written into the job queue's
-    /// tables in the same transaction: a row without its job, or a job
-    /// without its row, never exists.
+    /// One handling job (`jobs`) for all the new rows is written into the
+    /// job queue's tables in the same transaction: a row without its job, or
+    /// a job without its rows, never exists. (One job per batch, not per
+    /// row: apalis' job table has fifteen indexes, and writing them per row
+    /// was most of a batch's pages and of the log a checkpoint copies.)
     async fn insert_inbound_batch(
         &self,
         messages: &[NewInbound],

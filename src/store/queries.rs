@@ -690,10 +690,9 @@ macro_rules! impl_store {
                         );
                     }
                 }
-                let tasks: Vec<$crate::store::EncodedTask> =
-                    ids.iter().flatten().map(|id| (jobs.task)(*id)).collect();
-                if !tasks.is_empty() {
-                    Self::push_jobs(&mut tx, jobs.queue, tasks).await?;
+                let new: Vec<i64> = ids.iter().flatten().copied().collect();
+                if !new.is_empty() {
+                    Self::push_jobs(&mut tx, jobs.queue, vec![(jobs.task)(&new)]).await?;
                 }
                 tx.commit().await?;
                 Ok(ids)
