@@ -6,8 +6,8 @@ use std::str::FromStr;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, SqlitePool};
 
 use super::queries::{
     client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
@@ -19,8 +19,9 @@ use super::{EncodedTask, Pool, StoreError, StoreResult};
 pub const MIGRATIONS_TABLE: &str = "avisa_migrations";
 
 /// How often the background task moves the write-ahead log into the
-/// database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// database file and starts the log over. Often enough that each
+/// checkpoint's disk syncs are small (a quarter second of writes).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -46,8 +47,9 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "0")
             // Disk kept by the log after a checkpoint has reset it.
             .pragma("journal_size_limit", "67108864");
+        let checkpoint_options = options.clone();
         let pool = SqlitePoolOptions::new()
-            .after_connect(|connection, _| Box::pin(install_busy_handler(connection)))
+            .after_connect(|connection, _| Box::pin(install_busy_handler(connection, retry_soon)))
             .max_connections(8)
             // A local file has no connection to lose; the check before each
             // acquire would cost a round trip to SQLite's thread every time.
@@ -56,8 +58,13 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
+        let checkpoints = checkpoint_options
+            .connect()
+            .await
+            .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
         let alive = Arc::new(());
         tokio::spawn(checkpoint_in_background(
+            checkpoints,
             pool.clone(),
             Arc::downgrade(&alive),
         ));
@@ -149,14 +156,17 @@ const BUSY_LONGEST_PAUSE: Duration = Duration::from_millis(1);
 /// taken for a moment (a worker's transaction, the job queue's fetch) would
 /// then wait 25-100 ms after it was free, which is most of a webhook's
 /// latency budget. This one never pauses more than 1 ms.
-async fn install_busy_handler(connection: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+async fn install_busy_handler(
+    connection: &mut sqlx::SqliteConnection,
+    handler: BusyHandler,
+) -> Result<(), sqlx::Error> {
     let mut handle = connection.lock_handle().await?;
     let db = handle.as_raw_handle().as_ptr();
     // SAFETY: `db` is this connection's open handle, locked away from its
     // worker thread for this call; the callback has the signature SQLite
     // expects, uses no argument and lives for the whole program.
     let rc =
-        unsafe { libsqlite3_sys::sqlite3_busy_handler(db, Some(retry_soon), std::ptr::null_mut()) };
+        unsafe { libsqlite3_sys::sqlite3_busy_handler(db, Some(handler), std::ptr::null_mut()) };
     if rc == libsqlite3_sys::SQLITE_OK {
         Ok(())
     } else {
@@ -168,6 +178,9 @@ async fn install_busy_handler(connection: &mut sqlx::SqliteConnection) -> Result
 
 /// SQLite's busy callback: non-zero means "try again", zero gives up with
 /// SQLITE_BUSY. `tries` counts the calls for this wait, from 0.
+type BusyHandler = extern "C" fn(*mut std::ffi::c_void, std::ffi::c_int) -> std::ffi::c_int;
+
+/// The pool's busy handler: waits up to `BUSY_TIMEOUT`.
 extern "C" fn retry_soon(_: *mut std::ffi::c_void, tries: std::ffi::c_int) -> std::ffi::c_int {
     let tries = u32::try_from(tries).unwrap_or(u32::MAX);
     // After the doubling steps every pause is the longest one.
@@ -179,25 +192,69 @@ extern "C" fn retry_soon(_: *mut std::ffi::c_void, tries: std::ffi::c_int) -> st
     1
 }
 
-/// Checkpoints the write-ahead log every `CHECKPOINT_EVERY` on a pooled
-/// connection. PASSIVE takes no lock a writer needs, so no commit waits for
-/// it by SQLite's rules; its disk syncs still slow writers down a little
-/// (the webhook p99 in README.md is mostly that).
-async fn checkpoint_in_background(pool: SqlitePool, alive: Weak<()>) {
+/// Longest the checkpoint connection waits for readers to leave the log
+/// before starting it over: it holds the write lock meanwhile.
+const RESTART_PATIENCE_TRIES: std::ffi::c_int = 10;
+
+/// The checkpoint connection's busy handler: 10 pauses of 100 µs, then
+/// the restart is left for the next round.
+extern "C" fn give_up_soon(_: *mut std::ffi::c_void, tries: std::ffi::c_int) -> std::ffi::c_int {
+    if tries >= RESTART_PATIENCE_TRIES {
+        return 0;
+    }
+    std::thread::sleep(BUSY_FIRST_PAUSE);
+    1
+}
+
+/// Every `CHECKPOINT_EVERY`, on its own connection, copies the write-ahead
+/// log into the database file and starts the log over.
+///
+/// Two PASSIVE checkpoints do the copying without taking any lock a writer
+/// needs: the first copies the last quarter second, the second what was
+/// committed meanwhile. Then a RESTART copies the last few frames with the
+/// write lock held (about 1-5 ms) so the next commit writes the log from its
+/// start again. Without the restart, under steady webhooks the log never
+/// drains, grows by tens of MB a second, and on ext4 every append to the
+/// growing file waited behind the checkpoint's disk sync (stalls of
+/// 20-80 ms; with the restart it overwrites blocks it already has). When
+/// readers keep the restart waiting longer than 1 ms it gives up until the
+/// next round.
+async fn checkpoint_in_background(
+    mut connection: sqlx::SqliteConnection,
+    pool: SqlitePool,
+    alive: Weak<()>,
+) {
+    if let Err(e) = install_busy_handler(&mut connection, give_up_soon).await {
+        tracing::warn!(error = %e, "SQLite checkpoint connection: busy handler not installed");
+    }
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         if alive.strong_count() == 0 || pool.is_closed() {
-            return;
+            break;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
+        for step in [
+            "PRAGMA wal_checkpoint(PASSIVE)",
+            "PRAGMA wal_checkpoint(PASSIVE)",
+            "PRAGMA wal_checkpoint(RESTART)",
+        ] {
+            // (busy, frames in the log, frames copied); busy = 1 when a
+            // RESTART gave up.
+            let outcome: Result<(i64, i64, i64), _> =
+                sqlx::query_as(step).fetch_one(&mut connection).await;
+            match outcome {
+                Ok((busy, log, copied)) => {
+                    tracing::trace!(step, busy, log, copied, "SQLite checkpoint");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; retrying next round");
+                    break;
+                }
+            }
         }
     }
+    let _ = connection.close().await;
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
@@ -243,6 +300,43 @@ mod tests {
             .await
             .unwrap();
         // 8 MB: more than the 1,000-page log an automatic checkpoint allows.
+        fill_8_mb(pool).await;
+        grows_past(&path, before + 8_000_000).await;
+        pool.close().await;
+    }
+
+    #[tokio::test]
+    async fn the_log_starts_over_instead_of_growing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("avisa.db");
+        let log = dir.path().join("avisa.db-wal");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let pool = store.sqlite_pool();
+        sqlx::query("CREATE TABLE filler (data BLOB)")
+            .execute(pool)
+            .await
+            .unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        fill_8_mb(pool).await;
+        grows_past(&path, before + 8_000_000).await;
+        // A round later the restart has run too (it follows the copy).
+        tokio::time::sleep(CHECKPOINT_EVERY * 2).await;
+        let first = std::fs::metadata(&log).unwrap().len();
+        assert!(first > 8_000_000, "the log held the first 8 MB: {first}");
+
+        let before = std::fs::metadata(&path).unwrap().len();
+        fill_8_mb(pool).await;
+        grows_past(&path, before + 8_000_000).await;
+        let second = std::fs::metadata(&log).unwrap().len();
+        // Appended after the first 8 MB, the log would be over 16 MB.
+        assert!(
+            second < first + 2_000_000,
+            "the second 8 MB were appended, not written over the first: {first} → {second} bytes"
+        );
+        pool.close().await;
+    }
+
+    async fn fill_8_mb(pool: &SqlitePool) {
         sqlx::query(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 80) \
              INSERT INTO filler SELECT randomblob(100000) FROM n",
@@ -250,18 +344,22 @@ mod tests {
         .execute(pool)
         .await
         .unwrap();
+    }
+
+    /// Waits (10 rounds at most) until the checkpoints have copied the log
+    /// into the database file, so that it is over `size` bytes.
+    async fn grows_past(path: &Path, size: u64) {
         let deadline = std::time::Instant::now() + CHECKPOINT_EVERY * 10;
         loop {
-            let size = std::fs::metadata(&path).unwrap().len();
-            if size > before + 8_000_000 {
-                break;
+            let now = std::fs::metadata(path).unwrap().len();
+            if now > size {
+                return;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "the database file did not grow: {before} → {size} bytes"
+                "the database file did not grow past {size} bytes: {now}"
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        pool.close().await;
     }
 }
