@@ -192,8 +192,8 @@ extern "C" fn retry_soon(_: *mut std::ffi::c_void, tries: std::ffi::c_int) -> st
     1
 }
 
-/// Longest the checkpoint connection waits for readers to leave the log
-/// before starting it over: it holds the write lock meanwhile.
+/// Longest the checkpoint connection's RESTART waits, first for the write
+/// lock, then (holding it) for readers to leave the log.
 const RESTART_PATIENCE_TRIES: std::ffi::c_int = 10;
 
 /// The checkpoint connection's busy handler: 10 pauses of 100 µs, then
@@ -216,9 +216,9 @@ extern "C" fn give_up_soon(_: *mut std::ffi::c_void, tries: std::ffi::c_int) -> 
 /// start again. Without the restart, under steady webhooks the log never
 /// drains, grows by tens of MB a second, and on ext4 every append to the
 /// growing file waited behind the checkpoint's disk sync (stalls of
-/// 20-80 ms; with the restart it overwrites blocks it already has). When
-/// readers keep the restart waiting longer than 1 ms it gives up until the
-/// next round.
+/// 20-80 ms; with the restart it overwrites blocks it already has). When a
+/// writer or readers keep the restart waiting longer than 1 ms it gives up
+/// until the next round.
 async fn checkpoint_in_background(
     mut connection: sqlx::SqliteConnection,
     pool: SqlitePool,
