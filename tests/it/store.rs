@@ -6,7 +6,7 @@ use avisa::domain::Phone;
 use avisa::store::*;
 use chrono::Duration;
 use support::db::{Backend, TestDb};
-use support::fixtures::{date, now, phone, row};
+use support::fixtures::{date, now, one_netflix_subscription, phone, row};
 
 async fn upsert_is_by_phone_and_service(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
@@ -137,17 +137,7 @@ async fn reminders_are_recorded_once(backend: Backend) {
         return;
     };
     let s = &db.store;
-    s.upsert_subscriptions(
-        &[row("A", "0991111111", "Netflix", date(2026, 11, 28), 750)],
-        now(),
-    )
-    .await
-    .unwrap();
-    let sub = s
-        .active_subscriptions_ending(date(2026, 11, 1), date(2026, 12, 31))
-        .await
-        .unwrap()
-        .remove(0);
+    let sub = one_netflix_subscription(s.as_ref(), "0991111111").await;
     let today = date(2026, 11, 25);
     let ids = s
         .record_reminders(&[planned(&sub, 3)], today, true, now())

@@ -6,7 +6,7 @@ use crate::support;
 use avisa::store::*;
 use chrono::Duration;
 use support::db::{Backend, TestDb};
-use support::fixtures::{date, now, phone, row};
+use support::fixtures::{date, now, one_netflix_subscription, phone, row};
 
 fn out(tel: &str, kind: MessageKind, body: &str) -> NewOutbound {
     NewOutbound {
@@ -158,17 +158,7 @@ async fn failed_messages_are_requeued_once(backend: Backend) {
     assert!(s.claim_message(id, now()).await.unwrap().is_some());
 
     // A failed reminder planned again in another message is not resent.
-    s.upsert_subscriptions(
-        &[row("A", "0992222222", "Netflix", date(2026, 11, 28), 750)],
-        now(),
-    )
-    .await
-    .unwrap();
-    let sub = s
-        .active_subscriptions_ending(date(2026, 11, 1), date(2026, 12, 31))
-        .await
-        .unwrap()
-        .remove(0);
+    let sub = one_netflix_subscription(s.as_ref(), "0992222222").await;
     let planned = PlannedMessage {
         client_id: sub.client_id,
         phone: phone("0992222222"),

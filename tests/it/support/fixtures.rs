@@ -1,7 +1,7 @@
 //! Fixed clock, dates, phones and subscription rows for the store suites.
 
 use avisa::domain::{Money, Phone, Region};
-use avisa::store::NewSubscription;
+use avisa::store::{NewSubscription, Store, SubscriptionView};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 /// The suites' "now": 2026-11-25 14:00 UTC.
@@ -26,4 +26,18 @@ pub fn row(name: &str, tel: &str, service: &str, end: NaiveDate, cents: i64) -> 
         end_date: end,
         price: Money::from_cents(cents),
     }
+}
+
+/// Stores client "A" at `tel` with Netflix ending 2026-11-28 (7.50) and
+/// returns that subscription as the reminder planner reads it.
+pub async fn one_netflix_subscription(store: &dyn Store, tel: &str) -> SubscriptionView {
+    store
+        .upsert_subscriptions(&[row("A", tel, "Netflix", date(2026, 11, 28), 750)], now())
+        .await
+        .unwrap();
+    store
+        .active_subscriptions_ending(date(2026, 11, 1), date(2026, 12, 31))
+        .await
+        .unwrap()
+        .remove(0)
 }
