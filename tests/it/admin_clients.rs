@@ -340,3 +340,37 @@ async fn english_pages(backend: Backend) {
     app.cleanup().await;
 }
 both_backends!(english, super::english_pages);
+
+/// Staff chase exactly the customers whose service has ended: their pages
+/// (expired yesterday, long ago, due today, and a hostile name) must render.
+async fn expired_and_due_today_pages(backend: Backend) {
+    let Some((app, admin)) = start(backend).await else {
+        return;
+    };
+    let cases = [
+        (
+            "Ñandú O'Brien <b>",
+            "0991111111",
+            date(2026, 11, 24),
+            "vencida hace 1 día",
+        ),
+        (
+            "=HYPERLINK(\"x\")",
+            "0991111112",
+            date(2025, 1, 31),
+            "vencida hace 663 día",
+        ),
+        ("Íñigo", "0991111113", date(2026, 11, 25), "hoy"),
+    ];
+    for (name, phone, end, shown) in cases {
+        let sub = seed_ending(&app, name, phone, "IPTV", end).await;
+        let path = format!("/admin/clients/{}", sub.client_id);
+        let (status, page) = admin.get_text(&path).await;
+        assert_eq!(status, 200, "{path}: {page}");
+        assert!(page.to_lowercase().contains(shown), "{name}: {page}");
+        assert!(page.contains("class=\"renew\""), "renew reachable: {page}");
+        assert!(!page.contains("<b>"), "name escaped");
+    }
+    app.cleanup().await;
+}
+both_backends!(expired_pages, super::expired_and_due_today_pages);

@@ -25,6 +25,9 @@ struct SubscriptionItem {
     #[serde(flatten)]
     view: SubscriptionView,
     days_left: i64,
+    /// Days since the end date (0 until it has passed), so templates never
+    /// negate a number themselves.
+    days_overdue: i64,
     /// `active`, `expired` (active, end date passed) or `cancelled`.
     state: &'static str,
 }
@@ -80,6 +83,7 @@ pub async fn page(
             SubscriptionItem {
                 view,
                 days_left: left,
+                days_overdue: (-left).max(0),
                 state,
             }
         })

@@ -46,6 +46,17 @@ pub fn store(app: &TestApp) -> &dyn Store {
 }
 
 pub async fn seed(app: &TestApp, name: &str, phone: &str, service: &str) -> SubscriptionView {
+    seed_ending(app, name, phone, service, date(2026, 12, 1)).await
+}
+
+/// Like `seed`, with the subscription ending on `end_date`.
+pub async fn seed_ending(
+    app: &TestApp,
+    name: &str,
+    phone: &str,
+    service: &str,
+    end_date: NaiveDate,
+) -> SubscriptionView {
     let phone = Phone::parse(phone, Region::default()).unwrap();
     store(app)
         .upsert_subscriptions(
@@ -54,7 +65,7 @@ pub async fn seed(app: &TestApp, name: &str, phone: &str, service: &str) -> Subs
                 phone: phone.clone(),
                 email: None,
                 service: service.into(),
-                end_date: date(2026, 12, 1),
+                end_date,
                 price: Money::from_cents(750),
             }],
             app.services.clock.now(),
