@@ -5,12 +5,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::domain::{Clock, SystemClock};
+use crate::health::Health;
 use crate::jobs::ingest::Ingest;
-use crate::jobs::worker::tokio_util_shutdown::{self, Shutdown, Trigger};
 use crate::jobs::{JobError, JobQueue, Pacer, Services};
 use crate::store::{self, StoreError};
 use crate::templates::{TemplateError, Templates};
@@ -84,9 +86,22 @@ pub async fn services(config: Config, overrides: Overrides) -> Result<Arc<Servic
     let flows = crate::conversation::Flows::load(config.locale, config.flows_dir.as_deref())
         .map_err(|e| AppError::Flows(e.to_string()))?;
     let provider = provider(&config)?;
-    let pacer = Pacer::new(config.send_interval, config.send_jitter);
-    let ingest = Ingest::start(store.clone(), overrides.clock.clone());
+    let pacer = Pacer::new(
+        config.send_interval,
+        config.send_jitter,
+        store.clone(),
+        sending_account(&config),
+        config.wasender_timeout,
+    );
+    let health = Health::new();
+    let ingest = Ingest::start(
+        store.clone(),
+        overrides.clock.clone(),
+        health.clone(),
+        queue.wakeups.inbound.clone(),
+    );
     Ok(Arc::new(Services {
+        health,
         config: Arc::new(config),
         store,
         clock: overrides.clock,
@@ -98,6 +113,24 @@ pub async fn services(config: Config, overrides: Overrides) -> Result<Arc<Servic
         ingest,
     }))
 }
+
+/// Which WhatsApp number sends (the pacing slot's key): a hash of the
+/// provider's credentials, so the key itself is never stored.
+fn sending_account(config: &Config) -> String {
+    use secrecy::ExposeSecret;
+    match &config.wasender_api_key {
+        Some(key) => {
+            let digest = Sha256::digest(key.expose_secret().as_bytes());
+            let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            format!("wasender:{hex}")
+        }
+        None => "console".to_string(),
+    }
+}
+
+/// How long shutdown waits for requests and sends in progress; a send
+/// still in flight then is recorded as `unknown`.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 pub struct Application {
     listener: TcpListener,
@@ -137,9 +170,9 @@ impl Application {
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        let (trigger, shutdown): (Trigger, Shutdown) = tokio_util_shutdown::channel();
+        let token = CancellationToken::new();
         warn_about_settings(&self.services);
-        let mut workers = crate::jobs::worker::spawn_all(self.services.clone(), shutdown.clone())?;
+        let mut workers = crate::jobs::worker::spawn_all(self.services.clone(), token.clone())?;
         let state = crate::web::WebState {
             services: self.services.clone(),
             metrics: metrics_handle(),
@@ -150,25 +183,51 @@ impl Application {
             tracing::warn!(error = %e, "cannot prepare the staff panel's cookie key");
         }
         let app = crate::web::router(state);
-        let mut on_stop = shutdown.clone();
         tracing::info!(port = self.port, "avisa is listening");
-        // Peer addresses feed the panel's login limits.
-        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let server = axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move { on_stop.wait().await });
-        let stopper = tokio::spawn(async move {
-            stop.await;
-            tracing::info!("shutting down");
-            trigger.fire();
-        });
-        let result = server.await.map_err(AppError::Serve);
+        let stopper = {
+            let token = token.clone();
+            tokio::spawn(async move {
+                stop.await;
+                tracing::info!("shutting down");
+                token.cancel();
+            })
+        };
+        let result = crate::web::serve::serve(self.listener, app, token.clone(), SHUTDOWN_DEADLINE)
+            .await
+            .map_err(AppError::Serve);
         stopper.abort();
-        // Give workers a moment to finish their current job.
-        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        token.cancel();
+        // Workers finish their current job, within the deadline.
+        let finished = tokio::time::timeout(SHUTDOWN_DEADLINE, async {
             while workers.join_next().await.is_some() {}
         })
         .await;
+        if finished.is_err() {
+            workers.abort_all();
+            mark_unfinished_sends_unknown(&self.services).await;
+        }
         result
+    }
+}
+
+/// Sends this process started and could not finish before exiting: their
+/// request may have reached WhatsApp, so they are `unknown`, not resent.
+async fn mark_unfinished_sends_unknown(services: &Services) {
+    for id in services.queue.sending_now() {
+        let error = "interrupted by shutdown while sending: WhatsApp may have it; not resent";
+        match services
+            .store
+            .mark_unknown(id, error, services.clock.now())
+            .await
+        {
+            Ok(()) => tracing::warn!(
+                message_id = id,
+                "send interrupted by shutdown; marked unknown"
+            ),
+            Err(e) => {
+                tracing::error!(message_id = id, error = %e, "cannot mark an interrupted send unknown")
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod conversation;
 pub mod domain;
+pub mod health;
 pub mod import;
 pub mod jobs;
 pub mod store;

@@ -10,11 +10,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::JobError;
 use super::queue::INBOUND_JOBS;
 use crate::domain::Clock;
+use crate::health::{Health, supervise};
 use crate::store::{NewInbound, Store};
 
 /// Most messages written in one transaction (and handled by one job).
@@ -44,10 +46,32 @@ pub struct Ingest {
 const BURST: usize = 8;
 
 impl Ingest {
-    /// Spawns the writer on the current tokio runtime.
-    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Ingest {
+    /// Spawns the writer on the current tokio runtime, supervised: a panic
+    /// fails the batch in hand (those webhooks get 503 and are redelivered)
+    /// and the writer starts again on the same channel. `wake` is told when
+    /// new messages are stored (the inbound worker's wake-up).
+    pub fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        health: Arc<Health>,
+        wake: Arc<Notify>,
+    ) -> Ingest {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-        tokio::spawn(writer(receiver, store, clock));
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        tokio::spawn(supervise(
+            health,
+            "ingest_writer",
+            CancellationToken::new(),
+            move || {
+                let (receiver, store, clock, wake) =
+                    (receiver.clone(), store.clone(), clock.clone(), wake.clone());
+                async move {
+                    let mut receiver = receiver.lock().await;
+                    writer(&mut receiver, store, clock, wake).await;
+                    Ok(())
+                }
+            },
+        ));
         Ingest {
             sender,
             waiting: Arc::new(AtomicUsize::new(0)),
@@ -93,10 +117,12 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// Stores batches until every sender is gone.
 async fn writer(
-    mut receiver: mpsc::Receiver<Pending>,
+    receiver: &mut mpsc::Receiver<Pending>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut previous = 0;
@@ -120,6 +146,9 @@ async fn writer(
             batch.drain(..).map(|p| (p.message, p.done)).unzip();
         metrics::histogram!("avisa_ingest_batch_size").record(messages.len() as f64);
         let outcomes = write(store.as_ref(), &messages, clock.now()).await;
+        if outcomes.iter().any(|o| matches!(o, Ok(Some(_)))) {
+            wake.notify_one();
+        }
         for (done, outcome) in waiting.into_iter().zip(outcomes) {
             // The request may have gone (client hung up); the row stays.
             let _ = done.send(outcome);

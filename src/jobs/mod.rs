@@ -40,6 +40,8 @@ pub enum JobError {
 #[derive(Debug, Clone)]
 pub struct Services {
     pub config: Arc<Config>,
+    /// The supervised background tasks' states, for `/healthz`.
+    pub health: Arc<crate::health::Health>,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub provider: Arc<dyn Provider>,

@@ -9,6 +9,7 @@ use apalis::prelude::{TaskBuilder, TaskSink};
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 
 use super::JobError;
 use crate::store::{EncodedTask, InboundJobs, Pool};
@@ -62,6 +63,48 @@ pub struct JobQueue {
     /// Messages with a send job pushed by this process and not yet finished,
     /// so the sweeper does not queue them again.
     in_flight: Arc<Mutex<HashSet<i64>>>,
+    /// Wakes this process' workers as soon as a job is pushed, instead of
+    /// at their next poll (PostgreSQL also wakes other instances: see
+    /// `listen_for_jobs`).
+    pub wakeups: Wakeups,
+    /// Messages this process has claimed (`sending`) and whose outcome is
+    /// not recorded yet: what a shutdown that cannot wait marks `unknown`.
+    sending: Arc<Mutex<HashSet<i64>>>,
+}
+
+/// Counts one message as being sent by this process for as long as it lives.
+#[derive(Debug)]
+pub struct Sending {
+    set: Arc<Mutex<HashSet<i64>>>,
+    id: i64,
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
+}
+
+/// One wake-up per queue: a push stores a permit, so a wake-up that comes
+/// while the worker is busy is not lost.
+#[derive(Debug, Clone, Default)]
+pub struct Wakeups {
+    pub send: Arc<Notify>,
+    pub inbound: Arc<Notify>,
+}
+
+impl Wakeups {
+    /// Wakes the worker of the queue named `queue` (apalis' job type).
+    pub fn wake_queue(&self, queue: &str) {
+        match queue {
+            SEND_QUEUE => self.send.notify_one(),
+            INBOUND_QUEUE => self.inbound.notify_one(),
+            _ => {}
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -90,7 +133,29 @@ impl JobQueue {
         JobQueue {
             backend,
             in_flight: Arc::default(),
+            wakeups: Wakeups::default(),
+            sending: Arc::default(),
         }
+    }
+
+    /// Marks message `id` as being sent by this process until the guard drops.
+    pub fn sending(&self, id: i64) -> Sending {
+        self.sending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id);
+        Sending {
+            set: self.sending.clone(),
+            id,
+        }
+    }
+
+    /// Messages whose send this process has started and not recorded.
+    pub fn sending_now(&self) -> Vec<i64> {
+        let set = self.sending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<i64> = set.iter().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     pub fn is_in_flight(&self, message_id: i64) -> bool {
@@ -169,8 +234,10 @@ impl JobQueue {
                 send.clone().push_task(task).await.map_err(queue_error)
             }
         };
-        if result.is_err() {
-            self.finished(message_id);
+        match &result {
+            Ok(()) if delay.is_none() => self.wakeups.send.notify_one(),
+            Ok(()) => {}
+            Err(_) => self.finished(message_id),
         }
         result
     }
@@ -207,6 +274,7 @@ impl JobQueue {
                 }
             }
             result?;
+            self.wakeups.send.notify_one();
         }
         Ok(())
     }

@@ -16,6 +16,9 @@ pub struct TierResult {
     pub sent: u64,
     pub failed: u64,
     pub held: u64,
+    /// The request may have reached WhatsApp (timeout, connection lost):
+    /// not resent; staff can check and retry from the panel.
+    pub unknown: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -54,15 +57,27 @@ pub async fn run(
             preview: planned,
         });
     }
-    let tiers_of: HashMap<i64, Vec<i32>> = plan
+    let mut tiers_of: HashMap<i64, Vec<i32>> = plan
         .message_ids
         .iter()
         .zip(&planned)
         .map(|(id, message)| (*id, message.reminders.iter().map(|(k, _)| k.tier).collect()))
         .collect();
-    let total = plan.message_ids.len();
     let mut waiting: VecDeque<(i64, Option<DateTime<Utc>>)> =
         plan.message_ids.iter().map(|id| (*id, None)).collect();
+    // The day's reminders an earlier run planned and did not send (it was
+    // killed, or stopped by a rejected API key): this run sends them too,
+    // so `remind` from a system cron is complete without `serve`.
+    for (id, tier) in s.store.queued_reminders_planned_on(date).await? {
+        let tiers = tiers_of.entry(id).or_default();
+        if tiers.is_empty() {
+            waiting.push_back((id, None));
+        }
+        if !tiers.contains(&tier) {
+            tiers.push(tier);
+        }
+    }
+    let total = waiting.len();
     let mut finished = 0;
     let mut auth_error = None;
     let record = |tiers: &mut BTreeMap<i32, TierResult>, id: i64, f: fn(&mut TierResult)| {
@@ -98,6 +113,7 @@ pub async fn run(
                 continue;
             }
             Delivery::Sent => record(&mut tiers, id, |t| t.sent += 1),
+            Delivery::Unknown => record(&mut tiers, id, |t| t.unknown += 1),
             Delivery::Failed { .. } | Delivery::NotPending => {
                 // NotPending: another process (a running `serve`) took it; report its end state.
                 match s.store.message(id).await?.map(|m| m.status) {
@@ -105,6 +121,9 @@ pub async fn run(
                         if status == "sent" || status == "delivered" || status == "read" =>
                     {
                         record(&mut tiers, id, |t| t.sent += 1)
+                    }
+                    Some(status) if status == "unknown" => {
+                        record(&mut tiers, id, |t| t.unknown += 1)
                     }
                     _ => record(&mut tiers, id, |t| t.failed += 1),
                 }
@@ -135,10 +154,10 @@ pub async fn run(
 pub fn table(outcome: &RemindOutcome) -> String {
     let mut out = format!("Recordatorios del {}\n", outcome.plan.date);
     out.push_str(&format!(
-        "{:<10} {:>8} {:>8} {:>8} {:>8}\n",
-        "tier", "planned", "sent", "failed", "held"
+        "{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+        "tier", "planned", "sent", "failed", "held", "unknown"
     ));
-    let mut totals = (0, 0, 0, 0);
+    let mut totals = (0, 0, 0, 0, 0);
     for (tier, result) in outcome.tiers.iter().rev() {
         let planned = outcome
             .plan
@@ -153,19 +172,20 @@ pub fn table(outcome: &RemindOutcome) -> String {
             t => format!("{t} días"),
         };
         out.push_str(&format!(
-            "{label:<10} {planned:>8} {:>8} {:>8} {:>8}\n",
-            result.sent, result.failed, result.held
+            "{label:<10} {planned:>8} {:>8} {:>8} {:>8} {:>8}\n",
+            result.sent, result.failed, result.held, result.unknown
         ));
         totals = (
             totals.0 + planned,
             totals.1 + result.sent,
             totals.2 + result.failed,
             totals.3 + result.held,
+            totals.4 + result.unknown,
         );
     }
     out.push_str(&format!(
-        "{:<10} {:>8} {:>8} {:>8} {:>8}\n",
-        "total", totals.0, totals.1, totals.2, totals.3
+        "{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+        "total", totals.0, totals.1, totals.2, totals.3, totals.4
     ));
     out.push_str(&format!(
         "skipped (opted out or invalid phone): {}\nalready sent before: {}\n",

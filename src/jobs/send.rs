@@ -36,6 +36,9 @@ pub enum Delivery {
     },
     /// A transient failure; the row is queued again for this moment.
     RetryAt(DateTime<Utc>),
+    /// The request may have reached the provider (timeout, connection lost
+    /// mid-request): recorded as `unknown`, never resent automatically.
+    Unknown,
     Held(Hold),
     /// Not queued (already sent, failed, or taken by another worker) or not due.
     NotPending,
@@ -82,7 +85,7 @@ pub fn backoff(base: Duration, attempts: i32) -> Duration {
 
 /// A 429 does not use up the message's attempts budget, but a provider that
 /// keeps saying 429 cannot keep a message in the queue forever.
-const MAX_ATTEMPTS_WITH_RATE_LIMITS: i32 = 50;
+const MAX_RATE_LIMITS: i32 = 50;
 
 pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobError> {
     let Some(message) = s.store.message(id).await? else {
@@ -100,12 +103,17 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     if let Some(hold) = hold_reason(s, &message, mode).await? {
         return Ok(Delivery::Held(hold));
     }
-    s.pacer
+    let slot = s
+        .pacer
         .acquire(message.priority == PRIORITY_INTERACTIVE)
-        .await;
+        .await?;
     let Some(message) = s.store.claim_message(id, s.clock.now()).await? else {
+        slot.unused().await?;
         return Ok(Delivery::NotPending);
     };
+    // From here until the outcome is recorded, a shutdown that cannot wait
+    // marks this row `unknown` (see `JobQueue::sending`).
+    let _sending = s.queue.sending(id);
     let phone = match Phone::from_e164(message.phone.clone()) {
         Ok(phone) => phone,
         Err(e) => {
@@ -118,6 +126,10 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     let started = std::time::Instant::now();
     let result = s.provider.send_text(&phone, &message.body).await;
     metrics::histogram!("avisa_send_seconds").record(started.elapsed().as_secs_f64());
+    // The pause before the next send counts from now, when this one ended.
+    if let Err(e) = slot.done().await {
+        tracing::warn!(error = %e, "send slot not given back; it frees itself when its lease ends");
+    }
     let now = s.clock.now();
     let kind = message.kind.clone();
     let outcome = match result {
@@ -149,15 +161,15 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
             retry_after,
             message: text,
         }) => {
-            s.pacer.defer(retry_after);
+            s.pacer.defer(retry_after).await;
             let error = format!("rate limited: {text}");
-            if message.attempts >= MAX_ATTEMPTS_WITH_RATE_LIMITS {
+            if message.rate_limits + 1 >= MAX_RATE_LIMITS {
                 s.store.mark_failed(id, &error, false, now).await?;
                 Delivery::Failed { permanent: false }
             } else {
                 // Hand the attempt back: the provider's limit is not the message's fault.
                 let at = now + chrono::Duration::from_std(retry_after).unwrap_or_default();
-                s.store.mark_retry(id, at, &error, now).await?;
+                s.store.mark_retry(id, at, &error, false, now).await?;
                 tracing::info!(
                     message_id = id,
                     wait_s = retry_after.as_secs(),
@@ -165,6 +177,15 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
                 );
                 Delivery::RetryAt(at)
             }
+        }
+        Err(SendError::Unknown { message: text }) => {
+            s.store.mark_unknown(id, &text, now).await?;
+            tracing::warn!(
+                message_id = id,
+                error = %text,
+                "send outcome unknown; not resent automatically (staff may retry it)"
+            );
+            Delivery::Unknown
         }
         Err(SendError::Transient { message: text }) => {
             let max = i32::try_from(s.config.send_max_attempts).unwrap_or(i32::MAX);
@@ -176,7 +197,7 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
             } else {
                 let wait = backoff(s.config.send_retry_base, message.attempts);
                 let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                s.store.mark_retry(id, at, &text, now).await?;
+                s.store.mark_retry(id, at, &text, true, now).await?;
                 tracing::info!(
                     message_id = id,
                     attempt = message.attempts,
@@ -190,6 +211,7 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     let status = match &outcome {
         Delivery::Sent => "sent",
         Delivery::RetryAt(_) => "retry",
+        Delivery::Unknown => "unknown",
         _ => "failed",
     };
     metrics::counter!("avisa_messages_total", "kind" => kind, "status" => status).increment(1);

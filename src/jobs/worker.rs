@@ -10,46 +10,20 @@ use apalis::layers::retry::RetryPolicy;
 use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
 use chrono::Timelike;
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::sync::Notify;
+use tokio::sync::futures::OwnedNotified;
 use tokio::task::JoinSet;
-use tokio_util_shutdown::Shutdown;
+use tokio_util::sync::CancellationToken;
 
 use super::queue::{HandleInbound, QueueBackend, SendMessage};
 use super::send::{Delivery, Mode, deliver};
 use super::{JobError, Services};
 use crate::domain::clock::{local_to_utc, local_today};
+use crate::health::supervise;
 use crate::store::PRIORITY_INTERACTIVE;
-
-pub mod tokio_util_shutdown {
-    //! A cloneable "stop now" signal for background loops.
-    use tokio::sync::watch;
-
-    #[derive(Debug, Clone)]
-    pub struct Shutdown(watch::Receiver<bool>);
-
-    #[derive(Debug)]
-    pub struct Trigger(watch::Sender<bool>);
-
-    pub fn channel() -> (Trigger, Shutdown) {
-        let (tx, rx) = watch::channel(false);
-        (Trigger(tx), Shutdown(rx))
-    }
-
-    impl Trigger {
-        pub fn fire(&self) {
-            let _ = self.0.send(true);
-        }
-    }
-
-    impl Shutdown {
-        pub async fn wait(&mut self) {
-            while !*self.0.borrow() {
-                if self.0.changed().await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
 
 /// How long one job may run: pacing (a few slots) plus one provider call.
 const JOB_TIMEOUT: Duration = Duration::from_secs(180);
@@ -112,35 +86,40 @@ async fn cron_job(
     Ok(())
 }
 
-/// Wakes a worker to poll its queue every `period`. apalis'
-/// `IntervalStrategy` replaces its timer when it fires without polling the
-/// new one, so no wake-up is armed; when a fetch takes longer than the
-/// interval (a busy machine, a locked SQLite) the worker then sleeps until
-/// its next heartbeat, 30 s later, and replies wait that long. This one
-/// always leaves its timer armed.
+/// Wakes a worker to poll its queue when a job is pushed (`wake`), and
+/// every `period` as the fallback for jobs pushed elsewhere or due later.
+/// apalis' `IntervalStrategy` replaces its timer when it fires without
+/// polling the new one, so no wake-up is armed; when a fetch takes longer
+/// than the interval (a busy machine, a locked SQLite) the worker then
+/// sleeps until its next heartbeat, 30 s later. This one always leaves its
+/// timer and its wake-up armed.
 #[derive(Debug)]
-struct EveryTick {
+struct TickOrWake {
     period: Duration,
+    wake: Arc<Notify>,
     /// Created on first use, inside the worker's runtime.
     interval: Option<tokio::time::Interval>,
+    notified: Option<Pin<Box<OwnedNotified>>>,
 }
 
-impl EveryTick {
-    fn new(period: Duration) -> EveryTick {
-        EveryTick {
+impl TickOrWake {
+    fn new(period: Duration, wake: Arc<Notify>) -> TickOrWake {
+        TickOrWake {
             period,
+            wake,
             interval: None,
+            notified: None,
         }
     }
 }
 
-impl Clone for EveryTick {
+impl Clone for TickOrWake {
     fn clone(&self) -> Self {
-        EveryTick::new(self.period)
+        TickOrWake::new(self.period, self.wake.clone())
     }
 }
 
-impl PollStrategy for EveryTick {
+impl PollStrategy for TickOrWake {
     fn poll_drive(
         &mut self,
         cx: &mut std::task::Context<'_>,
@@ -152,12 +131,24 @@ impl PollStrategy for EveryTick {
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             interval
         });
-        let mut ticked = false;
+        let mut ready = false;
         // Poll until Pending: that registers the waker for the next tick.
         while interval.poll_tick(cx).is_ready() {
-            ticked = true;
+            ready = true;
         }
-        if ticked {
+        loop {
+            let wake = &self.wake;
+            let notified = self
+                .notified
+                .get_or_insert_with(|| Box::pin(wake.clone().notified_owned()));
+            if notified.as_mut().poll(cx).is_ready() {
+                ready = true;
+                self.notified = None;
+            } else {
+                break;
+            }
+        }
+        if ready {
             std::task::Poll::Ready(Some(()))
         } else {
             std::task::Poll::Pending
@@ -165,91 +156,182 @@ impl PollStrategy for EveryTick {
     }
 }
 
-fn worker_name(kind: &str) -> String {
+/// A unique name per worker start: apalis refuses a name whose last
+/// heartbeat is recent, and a restarted worker must not wait for it to age.
+fn worker_name(kind: &str, start: u64) -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
-    format!("avisa-{kind}-{host}-{}", std::process::id())
+    format!("avisa-{kind}-{host}-{}-{start}", std::process::id())
 }
 
 macro_rules! spawn_workers {
-    ($set:expr, $services:expr, $shutdown:expr, $send:expr, $inbound:expr) => {{
-        let send_worker = WorkerBuilder::new(worker_name("send"))
-            .backend($send.clone().poll_with_strategy(EveryTick::new(Duration::from_millis(250))))
-            .concurrency(4)
-            .retry(RetryPolicy::retries(3))
-            .timeout(JOB_TIMEOUT)
-            .data($services.clone())
-            .build(send_job);
-        let inbound_worker = WorkerBuilder::new(worker_name("inbound"))
-            .backend($inbound.clone().poll_with_strategy(EveryTick::new(Duration::from_millis(100))))
-            // One at a time: a customer's messages are answered in order and
-            // two replies never race on the same conversation state.
-            .concurrency(1)
-            .retry(RetryPolicy::retries(3))
-            .timeout(INBOUND_JOB_TIMEOUT)
-            .data($services.clone())
-            .build(inbound_job);
-        let mut s1 = $shutdown.clone();
-        $set.spawn(async move {
-            let stop = async move {
-                s1.wait().await;
-                Ok::<(), std::io::Error>(())
-            };
-            if let Err(e) = send_worker.run_until(stop).await {
-                tracing::error!(error = %e, "send worker stopped");
-            }
-        });
-        let mut s2 = $shutdown.clone();
-        $set.spawn(async move {
-            let stop = async move {
-                s2.wait().await;
-                Ok::<(), std::io::Error>(())
-            };
-            if let Err(e) = inbound_worker.run_until(stop).await {
-                tracing::error!(error = %e, "inbound worker stopped");
-            }
-        });
+    ($set:expr, $services:expr, $stop:expr, $send:expr, $inbound:expr) => {{
+        let (services, stop, send) = ($services.clone(), $stop.clone(), $send.clone());
+        let mut start = 0;
+        $set.spawn(supervise(
+            services.health.clone(),
+            "send_worker",
+            stop.clone(),
+            move || {
+                start += 1;
+                let worker = WorkerBuilder::new(worker_name("send", start))
+                    .backend(send.clone().poll_with_strategy(TickOrWake::new(
+                        Duration::from_millis(250),
+                        services.queue.wakeups.send.clone(),
+                    )))
+                    .concurrency(4)
+                    .timeout(JOB_TIMEOUT)
+                    .data(services.clone())
+                    .build(send_job);
+                let stop = stop.clone();
+                async move {
+                    worker
+                        .run_until(async move {
+                            stop.cancelled().await;
+                            Ok::<(), std::io::Error>(())
+                        })
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+            },
+        ));
+        let (services, stop, inbound) = ($services.clone(), $stop.clone(), $inbound.clone());
+        let mut start = 0;
+        $set.spawn(supervise(
+            services.health.clone(),
+            "inbound_worker",
+            stop.clone(),
+            move || {
+                start += 1;
+                let worker = WorkerBuilder::new(worker_name("inbound", start))
+                    .backend(inbound.clone().poll_with_strategy(TickOrWake::new(
+                        Duration::from_millis(100),
+                        services.queue.wakeups.inbound.clone(),
+                    )))
+                    // One at a time: a customer's messages are answered in order and
+                    // two replies never race on the same conversation state.
+                    .concurrency(1)
+                    .retry(RetryPolicy::retries(3))
+                    .timeout(INBOUND_JOB_TIMEOUT)
+                    .data(services.clone())
+                    .build(inbound_job);
+                let stop = stop.clone();
+                async move {
+                    worker
+                        .run_until(async move {
+                            stop.cancelled().await;
+                            Ok::<(), std::io::Error>(())
+                        })
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+            },
+        ));
     }};
 }
 
-/// Starts every background task; they stop when `shutdown` fires.
-pub fn spawn_all(services: Arc<Services>, shutdown: Shutdown) -> Result<JoinSet<()>, JobError> {
+/// Starts every background task, each supervised (restarted after an
+/// error, reported by `/healthz`); they stop when `stop` is cancelled.
+pub fn spawn_all(
+    services: Arc<Services>,
+    stop: CancellationToken,
+) -> Result<JoinSet<()>, JobError> {
     let mut set = JoinSet::new();
     match &services.queue.backend {
         QueueBackend::Sqlite { send, inbound } => {
-            spawn_workers!(set, services, shutdown, send, inbound)
+            spawn_workers!(set, services, stop, send, inbound)
         }
         QueueBackend::Postgres { send, inbound } => {
-            spawn_workers!(set, services, shutdown, send, inbound)
+            spawn_workers!(set, services, stop, send, inbound)
         }
+    }
+    if let crate::store::Pool::Postgres(pool) = services.store.pool() {
+        let (wakeups, stop) = (services.queue.wakeups.clone(), stop.clone());
+        set.spawn(supervise(
+            services.health.clone(),
+            "job_listener",
+            stop.clone(),
+            move || listen_for_jobs(pool.clone(), wakeups.clone(), stop.clone()),
+        ));
     }
     let time = services.config.reminder_time;
     let expr = format!("0 {} {} * * *", time.minute(), time.hour());
     let schedule = cron::Schedule::from_str(&expr)
         .map_err(|e| JobError::Queue(format!("schedule {expr}: {e}")))?;
-    let cron_worker = WorkerBuilder::new(worker_name("cron"))
-        .backend(CronScheduler::new(schedule).with_timezone(services.config.timezone))
-        .retry(RetryPolicy::retries(3))
-        .timeout(Duration::from_secs(600))
-        .data(services.clone())
-        .build(cron_job);
-    let mut s3 = shutdown.clone();
-    set.spawn(async move {
-        let stop = async move {
-            s3.wait().await;
-            Ok::<(), std::io::Error>(())
-        };
-        if let Err(e) = cron_worker.run_until(stop).await {
-            tracing::error!(error = %e, "schedule stopped");
-        }
-    });
-    set.spawn(sweeper(services.clone(), shutdown.clone()));
-    set.spawn(startup_catch_up(services, shutdown));
+    let cron_services = services.clone();
+    let cron_stop = stop.clone();
+    let mut start = 0;
+    set.spawn(supervise(
+        services.health.clone(),
+        "schedule",
+        stop.clone(),
+        move || {
+            start += 1;
+            let cron_worker = WorkerBuilder::new(worker_name("cron", start))
+                .backend(
+                    CronScheduler::new(schedule.clone())
+                        .with_timezone(cron_services.config.timezone),
+                )
+                .retry(RetryPolicy::retries(3))
+                .timeout(Duration::from_secs(600))
+                .data(cron_services.clone())
+                .build(cron_job);
+            let stop = cron_stop.clone();
+            async move {
+                cron_worker
+                    .run_until(async move {
+                        stop.cancelled().await;
+                        Ok::<(), std::io::Error>(())
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        },
+    ));
+    let sweep_services = services.clone();
+    let sweep_stop = stop.clone();
+    set.spawn(supervise(
+        services.health.clone(),
+        "sweeper",
+        stop.clone(),
+        move || sweeper(sweep_services.clone(), sweep_stop.clone()),
+    ));
+    set.spawn(startup_catch_up(services, stop));
     Ok(set)
+}
+
+/// apalis-postgres notifies `apalis::job::insert` for every job inserted
+/// to run now, from any instance: wake the matching local worker, so a
+/// reply queued by another instance goes out without waiting for a poll.
+async fn listen_for_jobs(
+    pool: sqlx::PgPool,
+    wakeups: super::queue::Wakeups,
+    stop: CancellationToken,
+) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Inserted {
+        job_type: String,
+    }
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    listener
+        .listen("apalis::job::insert")
+        .await
+        .map_err(|e| e.to_string())?;
+    loop {
+        let notification = tokio::select! {
+            n = listener.recv() => n.map_err(|e| e.to_string())?,
+            _ = stop.cancelled() => return Ok(()),
+        };
+        if let Ok(inserted) = serde_json::from_str::<Inserted>(notification.payload()) {
+            wakeups.wake_queue(&inserted.job_type);
+        }
+    }
 }
 
 /// Plans today once at start-up if today's run time has already passed, so
 /// a restart or a missed day never skips reminders.
-async fn startup_catch_up(services: Arc<Services>, _shutdown: Shutdown) {
+async fn startup_catch_up(services: Arc<Services>, _stop: CancellationToken) {
     let tz = services.config.timezone;
     let today = local_today(services.clock.as_ref(), tz);
     let run_at = local_to_utc(tz, today, services.config.reminder_time);
@@ -294,24 +376,32 @@ pub async fn sweep_once(services: &Services) -> Result<usize, JobError> {
     Ok(pushed)
 }
 
-async fn sweeper(services: Arc<Services>, mut shutdown: Shutdown) {
-    // A crash mid-send leaves rows in `sending`; never resend them blindly.
-    let cutoff = services.clock.now() - chrono::Duration::minutes(5);
-    if let Ok(n) = services
-        .store
-        .fail_interrupted_sends(cutoff, services.clock.now())
-        .await
-        && n > 0
-    {
-        tracing::warn!(count = n, "messages interrupted mid-send marked failed");
-    }
+/// How long a row may stay `sending` before it counts as interrupted: a
+/// send in flight has finished (or timed out) well within this.
+const INTERRUPTED_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// Re-queues held and orphaned messages every 15 s. A database error ends
+/// the round with an error, so the supervisor reports it and starts again.
+async fn sweeper(services: Arc<Services>, stop: CancellationToken) -> Result<(), String> {
     loop {
-        if let Err(e) = sweep_once(&services).await {
-            tracing::warn!(error = %e, "outbox sweep failed");
+        // A crash mid-send leaves rows in `sending`: whether WhatsApp got
+        // them is unknown, so they are never resent automatically.
+        let now = services.clock.now();
+        let n = services
+            .store
+            .mark_interrupted_sends_unknown(now - INTERRUPTED_AFTER, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        if n > 0 {
+            tracing::warn!(
+                count = n,
+                "messages interrupted mid-send marked unknown (not resent)"
+            );
         }
+        sweep_once(&services).await.map_err(|e| e.to_string())?;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(15)) => {}
-            _ = shutdown.wait() => return,
+            _ = stop.cancelled() => return Ok(()),
         }
     }
 }
@@ -332,12 +422,34 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_push_wakes_the_worker_at_once() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let snapshot = PollSnapshot::default();
+        let wake = Arc::new(Notify::new());
+        let mut strategy = TickOrWake::new(Duration::from_secs(60), wake.clone());
+        assert!(
+            strategy.poll_drive(&mut cx, &snapshot).is_ready(),
+            "first tick"
+        );
+        assert!(strategy.poll_drive(&mut cx, &snapshot).is_pending());
+        wake.notify_one();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "woken by the push");
+        assert!(strategy.poll_drive(&mut cx, &snapshot).is_ready());
+        assert!(strategy.poll_drive(&mut cx, &snapshot).is_pending());
+        // A push while the worker is busy (not polling) is kept for later.
+        wake.notify_one();
+        assert!(strategy.poll_drive(&mut cx, &snapshot).is_ready());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn every_tick_stays_armed_after_it_fires() {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
         let snapshot = PollSnapshot::default();
-        let mut strategy = EveryTick::new(Duration::from_millis(100));
+        let mut strategy = TickOrWake::new(Duration::from_millis(100), Arc::new(Notify::new()));
         // The first tick is immediate; nothing else wakes the worker after it.
         assert!(strategy.poll_drive(&mut cx, &snapshot).is_ready());
         tokio::time::advance(Duration::from_millis(150)).await;

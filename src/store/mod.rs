@@ -44,6 +44,36 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The pools' `after_release` check: a connection handed back while still
+/// in a transaction (its rollback queued by a dropped `Transaction`) is
+/// flushed first; if the rollback failed (a full disk, or SQLite already
+/// rolled back by itself) it is closed, never pooled: otherwise every later
+/// `begin` on it fails with "non-zero transaction depth".
+pub(crate) async fn reusable<C: sqlx::Connection>(connection: &mut C) -> Result<bool, sqlx::Error> {
+    if !connection.is_in_transaction() {
+        return Ok(true);
+    }
+    // Commands run in order: the ping waits for the queued ROLLBACK.
+    connection.ping().await?;
+    let clean = !connection.is_in_transaction();
+    if !clean {
+        tracing::warn!("closing a pooled connection whose transaction could not be rolled back");
+    }
+    Ok(clean)
+}
+
+/// The answer to [`Store::pace_claim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaceClaim {
+    Granted,
+    /// Not yet: the pause lasts until `until_ms`; `in_flight` when another
+    /// send holds the slot (its completion starts the next pause).
+    Wait {
+        until_ms: i64,
+        in_flight: bool,
+    },
+}
+
 /// The pools behind a store, for the job queue (which keeps its own tables in
 /// the same database).
 #[derive(Debug, Clone)]
@@ -226,6 +256,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: i64,
         next_attempt_at: DateTime<Utc>,
         error: &str,
+        // false for a 429: the attempt is handed back, `rate_limits` counts it
+        attempt_counts: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
     async fn mark_failed(
@@ -237,13 +269,37 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<()>;
     /// Queued outbound messages, interactive first, oldest first.
     async fn queued_messages(&self, limit: i64) -> StoreResult<Vec<QueuedMessage>>;
-    /// Messages left in `sending` by a crash: marked failed (not resent, to
-    /// never double-send; transient, so reminders are planned again).
-    async fn fail_interrupted_sends(
+    /// Reminder messages planned on `date` still waiting to be sent, with
+    /// each reminder's tier: what `avisa remind` resumes.
+    async fn queued_reminders_planned_on(&self, date: NaiveDate) -> StoreResult<Vec<(i64, i32)>>;
+    /// Messages left in `sending` by a crash: whether WhatsApp got them is
+    /// unknown, so they become `unknown` (never resent automatically; a
+    /// reminder's tier counts as done; staff may retry by hand).
+    async fn mark_interrupted_sends_unknown(
         &self,
         before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
+    /// A send whose request may have reached the provider (timed out after
+    /// it was written): `sending` → `unknown`.
+    async fn mark_unknown(&self, id: i64, error: &str, now: DateTime<Utc>) -> StoreResult<()>;
+
+    // --- one send pace per WhatsApp number, shared by every process
+    /// Takes the send slot of `sender` for `holder` when its pause has
+    /// passed and nobody else holds it (a holder's lease ends after
+    /// `lease_ms`, should it die mid-send).
+    async fn pace_claim(
+        &self,
+        sender: &str,
+        holder: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> StoreResult<PaceClaim>;
+    /// Gives the slot back: nobody sends before `next_at_ms` (completion +
+    /// interval + jitter).
+    async fn pace_release(&self, sender: &str, holder: &str, next_at_ms: i64) -> StoreResult<()>;
+    /// Nobody sends before `until_ms` (a 429's `retry_after`).
+    async fn pace_defer(&self, sender: &str, until_ms: i64) -> StoreResult<()>;
     async fn set_delivery_status(
         &self,
         wa_or_provider_id: &str,

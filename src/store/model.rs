@@ -159,6 +159,8 @@ pub struct MessageRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// 429s met so far; they do not use up `attempts`.
+    pub rate_limits: i32,
 }
 
 /// A queued message waiting for a send job.

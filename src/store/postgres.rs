@@ -22,6 +22,7 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(10))
+            .after_release(|connection, _| Box::pin(super::reusable(connection)))
             .connect(url)
             .await
             .map_err(|e| StoreError::Open(e.to_string()))?;

@@ -6,7 +6,7 @@ macro_rules! message_columns {
     () => {
         "id, direction, phone, client_id, kind, body, media_kind, status, automatic, priority, \
          provider_message_id, wa_message_id, attempts, error, permanent_failure, next_attempt_at, \
-         created_at, updated_at, sent_at"
+         created_at, updated_at, sent_at, rate_limits"
     };
 }
 
@@ -731,14 +731,17 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn mark_retry(&self, id: i64, next_attempt_at: chrono::DateTime<chrono::Utc>, error: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+            async fn mark_retry(&self, id: i64, next_attempt_at: chrono::DateTime<chrono::Utc>, error: &str, attempt_counts: bool, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
                 sqlx::query(
-                    "UPDATE messages SET status = 'queued', next_attempt_at = $1, error = $2, updated_at = $3 WHERE id = $4",
+                    "UPDATE messages SET status = 'queued', next_attempt_at = $1, error = $2, updated_at = $3, \
+                     attempts = CASE WHEN $5 THEN attempts ELSE attempts - 1 END, \
+                     rate_limits = rate_limits + CASE WHEN $5 THEN 0 ELSE 1 END WHERE id = $4",
                 )
                 .bind(next_attempt_at)
                 .bind(error)
                 .bind(now)
                 .bind(id)
+                .bind(attempt_counts)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -767,10 +770,21 @@ macro_rules! impl_store {
                 .await?)
             }
 
-            async fn fail_interrupted_sends(&self, before: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<u64> {
+            async fn queued_reminders_planned_on(&self, date: chrono::NaiveDate) -> $crate::store::StoreResult<Vec<(i64, i32)>> {
+                Ok(sqlx::query_as(
+                    "SELECT m.id, r.tier FROM reminders r JOIN messages m ON m.id = r.message_id \
+                     WHERE r.planned_on = $1 AND m.direction = 'out' AND m.status = 'queued' \
+                     ORDER BY m.id, r.tier",
+                )
+                .bind(date)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn mark_interrupted_sends_unknown(&self, before: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<u64> {
                 Ok(sqlx::query(
-                    "UPDATE messages SET status = 'failed', permanent_failure = FALSE, updated_at = $1, \
-                     error = 'interrupted while sending; not resent to avoid a duplicate' \
+                    "UPDATE messages SET status = 'unknown', updated_at = $1, next_attempt_at = NULL, \
+                     error = 'interrupted while sending: WhatsApp may have it; not resent to avoid a duplicate' \
                      WHERE direction = 'out' AND status = 'sending' AND updated_at < $2",
                 )
                 .bind(now)
@@ -778,6 +792,19 @@ macro_rules! impl_store {
                 .execute(&self.pool)
                 .await?
                 .rows_affected())
+            }
+
+            async fn mark_unknown(&self, id: i64, error: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "UPDATE messages SET status = 'unknown', error = $1, next_attempt_at = NULL, updated_at = $2 \
+                     WHERE id = $3 AND status = 'sending'",
+                )
+                .bind(error)
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
 
             async fn set_delivery_status(&self, id: &str, status: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<bool> {
@@ -871,7 +898,7 @@ macro_rules! impl_store {
                 let n = sqlx::query(
                     "UPDATE messages SET status = 'queued', attempts = 0, error = NULL, \
                      permanent_failure = FALSE, next_attempt_at = NULL, updated_at = $1 \
-                     WHERE id = $2 AND direction = 'out' AND status = 'failed' \
+                     WHERE id = $2 AND direction = 'out' AND status IN ('failed', 'unknown') \
                      AND (kind <> 'reminder' OR EXISTS (SELECT 1 FROM reminders r WHERE r.message_id = messages.id))",
                 )
                 .bind(now)
@@ -908,6 +935,71 @@ macro_rules! impl_store {
                 .await?;
                 let snapshot = $crate::store::ImportSnapshot { clients, subscriptions };
                 Ok($crate::store::preview_upsert(&snapshot, rows))
+            }
+
+            async fn pace_claim(&self, sender: &str, holder: &str, now_ms: i64, lease_ms: i64) -> $crate::store::StoreResult<$crate::store::PaceClaim> {
+                let granted = sqlx::query(
+                    "UPDATE send_pacing SET holder = $2, lease_until_ms = $3 + $4 \
+                     WHERE sender = $1 AND next_at_ms <= $3 AND (holder IS NULL OR lease_until_ms <= $3)",
+                )
+                .bind(sender)
+                .bind(holder)
+                .bind(now_ms)
+                .bind(lease_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if granted == 1 {
+                    return Ok($crate::store::PaceClaim::Granted);
+                }
+                let row: Option<(i64, Option<String>, i64)> = sqlx::query_as(
+                    "SELECT next_at_ms, holder, lease_until_ms FROM send_pacing WHERE sender = $1",
+                )
+                .bind(sender)
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    None => {
+                        sqlx::query(
+                            "INSERT INTO send_pacing (sender, next_at_ms, holder, lease_until_ms) \
+                             VALUES ($1, 0, NULL, 0) ON CONFLICT (sender) DO NOTHING",
+                        )
+                        .bind(sender)
+                        .execute(&self.pool)
+                        .await?;
+                        Ok($crate::store::PaceClaim::Wait { until_ms: now_ms, in_flight: false })
+                    }
+                    Some((next_at_ms, holder, lease_until_ms)) => {
+                        let in_flight = holder.is_some() && lease_until_ms > now_ms;
+                        Ok($crate::store::PaceClaim::Wait { until_ms: next_at_ms, in_flight })
+                    }
+                }
+            }
+
+            async fn pace_release(&self, sender: &str, holder: &str, next_at_ms: i64) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "UPDATE send_pacing SET holder = NULL, lease_until_ms = 0, \
+                     next_at_ms = CASE WHEN next_at_ms > $3 THEN next_at_ms ELSE $3 END \
+                     WHERE sender = $1 AND holder = $2",
+                )
+                .bind(sender)
+                .bind(holder)
+                .bind(next_at_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn pace_defer(&self, sender: &str, until_ms: i64) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "UPDATE send_pacing SET next_at_ms = CASE WHEN next_at_ms > $2 THEN next_at_ms ELSE $2 END \
+                     WHERE sender = $1",
+                )
+                .bind(sender)
+                .bind(until_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
 
             async fn setting(&self, key: &str) -> $crate::store::StoreResult<Option<String>> {

@@ -50,6 +50,7 @@ impl SqliteStore {
         let checkpoint_options = options.clone();
         let pool = SqlitePoolOptions::new()
             .after_connect(|connection, _| Box::pin(install_busy_handler(connection, retry_soon)))
+            .after_release(|connection, _| Box::pin(super::reusable(connection)))
             .max_connections(8)
             // A local file has no connection to lose; the check before each
             // acquire would cost a round trip to SQLite's thread every time.

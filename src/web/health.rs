@@ -5,17 +5,24 @@ use axum::response::{IntoResponse, Response};
 
 use super::WebState;
 
-/// 200 with the database status, 503 when the database cannot be reached.
+/// 200 when the database answers and every background task runs; 503
+/// when the database cannot be reached or a task is down or restarting
+/// (its last error is shown).
 pub async fn healthz(State(state): State<WebState>) -> Response {
     let store = &state.services.store;
     let check = tokio::time::timeout(std::time::Duration::from_secs(3), store.ping()).await;
-    let (status, db) = match check {
-        Ok(Ok(())) => (StatusCode::OK, "ok"),
-        Ok(Err(_)) | Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unreachable"),
+    let db_ok = matches!(check, Ok(Ok(())));
+    let tasks = state.services.health.report();
+    let tasks_ok = tasks.iter().all(|t| t.healthy);
+    let status = if db_ok && tasks_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
     let body = serde_json::json!({
         "status": if status == StatusCode::OK { "ok" } else { "degraded" },
-        "database": { "backend": store.backend_name(), "status": db },
+        "database": { "backend": store.backend_name(), "status": if db_ok { "ok" } else { "unreachable" } },
+        "tasks": tasks,
         "provider": if state.services.provider.is_console() { "console" } else { "wasender" },
     });
     (status, Json(body)).into_response()

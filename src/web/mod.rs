@@ -4,6 +4,7 @@
 pub mod admin;
 mod cron;
 mod health;
+pub mod serve;
 mod webhook;
 
 use std::sync::Arc;
@@ -17,6 +18,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use subtle::ConstantTimeEq;
 
 use crate::jobs::Services;
+
+/// Longest a client may take to send a request body (10 MB CSV uploads
+/// included).
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct WebState {
@@ -33,6 +38,10 @@ pub fn router(state: WebState) -> Router {
         .route("/cron/notifications/", post(cron::notifications))
         .route("/webhooks/wasender", post(webhook::wasender))
         .nest("/admin", admin::nested(&state))
+        // A client that stops sending its body mid-way is cut off.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            BODY_TIMEOUT,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

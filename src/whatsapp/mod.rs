@@ -51,9 +51,15 @@ pub enum SendError {
         retry_after: Duration,
         message: String,
     },
-    /// 5xx, 408, timeouts, connection errors: worth retrying with backoff.
+    /// 5xx, 408, or a connection that could not be made (refused, DNS):
+    /// the message was not taken, worth retrying with backoff.
     #[error("temporary provider failure: {message}")]
     Transient { message: String },
+    /// The request was written but no answer came (timeout, connection
+    /// lost mid-request): WhatsApp may have the message. Never retried
+    /// automatically, so a customer never gets it twice.
+    #[error("outcome unknown: {message}")]
+    Unknown { message: String },
     /// 401/403: the API key was rejected. Retrying is pointless; stop sending.
     #[error("the provider rejected the API key: {message}")]
     Unauthorized { message: String },
@@ -86,6 +92,7 @@ impl SendError {
         match self {
             SendError::RateLimited { message, .. }
             | SendError::Transient { message }
+            | SendError::Unknown { message }
             | SendError::Unauthorized { message }
             | SendError::Rejected { message, .. } => message,
         }
@@ -113,6 +120,12 @@ mod tests {
         assert!(
             !SendError::Unauthorized {
                 message: "x".into()
+            }
+            .is_retryable()
+        );
+        assert!(
+            !SendError::Unknown {
+                message: "timed out".into()
             }
             .is_retryable()
         );

@@ -107,8 +107,11 @@ impl WasenderProvider {
         Ok(value)
     }
 
+    /// A request that failed before WaSender had it (connect refused,
+    /// DNS, connect timeout) is safe to retry; one that failed after it was
+    /// written (timeout, connection lost) may have been sent.
     fn transport_error(&self, error: &reqwest::Error) -> SendError {
-        let message = if error.is_timeout() {
+        let message = if error.is_timeout() && !error.is_connect() {
             format!("no answer from WaSender within {:?}", self.timeout)
         } else {
             let mut text = error.to_string();
@@ -120,8 +123,11 @@ impl WasenderProvider {
             }
             text
         };
-        SendError::Transient {
-            message: truncate(&message),
+        let message = truncate(&message);
+        if error.is_connect() || error.is_builder() {
+            SendError::Transient { message }
+        } else {
+            SendError::Unknown { message }
         }
     }
 }
@@ -165,7 +171,12 @@ impl Provider for WasenderProvider {
                 );
                 Vec::new()
             }
-            Err(e) => return Err(self.transport_error(&e)),
+            // It answered with an error status: that status decides, the
+            // body (what it said) is lost.
+            Err(e) => {
+                tracing::warn!(to = %to, error = %e, "WaSender's error reply could not be read");
+                Vec::new()
+            }
         };
         let outcome = classify(status, &headers, &body, unix_now());
         match &outcome {

@@ -294,10 +294,13 @@ async fn validation_error_fails_at_once(backend: Backend) {
 }
 both_backends!(fails_422, super::validation_error_fails_at_once);
 
-async fn hanging_server_times_out_then_fails(backend: Backend) {
+/// A send that timed out after its request was written may have reached
+/// WhatsApp: it is `unknown`, never requested a second time, and its tier
+/// counts as done (the next day's plan does not send it again).
+async fn hanging_server_times_out_as_unknown_and_is_not_resent(backend: Backend) {
     let options = Options::on(d(11, 25))
         .var("WASENDER_TIMEOUT_MS", "200")
-        .var("AVISA_SEND_MAX_ATTEMPTS", "2");
+        .var("AVISA_SEND_MAX_ATTEMPTS", "3");
     let Some(app) = TestApp::spawn(backend, options).await else {
         return;
     };
@@ -310,22 +313,36 @@ async fn hanging_server_times_out_then_fails(backend: Backend) {
     let outcome = remind::run(&app.services, d(11, 25), false, &no_progress)
         .await
         .unwrap();
-    assert_eq!(app.sent().await.len(), 2, "tried twice");
-    assert_eq!(outcome.tiers[&3].failed, 1);
-    let row = app
-        .services
-        .store
-        .message(outcome.plan.message_ids[0])
+    assert_eq!(app.sent().await.len(), 1, "one request, never a second");
+    assert_eq!(outcome.tiers[&3].unknown, 1);
+    assert_eq!(outcome.tiers[&3].failed, 0);
+    let id = outcome.plan.message_ids[0];
+    let row = app.services.store.message(id).await.unwrap().unwrap();
+    assert_eq!(row.status, "unknown");
+    assert_eq!(row.attempts, 1);
+    assert!(row.error.unwrap().contains("no answer"));
+    // The sweeper leaves it alone, and the next plan counts the tier done.
+    avisa::jobs::worker::sweep_once(&app.services)
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(
-        (row.status.as_str(), row.permanent_failure),
-        ("failed", false)
+    let again = remind::run(&app.services, d(11, 25), false, &no_progress)
+        .await
+        .unwrap();
+    assert!(again.plan.message_ids.is_empty(), "{:?}", again.plan);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.sent().await.len(), 1);
+    // Staff may send it again by hand after checking with the customer.
+    assert!(
+        avisa::jobs::retry::retry_failed(&app.services, id)
+            .await
+            .unwrap()
     );
     app.cleanup().await;
 }
-both_backends!(hanging_server, super::hanging_server_times_out_then_fails);
+both_backends!(
+    hanging_server,
+    super::hanging_server_times_out_as_unknown_and_is_not_resent
+);
 
 async fn wrong_api_key_stops_with_a_clear_error(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, Options::on(d(11, 25))).await else {

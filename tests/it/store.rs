@@ -341,7 +341,7 @@ async fn outbox_claims_once(backend: Backend) {
         s.claim_message(id, now()).await.unwrap().is_none(),
         "second claim must fail"
     );
-    s.mark_retry(id, now() + Duration::seconds(30), "HTTP 500", now())
+    s.mark_retry(id, now() + Duration::seconds(30), "HTTP 500", true, now())
         .await
         .unwrap();
     assert!(
@@ -412,14 +412,20 @@ async fn interrupted_sends_are_not_resent(backend: Backend) {
     let id = s.queue_outbound(&out, now()).await.unwrap();
     s.claim_message(id, now()).await.unwrap().unwrap();
     assert_eq!(
-        s.fail_interrupted_sends(now() + Duration::minutes(5), now())
+        s.mark_interrupted_sends_unknown(now() + Duration::minutes(5), now())
             .await
             .unwrap(),
         1
     );
     let row = s.message(id).await.unwrap().unwrap();
-    assert_eq!(row.status, "failed");
-    assert!(!row.permanent_failure);
+    assert_eq!(row.status, "unknown");
+    assert!(
+        s.queued_messages(10).await.unwrap().is_empty(),
+        "not resent"
+    );
+    // Staff may retry it by hand: back to queued with a fresh budget.
+    assert!(s.requeue_failed(id, now()).await.unwrap());
+    assert_eq!(s.message(id).await.unwrap().unwrap().status, "queued");
     db.cleanup().await;
 }
 both_backends!(interrupted_sends, super::interrupted_sends_are_not_resent);

@@ -14,13 +14,14 @@ use crate::domain::{Phone, Region, parse_date};
 use crate::store::MessageFilter;
 
 pub const KINDS: [&str; 4] = ["reminder", "reply", "staff", "notice"];
-pub const STATUSES: [&str; 9] = [
+pub const STATUSES: [&str; 10] = [
     "queued",
     "sending",
     "sent",
     "delivered",
     "read",
     "failed",
+    "unknown",
     "cancelled",
     "received",
     "processed",

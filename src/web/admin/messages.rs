@@ -60,7 +60,10 @@ pub fn view(message: MessageRow, locale: Locale) -> MessageView {
         id: message.id,
         created_at: message.created_at,
         direction_label: label(locale, "ops_direction_", &message.direction),
-        can_retry: message.direction == "out" && message.status == "failed",
+        // An unknown outcome (killed or timed out mid-request) is never resent
+        // automatically; staff decide after checking the customer's phone.
+        can_retry: message.direction == "out"
+            && matches!(message.status.as_str(), "failed" | "unknown"),
         direction: message.direction,
         phone: message.phone,
         client_id: message.client_id,
@@ -196,6 +199,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             sent_at: None,
+            rate_limits: 0,
         };
         let v = view(row, Locale::Es);
         assert!(v.truncated && v.can_retry);

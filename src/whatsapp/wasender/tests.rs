@@ -237,7 +237,7 @@ async fn server_errors_are_transient() {
 }
 
 #[tokio::test]
-async fn a_hanging_server_times_out_as_transient() {
+async fn a_hanging_server_times_out_as_unknown() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
@@ -251,7 +251,8 @@ async fn a_hanging_server_times_out_as_transient() {
         "{:?}",
         started.elapsed()
     );
-    assert!(matches!(error, SendError::Transient { .. }), "{error:?}");
+    // The request was written: WhatsApp may have the message.
+    assert!(matches!(error, SendError::Unknown { .. }), "{error:?}");
     assert!(error.message().contains("no answer"), "{error}");
 }
 
