@@ -14,6 +14,7 @@ mod browser;
 mod chat;
 mod chat_e2e;
 mod ingest;
+mod outage;
 mod reminders;
 mod store;
 mod store_clients;

@@ -6,3 +6,4 @@ pub mod db;
 pub mod fixtures;
 pub mod ops;
 pub mod panel;
+pub mod proxy;
