@@ -15,6 +15,7 @@ mod chat;
 mod chat_e2e;
 mod ingest;
 mod outage;
+mod reliability;
 mod reminders;
 mod store;
 mod store_clients;

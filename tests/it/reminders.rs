@@ -688,3 +688,81 @@ both_backends!(
     pause_holds_reminders,
     super::pause_holds_automatic_reminders_not_replies
 );
+
+/// WaSender's rate limit is not the message's fault: four 429s then 500s
+/// leave the attempts to the 500s (`AVISA_SEND_MAX_ATTEMPTS`).
+async fn rate_limits_do_not_use_up_attempts(backend: Backend) {
+    let options = Options::on(d(11, 25)).var("AVISA_SEND_MAX_ATTEMPTS", "2");
+    let Some(app) = TestApp::spawn(backend, options).await else {
+        return;
+    };
+    Mock::given(method("POST"))
+        .and(path("/api/send-message"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(serde_json::json!({"message": "slow down", "retry_after": 1})),
+        )
+        .up_to_n_times(4)
+        .mount(&app.wasender)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/send-message"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&app.wasender)
+        .await;
+    mock_ok(&app).await;
+    one_due_client(&app).await;
+    let outcome = remind::run(&app.services, d(11, 25), false, &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(app.sent().await.len(), 6, "4 × 429, one 500, then sent");
+    assert_eq!(outcome.tiers[&3].sent, 1);
+    let id = outcome.plan.message_ids[0];
+    let row = app.services.store.message(id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.status.as_str(), row.attempts, row.rate_limits),
+        ("sent", 2, 4)
+    );
+    app.cleanup().await;
+}
+both_backends!(rate_limit_budget, super::rate_limits_do_not_use_up_attempts);
+
+/// `avisa remind` killed after planning (or stopped by a rejected key)
+/// left the day's reminders queued: the next `remind` sends them, without
+/// a `serve` running.
+async fn remind_resumes_the_days_queued_reminders(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, Options::on(d(11, 25))).await else {
+        return;
+    };
+    mock_ok(&app).await;
+    seed(&app).await;
+    // The first run planned (rows queued) and died before sending.
+    let (planned, _) = avisa::jobs::plan::plan_day(&app.services, d(11, 25), false, false)
+        .await
+        .unwrap();
+    assert!(!planned.message_ids.is_empty());
+    assert_eq!(app.sent().await.len(), 0);
+    let outcome = remind::run(&app.services, d(11, 25), false, &no_progress)
+        .await
+        .unwrap();
+    assert!(outcome.plan.message_ids.is_empty(), "nothing new to plan");
+    assert_eq!(app.sent().await.len(), planned.message_ids.len());
+    let sent: u64 = outcome.tiers.values().map(|t| t.sent).sum();
+    let reminders: u64 = planned.planned.values().sum();
+    assert_eq!(sent, reminders, "{:?}", outcome.tiers);
+    for id in &planned.message_ids {
+        let row = app.services.store.message(*id).await.unwrap().unwrap();
+        assert_eq!(row.status, "sent");
+    }
+    // A third run has nothing left to send.
+    remind::run(&app.services, d(11, 25), false, &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(app.sent().await.len(), planned.message_ids.len());
+    app.cleanup().await;
+}
+both_backends!(
+    remind_resumes,
+    super::remind_resumes_the_days_queued_reminders
+);
