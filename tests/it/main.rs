@@ -17,6 +17,7 @@ mod ingest;
 mod outage;
 mod reliability;
 mod reminders;
+mod shutdown;
 mod store;
 mod store_clients;
 mod store_ops;
