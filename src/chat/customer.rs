@@ -6,8 +6,9 @@ use crate::conversation::{
     StaffNotice, StoredState, SubscriptionFact, handle as decide,
 };
 use crate::domain::{Money, Phone};
+use crate::jobs::queue::SEND_JOBS;
 use crate::jobs::{JobError, Services};
-use crate::store::{MessageKind, MessageRow};
+use crate::store::{InboundOutcome, MessageKind, MessageRow, NewOutbound};
 
 pub(super) async fn handle(
     services: &Services,
@@ -58,16 +59,14 @@ pub(super) async fn handle(
             }
         },
     };
-    // An unknown number is answered once a day: taking the mark now is
-    // what decides whether this message gets that answer.
+    // An unknown number is answered once a day: this message takes the
+    // mark (with everything else it changes) if nobody has today.
+    let unknown_mark = format!("unknown:{phone}");
     let unknown_already_answered_today = match facts {
         Some(_) => false,
-        None => {
-            !store
-                .mark_once(&format!("unknown:{phone}"), today, now)
-                .await?
-        }
+        None => store.daily_mark_taken(&unknown_mark, today).await?,
     };
+    let is_unknown = facts.is_none();
     let input = CustomerInput {
         state,
         now,
@@ -78,45 +77,52 @@ pub(super) async fn handle(
         unknown_already_answered_today,
     };
     let outcome = decide(&input, flows);
-    super::save_state(services, phone, &outcome.state).await?;
+    let state =
+        serde_json::to_string(&outcome.state).map_err(|e| JobError::State(e.to_string()))?;
 
+    // Everything below is written in one transaction by `apply_inbound`.
     let client_id = client.as_ref().map(|c| c.id);
     let texts = super::texts(services);
+    let mut changes = InboundOutcome {
+        message_id: row.id,
+        conversation: Some((phone.as_str().to_string(), state)),
+        daily_mark: (is_unknown && !unknown_already_answered_today)
+            .then_some((unknown_mark, today)),
+        ..InboundOutcome::default()
+    };
     for effect in &outcome.effects {
         match effect {
-            Effect::OptOut => {
-                if let Some(id) = client_id {
-                    store.set_opted_out(id, Some(now)).await?;
-                }
-            }
-            Effect::OptIn => {
-                if let Some(id) = client_id {
-                    store.set_opted_out(id, None).await?;
-                }
-            }
+            Effect::OptOut => changes.opt_out = client_id.map(|id| (id, Some(now))),
+            Effect::OptIn => changes.opt_out = client_id.map(|id| (id, None)),
             Effect::CreateRenewalRequest { subscription_id } => {
-                if let Some(id) = client_id {
-                    store
-                        .create_renewal_request(id, Some(*subscription_id), now)
-                        .await?;
-                }
+                changes.renewal_request = client_id.map(|id| (id, Some(*subscription_id)));
             }
             Effect::NotifyStaff(notice) => {
-                if let StaffNotice::ReceiptReceived { .. } = notice
-                    && let Some(request) = &open_request
-                {
-                    store.attach_receipt(request.id, row.id).await?;
+                if let StaffNotice::ReceiptReceived { .. } = notice {
+                    changes.receipt_for_request = open_request.as_ref().map(|r| r.id);
                 }
                 let body = texts.notice(notice, phone.as_str())?;
                 for staff in &services.config.staff_phones {
-                    super::queue(services, staff, None, MessageKind::Notice, body.clone()).await?;
+                    changes.outbox.push(NewOutbound {
+                        phone: staff.clone(),
+                        client_id: None,
+                        kind: MessageKind::Notice,
+                        body: body.clone(),
+                    });
                 }
             }
         }
     }
     for reply in &outcome.replies {
-        let body = texts.reply(reply)?;
-        super::queue(services, phone, client_id, MessageKind::Reply, body).await?;
+        changes.outbox.push(NewOutbound {
+            phone: phone.clone(),
+            client_id,
+            kind: MessageKind::Reply,
+            body: texts.reply(reply)?,
+        });
+    }
+    if let Some(queued) = store.apply_inbound(&changes, &SEND_JOBS, now).await? {
+        services.queue.pushed_in_store(&queued);
     }
     Ok(())
 }

@@ -46,12 +46,14 @@ pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), 
     let config = &services.config;
     if config.is_staff(&phone) && row.body.trim_start().starts_with('/') {
         staff::handle(services, &phone, &row.body).await?;
+        store
+            .mark_inbound_processed(message_id, services.clock.now())
+            .await?;
     } else {
+        // One transaction: state, effects, replies, their jobs and the
+        // processed mark commit together.
         customer::handle(services, &services.flows, &phone, &row).await?;
     }
-    store
-        .mark_inbound_processed(message_id, services.clock.now())
-        .await?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use super::JobError;
-use crate::store::{EncodedTask, InboundJobs, Pool};
+use crate::store::{EncodedTask, InboundJobs, Pool, SendJobs};
 
 /// Send outbox message `message_id` if it is still queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +53,10 @@ pub const INBOUND_QUEUE: &str = "avisa::handle_inbound";
 /// apalis retries a job that returned an error; ours return errors only for
 /// database trouble, so a few attempts suffice.
 pub const JOB_MAX_ATTEMPTS: usize = 5;
+
+/// apalis priorities: replies and notices are fetched before reminders.
+const INTERACTIVE_PRIORITY: usize = 10;
+const BULK_PRIORITY: usize = 1;
 
 /// Jobs written per transaction by [`JobQueue::push_sends`].
 const PUSH_CHUNK: usize = 1_000;
@@ -217,7 +221,11 @@ impl JobQueue {
     ) -> Result<(), JobError> {
         let mut builder = TaskBuilder::new(SendMessage { message_id })
             .max_attempts(JOB_MAX_ATTEMPTS)
-            .priority(if interactive { 10 } else { 1 });
+            .priority(if interactive {
+                INTERACTIVE_PRIORITY
+            } else {
+                BULK_PRIORITY
+            });
         if let Some(delay) = delay {
             builder = builder.run_after(delay);
         }
@@ -242,6 +250,41 @@ impl JobQueue {
         result
     }
 
+    /// Send jobs the store wrote (in the transaction that queued their
+    /// messages) are live: the sweeper leaves their messages alone, and the
+    /// send worker is woken.
+    pub fn pushed_in_store(&self, message_ids: &[i64]) {
+        if message_ids.is_empty() {
+            return;
+        }
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(message_ids.iter().copied());
+        self.wakeups.send.notify_one();
+    }
+
+    /// Queues inbound messages whose job was lost, to be handled in order.
+    pub async fn push_inbound(&self, message_ids: &[i64]) -> Result<(), JobError> {
+        let task = TaskBuilder::new(HandleInbound {
+            message_ids: message_ids.to_vec(),
+        })
+        .max_attempts(JOB_MAX_ATTEMPTS)
+        .build();
+        let result = match &self.backend {
+            QueueBackend::Sqlite { inbound, .. } => {
+                inbound.clone().push_task(task).await.map_err(queue_error)
+            }
+            QueueBackend::Postgres { inbound, .. } => {
+                inbound.clone().push_task(task).await.map_err(queue_error)
+            }
+        };
+        if result.is_ok() {
+            self.wakeups.inbound.notify_one();
+        }
+        result
+    }
+
     /// Queues bulk sends for many messages at once: one transaction per
     /// chunk instead of one per job (what planning a day pushes).
     pub async fn push_sends(&self, message_ids: &[i64]) -> Result<(), JobError> {
@@ -251,7 +294,7 @@ impl JobQueue {
                 .map(|id| {
                     TaskBuilder::new(SendMessage { message_id: *id })
                         .max_attempts(JOB_MAX_ATTEMPTS)
-                        .priority(1)
+                        .priority(BULK_PRIORITY)
                         .build()
                 })
                 .collect();
@@ -278,6 +321,23 @@ impl JobQueue {
         }
         Ok(())
     }
+}
+
+/// The send job as the store writes it beside each reply or notice it
+/// queues while handling an inbound message (same transaction).
+pub const SEND_JOBS: SendJobs = SendJobs {
+    queue: SEND_QUEUE,
+    task: encoded_send_task,
+};
+
+fn encoded_send_task(message_id: i64) -> EncodedTask {
+    // Serializing an integer field cannot fail; the default (empty
+    // arguments) is unreachable.
+    let args = serde_json::to_vec(&SendMessage { message_id }).unwrap_or_default();
+    TaskBuilder::new(args)
+        .max_attempts(JOB_MAX_ATTEMPTS)
+        .priority(INTERACTIVE_PRIORITY)
+        .build()
 }
 
 /// The inbound job as the store writes it beside a batch of message rows,

@@ -376,6 +376,27 @@ pub async fn sweep_once(services: &Services) -> Result<usize, JobError> {
     Ok(pushed)
 }
 
+/// An inbound message still `received` this long after it was stored has
+/// lost its job (it gave up while the database was away): queue it again.
+/// Handling is idempotent, so a message whose job is merely slow is safe.
+const INBOUND_STALE_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+
+pub async fn requeue_stale_inbound(services: &Services) -> Result<usize, JobError> {
+    let before = services.clock.now() - INBOUND_STALE_AFTER;
+    let stale = services
+        .store
+        .stale_inbound(before, super::ingest::MAX_BATCH as i64)
+        .await?;
+    if !stale.is_empty() {
+        tracing::warn!(
+            count = stale.len(),
+            "inbound messages whose job was lost queued again"
+        );
+        services.queue.push_inbound(&stale).await?;
+    }
+    Ok(stale.len())
+}
+
 /// How long a row may stay `sending` before it counts as interrupted: a
 /// send in flight has finished (or timed out) well within this.
 const INTERRUPTED_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
@@ -399,6 +420,9 @@ async fn sweeper(services: Arc<Services>, stop: CancellationToken) -> Result<(),
             );
         }
         sweep_once(&services).await.map_err(|e| e.to_string())?;
+        requeue_stale_inbound(&services)
+            .await
+            .map_err(|e| e.to_string())?;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(15)) => {}
             _ = stop.cancelled() => return Ok(()),

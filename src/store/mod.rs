@@ -242,6 +242,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Option<i64>>>;
     async fn message(&self, id: i64) -> StoreResult<Option<MessageRow>>;
+    /// Writes everything one inbound message changed in one transaction:
+    /// the processed mark, conversation state, effects, and the outbox rows
+    /// with their send jobs. `None` (nothing written) when the message was
+    /// not `received` any more; else the new outbox ids, in order.
+    async fn apply_inbound(
+        &self,
+        outcome: &InboundOutcome,
+        jobs: &SendJobs,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<i64>>>;
+    /// Whether `mark` was taken for `day` (see `mark_once`).
+    async fn daily_mark_taken(&self, mark: &str, day: NaiveDate) -> StoreResult<bool>;
+    /// Inbound messages still `received` since before `before`: their job
+    /// was lost (it gave up during an outage); the sweeper queues them again.
+    async fn stale_inbound(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<Vec<i64>>;
     /// Moves a queued, due message to `sending`; `None` if it is not queued
     /// or not yet due (another worker has it, or it was already sent).
     async fn claim_message(&self, id: i64, now: DateTime<Utc>) -> StoreResult<Option<MessageRow>>;

@@ -127,6 +127,37 @@ pub struct NewOutbound {
     pub body: String,
 }
 
+/// Everything handling one inbound message changes, written together in
+/// one transaction by [`crate::store::Store::apply_inbound`]: a failure
+/// anywhere leaves the message `received` and nothing else changed, so a
+/// retry starts from the same state and nothing is sent twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboundOutcome {
+    /// The inbound message; marked `processed` in the same transaction.
+    pub message_id: i64,
+    /// The conversation's new state for this phone (JSON), if any.
+    pub conversation: Option<(String, String)>,
+    /// A once-a-day mark taken by this message (the answer to an unknown
+    /// number).
+    pub daily_mark: Option<(String, NaiveDate)>,
+    /// A client's opt-out set (`Some(time)`) or cleared (`None`).
+    pub opt_out: Option<(i64, Option<DateTime<Utc>>)>,
+    /// A renewal request opened for (client, subscription).
+    pub renewal_request: Option<(i64, Option<i64>)>,
+    /// The open renewal request this message (a receipt) is attached to.
+    pub receipt_for_request: Option<i64>,
+    /// Replies and notices, in order; each gets its send job.
+    pub outbox: Vec<NewOutbound>,
+}
+
+/// The send job written beside each outbox row (see
+/// `jobs::queue::SEND_JOBS`).
+#[derive(Debug, Clone, Copy)]
+pub struct SendJobs {
+    pub queue: &'static str,
+    pub task: fn(i64) -> crate::store::EncodedTask,
+}
+
 /// An inbound WhatsApp message to log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewInbound {

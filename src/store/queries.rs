@@ -698,6 +698,117 @@ macro_rules! impl_store {
                 Ok(ids)
             }
 
+            async fn apply_inbound(
+                &self,
+                outcome: &$crate::store::InboundOutcome,
+                jobs: &$crate::store::SendJobs,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<Option<Vec<i64>>> {
+                let mut tx = self.begin_write().await?;
+                // First, so a message another worker handled meanwhile
+                // changes nothing (the transaction is dropped, rolled back).
+                let claimed = sqlx::query(
+                    "UPDATE messages SET status = 'processed', updated_at = $1 \
+                     WHERE id = $2 AND direction = 'in' AND status = 'received'",
+                )
+                .bind(now)
+                .bind(outcome.message_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if claimed != 1 {
+                    return Ok(None);
+                }
+                if let Some((phone, state)) = &outcome.conversation {
+                    sqlx::query(
+                        "INSERT INTO conversations (phone, state, updated_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (phone) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                    )
+                    .bind(phone)
+                    .bind(state)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if let Some((mark, day)) = &outcome.daily_mark {
+                    sqlx::query(
+                        "INSERT INTO daily_marks (mark, day, created_at) VALUES ($1, $2, $3) ON CONFLICT (mark, day) DO NOTHING",
+                    )
+                    .bind(mark)
+                    .bind(day)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if let Some((client_id, at)) = outcome.opt_out {
+                    sqlx::query("UPDATE clients SET opted_out_at = $1 WHERE id = $2")
+                        .bind(at)
+                        .bind(client_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some((client_id, subscription_id)) = outcome.renewal_request {
+                    sqlx::query(
+                        "INSERT INTO renewal_requests (client_id, subscription_id, status, created_at) \
+                         VALUES ($1, $2, 'open', $3)",
+                    )
+                    .bind(client_id)
+                    .bind(subscription_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if let Some(request_id) = outcome.receipt_for_request {
+                    sqlx::query("UPDATE renewal_requests SET receipt_message_id = $1 WHERE id = $2")
+                        .bind(outcome.message_id)
+                        .bind(request_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let mut ids = Vec::with_capacity(outcome.outbox.len());
+                for message in &outcome.outbox {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO messages (direction, phone, client_id, kind, body, status, automatic, priority, created_at, updated_at) \
+                         VALUES ('out', $1, $2, $3, $4, 'queued', FALSE, $5, $6, $6) RETURNING id",
+                    )
+                    .bind(message.phone.as_str())
+                    .bind(message.client_id)
+                    .bind(message.kind.as_str())
+                    .bind(&message.body)
+                    .bind($crate::store::PRIORITY_INTERACTIVE)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    ids.push(id);
+                }
+                if !ids.is_empty() {
+                    let tasks = ids.iter().map(|id| (jobs.task)(*id)).collect();
+                    Self::push_jobs(&mut tx, jobs.queue, tasks).await?;
+                }
+                tx.commit().await?;
+                Ok(Some(ids))
+            }
+
+            async fn daily_mark_taken(&self, mark: &str, day: chrono::NaiveDate) -> $crate::store::StoreResult<bool> {
+                let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM daily_marks WHERE mark = $1 AND day = $2")
+                    .bind(mark)
+                    .bind(day)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(found > 0)
+            }
+
+            async fn stale_inbound(&self, before: chrono::DateTime<chrono::Utc>, limit: i64) -> $crate::store::StoreResult<Vec<i64>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT id FROM messages WHERE direction = 'in' AND status = 'received' AND updated_at < $1 \
+                     ORDER BY id LIMIT $2",
+                )
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn message(&self, id: i64) -> $crate::store::StoreResult<Option<$crate::store::MessageRow>> {
                 Ok(sqlx::query_as(concat!("SELECT ", message_columns!(), " FROM messages WHERE id = $1"))
                     .bind(id)

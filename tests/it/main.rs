@@ -13,6 +13,7 @@ mod admin_users_cli;
 mod browser;
 mod chat;
 mod chat_e2e;
+mod inbound_faults;
 mod ingest;
 mod outage;
 mod reliability;
