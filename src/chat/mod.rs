@@ -45,10 +45,23 @@ pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), 
     };
     let config = &services.config;
     if config.is_staff(&phone) && row.body.trim_start().starts_with('/') {
-        staff::handle(services, &phone, &row.body).await?;
-        store
+        // At most once: a command that renews, adds or cancels must never
+        // run twice because its answer failed to queue. The message is
+        // taken first; if the command then fails, staff are told to check
+        // and retry (and `/deshacer` undoes a renewal).
+        if !store
             .mark_inbound_processed(message_id, services.clock.now())
-            .await?;
+            .await?
+        {
+            return Ok(());
+        }
+        if let Err(e) = staff::handle(services, &phone, &row.body).await {
+            tracing::error!(message_id, error = %e, "staff command failed");
+            let answer = staff::failed(config.locale);
+            if let Err(e) = queue(services, &phone, None, MessageKind::Staff, answer).await {
+                tracing::error!(message_id, error = %e, "cannot tell staff that their command failed");
+            }
+        }
     } else {
         // One transaction: state, effects, replies, their jobs and the
         // processed mark commit together.

@@ -20,6 +20,15 @@ pub(super) fn say(locale: Locale, es: String, en: String) -> String {
     }
 }
 
+/// The answer when a command failed midway (the database went away).
+pub(super) fn failed(locale: Locale) -> String {
+    say(
+        locale,
+        "⚠️ No pude completar el comando por un error interno. Revisa con /pendientes o el panel antes de repetirlo.".into(),
+        "⚠️ The command could not be completed (internal error). Check with /pending or the panel before repeating it.".into(),
+    )
+}
+
 pub(super) async fn handle(services: &Services, staff: &Phone, text: &str) -> Result<(), JobError> {
     let config = &services.config;
     let locale = config.locale;

@@ -199,3 +199,90 @@ both_backends!(
     fault_at_each_step,
     super::each_reply_and_notice_once_whatever_step_fails
 );
+
+/// A staff command is taken before it acts (at most once): when the
+/// renewal fails midway, staff are told to check, and handling the message
+/// again renews nothing twice.
+async fn a_failed_staff_command_is_reported_and_not_run_twice(backend: Backend) {
+    let options = Options::on(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap())
+        .var("AVISA_REMINDER_TIME", "23:59")
+        .http();
+    let Some(app) = TestApp::spawn(backend, options).await else {
+        return;
+    };
+    let ok = serde_json::json!({"success": true, "data": {"msgId": 1, "jid": "x", "status": "in_progress"}});
+    Mock::given(method("POST"))
+        .and(path("/api/send-message"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ok))
+        .mount(&app.wasender)
+        .await;
+    support::fixtures::one_netflix_subscription(app.services.store.as_ref(), "0997777777").await;
+    let pool = app.services.store.pool();
+    let fail_renewals = match backend {
+        Backend::Sqlite => vec![
+            "CREATE TRIGGER fault_renewal BEFORE INSERT ON renewals \
+             BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+        ],
+        Backend::Postgres => vec![
+            "CREATE FUNCTION fault_renewal() RETURNS trigger AS $$ BEGIN \
+             RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER fault_renewal BEFORE INSERT ON renewals \
+             FOR EACH ROW EXECUTE FUNCTION fault_renewal()",
+        ],
+    };
+    for statement in fail_renewals {
+        execute(&pool, statement.to_string()).await;
+    }
+    let body = serde_json::json!({
+        "event": "messages.received",
+        "timestamp": 1_764_082_800,
+        "data": {"messages": {
+            "key": {"id": "3EBSTAFFFAULT", "fromMe": false,
+                    "remoteJid": format!("{STAFF}@s.whatsapp.net"), "cleanedSenderPn": STAFF},
+            "messageBody": "/renovar 0997777777", "message": {"conversation": "/renovar 0997777777"},
+        }}
+    });
+    let response = reqwest::Client::new()
+        .post(app.url("/webhooks/wasender"))
+        .header("X-Webhook-Signature", WEBHOOK_SECRET)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut answers = Vec::new();
+    for _ in 0..100 {
+        answers = app
+            .sent()
+            .await
+            .into_iter()
+            .filter(|b| b["to"].as_str().is_some_and(|t| t.ends_with(STAFF)))
+            .map(|b| b["text"].as_str().unwrap_or_default().to_string())
+            .collect();
+        if !answers.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert!(answers[0].contains("No pude completar"), "{answers:?}");
+    let id = app
+        .services
+        .store
+        .messages_for_phone(&format!("+{STAFF}"), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.direction == "in")
+        .unwrap()
+        .id;
+    app.services.queue.push_inbound(&[id]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(sent_to(&app, STAFF).await, 1, "not run again");
+    assert_eq!(sent_to(&app, "593997777777").await, 0, "no confirmation");
+    app.cleanup().await;
+}
+both_backends!(
+    staff_fault,
+    super::a_failed_staff_command_is_reported_and_not_run_twice
+);
