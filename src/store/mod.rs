@@ -103,6 +103,9 @@ pub const SETTING_SESSION_DOWN: &str = "session_disconnected";
 pub trait Store: Send + Sync + std::fmt::Debug {
     fn backend_name(&self) -> &'static str;
     fn pool(&self) -> Pool;
+    /// The store's own background tasks (SQLite's checkpoints), for
+    /// `/healthz`.
+    fn background_tasks(&self) -> Vec<crate::health::TaskReport>;
 
     async fn migrate(&self) -> StoreResult<()>;
     async fn ping(&self) -> StoreResult<()>;

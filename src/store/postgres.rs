@@ -49,6 +49,10 @@ impl PostgresStore {
             .map_err(|e| StoreError::Jobs(e.to_string()))
     }
 
+    fn background_reports(&self) -> Vec<crate::health::TaskReport> {
+        Vec::new()
+    }
+
     fn pool_handle(&self) -> Pool {
         Pool::Postgres(self.pool.clone())
     }

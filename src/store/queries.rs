@@ -110,6 +110,10 @@ macro_rules! impl_store {
                 self.pool_handle()
             }
 
+            fn background_tasks(&self) -> Vec<$crate::health::TaskReport> {
+                self.background_reports()
+            }
+
             async fn migrate(&self) -> $crate::store::StoreResult<()> {
                 self.run_migrations().await
             }

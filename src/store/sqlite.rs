@@ -13,6 +13,8 @@ use super::queries::{
     client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
 };
 use super::{EncodedTask, Pool, StoreError, StoreResult};
+use crate::health::{Health, supervise};
+use tokio_util::sync::CancellationToken;
 
 /// Our migrations keep their own bookkeeping table: apalis uses sqlx's
 /// default `_sqlx_migrations` for the job queue in the same file.
@@ -28,6 +30,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The checkpoint task stops once every clone of this store is gone.
     _alive: Arc<()>,
+    /// The checkpoint task's state (it is supervised: restarted on error).
+    health: Arc<Health>,
 }
 
 impl SqliteStore {
@@ -59,19 +63,39 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
-        let checkpoints = checkpoint_options
+        // Fail at start-up, not in the background, if it cannot connect.
+        let first = checkpoint_options
             .connect()
             .await
             .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
         let alive = Arc::new(());
-        tokio::spawn(checkpoint_in_background(
-            checkpoints,
-            pool.clone(),
-            Arc::downgrade(&alive),
+        let health = Health::new();
+        let mut first = Some(first);
+        let (weak, checkpoint_pool) = (Arc::downgrade(&alive), pool.clone());
+        tokio::spawn(supervise(
+            health.clone(),
+            "sqlite_checkpoints",
+            CancellationToken::new(),
+            move || {
+                let (options, pool, alive) = (
+                    checkpoint_options.clone(),
+                    checkpoint_pool.clone(),
+                    weak.clone(),
+                );
+                let reused = first.take();
+                async move {
+                    let connection = match reused {
+                        Some(connection) => connection,
+                        None => options.connect().await.map_err(|e| e.to_string())?,
+                    };
+                    checkpoint_in_background(connection, pool, alive).await
+                }
+            },
         ));
         Ok(SqliteStore {
             pool,
             _alive: alive,
+            health,
         })
     }
 
@@ -135,6 +159,10 @@ impl SqliteStore {
 
     fn pool_handle(&self) -> Pool {
         Pool::Sqlite(self.pool.clone())
+    }
+
+    fn background_reports(&self) -> Vec<crate::health::TaskReport> {
+        self.health.report()
     }
 
     async fn run_migrations(&self) -> StoreResult<()> {
@@ -220,11 +248,14 @@ extern "C" fn give_up_soon(_: *mut std::ffi::c_void, tries: std::ffi::c_int) -> 
 /// 20-80 ms; with the restart it overwrites blocks it already has). When a
 /// writer or readers keep the restart waiting longer than 1 ms it gives up
 /// until the next round.
+///
+/// Ends with `Ok` once the store is gone, with the error when a checkpoint
+/// fails (the supervisor then starts it again on a new connection).
 async fn checkpoint_in_background(
     mut connection: sqlx::SqliteConnection,
     pool: SqlitePool,
     alive: Weak<()>,
-) {
+) -> Result<(), String> {
     if let Err(e) = install_busy_handler(&mut connection, give_up_soon).await {
         tracing::warn!(error = %e, "SQLite checkpoint connection: busy handler not installed");
     }
@@ -249,13 +280,14 @@ async fn checkpoint_in_background(
                     tracing::trace!(step, busy, log, copied, "SQLite checkpoint");
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "SQLite checkpoint failed; retrying next round");
-                    break;
+                    let _ = connection.close().await;
+                    return Err(format!("SQLite checkpoint failed: {e}"));
                 }
             }
         }
     }
     let _ = connection.close().await;
+    Ok(())
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");

@@ -12,7 +12,8 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
     let store = &state.services.store;
     let check = tokio::time::timeout(std::time::Duration::from_secs(3), store.ping()).await;
     let db_ok = matches!(check, Ok(Ok(())));
-    let tasks = state.services.health.report();
+    let mut tasks = state.services.health.report();
+    tasks.extend(store.background_tasks());
     let tasks_ok = tasks.iter().all(|t| t.healthy);
     let status = if db_ok && tasks_ok {
         StatusCode::OK
