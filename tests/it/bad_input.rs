@@ -1,0 +1,64 @@
+//! Input that used to be stored wrongly or refused forever (issue 12,
+//! part 9), over HTTP and the command line, on SQLite and PostgreSQL.
+
+use crate::support;
+
+use chrono::NaiveDate;
+use support::app::{Options, TestApp, WEBHOOK_SECRET};
+use support::db::Backend;
+
+async fn post_webhook(app: &TestApp, body: &str) -> reqwest::StatusCode {
+    reqwest::Client::new()
+        .post(app.url("/webhooks/wasender"))
+        .header("content-type", "application/json")
+        .header("X-Webhook-Signature", WEBHOOK_SECRET)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// PostgreSQL refuses U+0000 in text (`invalid byte sequence for encoding
+/// "UTF8": 0x00`), which made this webhook 503 on every redelivery.
+async fn a_text_with_nul_is_stored_without_it(backend: Backend) {
+    let Some(app) = TestApp::spawn(
+        backend,
+        Options::on(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()).http(),
+    )
+    .await
+    else {
+        return;
+    };
+    let body = r#"{"event":"messages.received","timestamp":1633456789,"data":{"messages":{
+        "key":{"id":"3EB0NUL\u00001","fromMe":false,"remoteJid":"593991234567@s.whatsapp.net"},
+        "pushName":"A\u0000na","messageBody":"Ho\u0000la\u0000",
+        "message":{"conversation":"Ho\u0000la\u0000"}}}}"#;
+    assert_eq!(post_webhook(&app, body).await, 200);
+    // A redelivery is the same message: acknowledged, not stored again.
+    assert_eq!(post_webhook(&app, body).await, 200);
+    let session = r#"{"event":"session.status","data":{"status":"need\u0000_scan"}}"#;
+    assert_eq!(post_webhook(&app, session).await, 200);
+
+    let store = &app.services.store;
+    let inbound: Vec<_> = store
+        .messages_for_phone("+593991234567", 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.direction == "in")
+        .collect();
+    assert_eq!(inbound.len(), 1, "{inbound:?}");
+    assert_eq!(inbound[0].body, "Hola");
+    assert_eq!(inbound[0].wa_message_id.as_deref(), Some("3EB0NUL1"));
+    assert_eq!(
+        store
+            .setting(avisa::store::SETTING_SESSION_DOWN)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("need_scan")
+    );
+    app.cleanup().await;
+}
+both_backends!(nul_text, super::a_text_with_nul_is_stored_without_it);
