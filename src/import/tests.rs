@@ -190,6 +190,27 @@ fn header_only_file_has_no_rows() {
 }
 
 #[test]
+fn ambiguous_prices_are_rejected_with_their_line() {
+    let parsed = parse(
+        "nombres;telefono;servicio;vence;precio\n\
+         Ana;0991234567;Netflix;2026-11-25;7.50\n\
+         Beto;0991234568;Netflix;2026-11-25;7.505\n\
+         Carla;0991234569;Netflix;2026-11-25;7,505\n\
+         Dora;0991234570;Netflix;2026-11-25;1.234,50\n\
+         Eva;0991234571;Netflix;2026-11-25;1,234.50\n",
+    );
+    assert_eq!(where_(&parsed), [(3, "precio"), (4, "precio")]);
+    assert_eq!(
+        parsed.errors[0].to_string(),
+        "line 3: precio: `7.505` is ambiguous: three digits after its only `.` or `,` \
+         could be decimals or thousands; write at most two decimals (7.50) and \
+         thousands without a separator (7505) or with a decimal part (7.505,00)"
+    );
+    let cents: Vec<i64> = parsed.rows.iter().map(|r| r.price.cents()).collect();
+    assert_eq!(cents, [750, 123_450, 123_450]);
+}
+
+#[test]
 fn every_bad_cell_is_reported_with_its_file_line() {
     let parsed = parse(
         "nombres,telefono,email,servicio,vence,precio\n\

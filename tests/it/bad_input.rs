@@ -5,6 +5,7 @@ use crate::support;
 
 use chrono::NaiveDate;
 use support::app::{Options, TestApp, WEBHOOK_SECRET};
+use support::cli::{Run, avisa};
 use support::db::Backend;
 
 async fn post_webhook(app: &TestApp, body: &str) -> reqwest::StatusCode {
@@ -62,3 +63,26 @@ async fn a_text_with_nul_is_stored_without_it(backend: Backend) {
     app.cleanup().await;
 }
 both_backends!(nul_text, super::a_text_with_nul_is_stored_without_it);
+
+#[test]
+fn import_rejects_an_ambiguous_price_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("precios.csv"),
+        "nombres,telefono,servicio,vence,precio\n\
+         Ana,0991234567,Netflix,2026-11-25,7.50\n\
+         Beto,0991234568,Netflix,2026-11-25,7.505\n",
+    )
+    .unwrap();
+    let Run {
+        code,
+        stdout,
+        stderr,
+    } = avisa(dir.path(), &["import", "precios.csv"], &[]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("line 3: precio: `7.505` is ambiguous"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing imported"), "{stderr}");
+}
