@@ -221,6 +221,15 @@ async fn import(
 ) -> anyhow::Result<std::process::ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let parsed = crate::import::parse_csv(&bytes, config.default_region)?;
+    if parsed.has_no_data() {
+        // Exit 1, like a file with bad rows: a cron job importing an export
+        // that came out empty should fail loudly, and nothing is lost by it.
+        eprintln!(
+            "{}: the file has a header but no data rows: nothing to import",
+            file.display()
+        );
+        return Ok(std::process::ExitCode::FAILURE);
+    }
     for error in &parsed.errors {
         eprintln!("{error}");
     }

@@ -115,6 +115,12 @@ impl ParsedImport {
         self.errors.is_empty()
     }
 
+    /// True when the file had a header but no data row at all, good or bad
+    /// (blank lines do not count).
+    pub fn has_no_data(&self) -> bool {
+        self.rows.is_empty() && self.errors.is_empty()
+    }
+
     /// Lines that have at least one error, ascending, without repeats.
     pub fn invalid_lines(&self) -> Vec<usize> {
         let mut lines: Vec<usize> = self.errors.iter().map(|e| e.line).collect();

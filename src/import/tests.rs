@@ -187,6 +187,13 @@ fn missing_required_columns_are_all_named() {
 fn header_only_file_has_no_rows() {
     let parsed = parse("nombres,telefono,servicio,vence,precio\n");
     assert_eq!(parsed, ParsedImport::default());
+    assert!(parsed.has_no_data());
+    assert!(parse("nombres,telefono,servicio,vence,precio\n\n,,,,\n").has_no_data());
+    let bad = parse("nombres,telefono,servicio,vence,precio\nAna,x,Netflix,2026-11-25,7.50\n");
+    assert!(!bad.has_no_data(), "a bad row is data");
+    let good =
+        parse("nombres,telefono,servicio,vence,precio\nAna,0991234567,Netflix,2026-11-25,7.50\n");
+    assert!(!good.has_no_data());
 }
 
 #[test]

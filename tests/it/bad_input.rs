@@ -86,3 +86,30 @@ fn import_rejects_an_ambiguous_price_with_its_line() {
     );
     assert!(stderr.contains("nothing imported"), "{stderr}");
 }
+
+#[test]
+fn import_of_a_header_only_file_fails_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vacio.csv");
+    std::fs::write(
+        &file,
+        "nombres,apellidos,telefono,email,servicio,vence,precio\r\n\r\n",
+    )
+    .unwrap();
+    for args in [
+        &["import", "vacio.csv"][..],
+        &["import", "vacio.csv", "--dry-run"],
+    ] {
+        let Run {
+            code,
+            stdout,
+            stderr,
+        } = avisa(dir.path(), args, &[]);
+        assert_eq!(code, 1, "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("vacio.csv: the file has a header but no data rows: nothing to import"),
+            "{stderr}"
+        );
+        assert!(!stdout.contains("imported"), "{stdout}");
+    }
+}
