@@ -113,3 +113,15 @@ fn import_of_a_header_only_file_fails_and_says_why() {
         assert!(!stdout.contains("imported"), "{stdout}");
     }
 }
+
+#[test]
+fn repeated_reminder_days_stop_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let Run { code, stderr, .. } =
+        avisa(dir.path(), &["stats"], &[("AVISA_REMINDER_DAYS", "7,7,3")]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "error: invalid setting: AVISA_REMINDER_DAYS=\"7,7,3\": `7` is listed twice; list each day once"
+    );
+}
