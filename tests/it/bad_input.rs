@@ -125,3 +125,50 @@ fn repeated_reminder_days_stop_start_up() {
         "error: invalid setting: AVISA_REMINDER_DAYS=\"7,7,3\": `7` is listed twice; list each day once"
     );
 }
+
+/// Nothing listens on port 1: sqlx retries the refused connection until its
+/// deadline (10 s) and said only `pool timed out…`.
+#[test]
+fn an_unreachable_postgres_is_named_with_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "postgres://avisa:s3cr3t-pw@127.0.0.1:1/avisa";
+    let Run { code, stderr, .. } = avisa(dir.path(), &["migrate"], &[("DATABASE_URL", url)]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr
+            .contains("PostgreSQL at 127.0.0.1:1 (database avisa, user avisa): connection refused"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cr3t-pw"), "{stderr}");
+    assert!(!stderr.contains("pool timed out"), "{stderr}");
+}
+
+/// A server that answers with an error: its message, without sqlx's
+/// `at line N` (a line of PostgreSQL's C source).
+#[test]
+fn a_postgres_error_at_start_up_is_said_plainly() {
+    let admin = std::env::var("AVISA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| support::db::DEFAULT_POSTGRES.to_string());
+    let Some(root) = admin.rsplit_once('/').map(|(root, _)| root.to_string()) else {
+        panic!("no database in {admin}");
+    };
+    if std::net::TcpStream::connect("127.0.0.1:5432").is_err() && admin.contains("127.0.0.1:5432") {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "PostgreSQL is required in CI"
+        );
+        eprintln!("SKIP: no PostgreSQL at {admin}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{root}/avisa_no_such_database_12");
+    let Run { code, stderr, .. } = avisa(dir.path(), &["migrate"], &[("DATABASE_URL", &url)]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("database \"avisa_no_such_database_12\" does not exist"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("PostgreSQL at "), "{stderr}");
+    assert!(!stderr.contains(" at line "), "{stderr}");
+    assert_eq!(stderr.matches("does not exist").count(), 1, "{stderr}");
+}
