@@ -91,6 +91,24 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// An error and its causes on one line, each said once: a cause whose text
+/// its parent already shows (`cannot listen on …: Address already in use`
+/// over the `Address already in use` it wraps) is not repeated.
+pub fn error_report(error: &anyhow::Error) -> String {
+    let mut report = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || report.contains(&text) {
+            continue;
+        }
+        if !report.is_empty() {
+            report.push_str(": ");
+        }
+        report.push_str(&text);
+    }
+    report
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     // Every setting is validated before any command runs.
     let config = Config::from_env().map_err(|e| anyhow::anyhow!("invalid setting: {e}"))?;
@@ -339,4 +357,27 @@ async fn stats(services: &Services, date: Option<&str>) -> anyhow::Result<()> {
         println!("  {:<9} {:<10} {:>6}", m.kind, m.status, m.count);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_report_says_each_cause_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        let io_text = io.to_string();
+        let bind = crate::app::AppError::Bind {
+            addr: "0.0.0.0:8080".into(),
+            source: io,
+        };
+        let report = error_report(&anyhow::Error::new(bind));
+        assert_eq!(report, format!("cannot listen on 0.0.0.0:8080: {io_text}"));
+        assert_eq!(report.matches(&io_text).count(), 1, "{report}");
+
+        // Causes that add something are kept, outermost first.
+        let wrapped = anyhow::Error::new(std::io::Error::other("disk full"))
+            .context("cannot write backup.db");
+        assert_eq!(error_report(&wrapped), "cannot write backup.db: disk full");
+    }
 }

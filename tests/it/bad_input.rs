@@ -172,3 +172,25 @@ fn a_postgres_error_at_start_up_is_said_plainly() {
     assert!(!stderr.contains(" at line "), "{stderr}");
     assert_eq!(stderr.matches("does not exist").count(), 1, "{stderr}");
 }
+
+#[test]
+fn a_taken_port_is_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let Run { code, stderr, .. } = avisa(dir.path(), &["serve"], &[("AVISA_LISTEN", &listen)]);
+    assert_eq!(code, 1, "{stderr}");
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line: {stderr}"));
+    assert!(
+        error.starts_with(&format!("error: cannot listen on {listen}: ")),
+        "{error}"
+    );
+    assert_eq!(
+        error.matches("in use").count(),
+        1,
+        "the cause is said once: {error}"
+    );
+}
