@@ -194,3 +194,13 @@ fn a_taken_port_is_reported_once() {
         "the cause is said once: {error}"
     );
 }
+
+#[test]
+fn logs_have_no_colour_codes_when_not_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // Debug logging so that something is logged (sqlx's statements).
+    let Run { code, stderr, .. } = avisa(dir.path(), &["migrate"], &[("RUST_LOG", "debug")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("DEBUG"), "nothing was logged: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "ANSI escape codes: {stderr:?}");
+}
