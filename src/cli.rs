@@ -3,7 +3,7 @@
 mod users;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
 use crate::app::{self, Application, Overrides};
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, DatabaseUrl, LogFormat};
 use crate::domain::clock::local_today;
 use crate::domain::{Phone, parse_date};
 use crate::jobs::Services;
@@ -75,6 +75,12 @@ pub enum Command {
         /// Day (YYYY-MM-DD or DD/MM/YYYY); default today.
         #[arg(long)]
         date: Option<String>,
+    },
+    /// Write a consistent copy of the SQLite database to FILE, also while
+    /// `serve` runs (never overwrites; PostgreSQL: use pg_dump, exit code 2).
+    Backup {
+        /// The new file to write.
+        file: PathBuf,
     },
 }
 
@@ -168,6 +174,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let services = app::services(config, Overrides::default()).await?;
             stats(&services, date.as_deref()).await?;
         }
+        Command::Backup { file } => return backup(&config, &file).await,
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -295,6 +302,42 @@ async fn import(
         } else {
             format!("; {} invalid row(s) skipped", parsed.invalid_lines().len())
         }
+    );
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Exit code of `avisa backup` on PostgreSQL: not an error of the run, a
+/// job for another tool.
+const BACKUP_USE_PG_DUMP: u8 = 2;
+
+async fn backup(config: &Config, file: &Path) -> anyhow::Result<std::process::ExitCode> {
+    let database = match &config.database_url {
+        DatabaseUrl::Sqlite { path } => path,
+        DatabaseUrl::Postgres { .. } => {
+            eprintln!(
+                "DATABASE_URL is PostgreSQL ({}): `avisa backup` copies SQLite databases only.\n\
+                 Use pg_dump, which takes a consistent copy while avisa runs:\n  \
+                 pg_dump --format=custom --file={} \"$DATABASE_URL\"\n\
+                 and pg_restore to restore it.",
+                config.database_url.redacted(),
+                file.display()
+            );
+            return Ok(std::process::ExitCode::from(BACKUP_USE_PG_DUMP));
+        }
+    };
+    let summary = store::backup::backup_sqlite(database, file).await?;
+    println!(
+        "backup written to {} ({} bytes): {} client(s), {} subscription(s), {} message(s)",
+        file.display(),
+        summary.bytes,
+        summary.clients,
+        summary.subscriptions,
+        summary.messages
+    );
+    println!(
+        "to restore: stop `avisa serve`, delete {db}-wal and {db}-shm if present, \
+         copy the backup to {db}, start again",
+        db = database.display()
     );
     Ok(std::process::ExitCode::SUCCESS)
 }

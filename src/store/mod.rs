@@ -1,6 +1,7 @@
 //! Persistence. One `Store` trait; `sqlite.rs` and `postgres.rs` implement it
 //! with the same SQL (see `queries.rs`), each with its own migrations.
 
+pub mod backup;
 mod clients_model;
 mod model;
 mod model_admin;
