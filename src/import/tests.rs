@@ -368,3 +368,24 @@ fn crlf_files_with_blank_lines_keep_file_line_numbers() {
     assert_eq!(parsed.rows[0].line, 5);
     assert_eq!(where_(&parsed), [(7, "telefono"), (10, "vence")]);
 }
+
+#[test]
+fn cr_only_files_keep_file_line_numbers() {
+    // "CSV (Macintosh)" from Excel ends lines with a lone \r: every error
+    // said "line 1", and two bad rows counted as one.
+    let parsed = parse(
+        "nombres,telefono,servicio,vence,precio\r\
+         Ana,0991234567,Netflix,2026-11-25,7.50\r\
+         Beto,abc,Netflix,2026-11-25,7.50\r\r\
+         Carla,0991234568,Netflix,2026-11-25,7.505\r",
+    );
+    assert_eq!(parsed.rows.len(), 1);
+    assert_eq!(parsed.rows[0].line, 2);
+    assert_eq!(where_(&parsed), [(3, "telefono"), (5, "precio")]);
+    assert_eq!(parsed.invalid_lines(), [3, 5]);
+    let not_utf8 = parse_csv(b"nombres\rAna\r\xE9\r", Region::default()).unwrap_err();
+    assert!(
+        matches!(not_utf8, ImportError::Encoding { line: 3 }),
+        "{not_utf8:?}"
+    );
+}
