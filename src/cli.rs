@@ -3,7 +3,7 @@
 mod users;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
 use crate::app::{self, Application, Overrides};
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, DatabaseUrl, LogFormat};
 use crate::domain::clock::local_today;
 use crate::domain::{Phone, parse_date};
 use crate::jobs::Services;
@@ -76,19 +76,46 @@ pub enum Command {
         #[arg(long)]
         date: Option<String>,
     },
+    /// Write a consistent copy of the SQLite database to FILE, also while
+    /// `serve` runs (never overwrites; PostgreSQL: use pg_dump, exit code 2).
+    Backup {
+        /// The new file to write.
+        file: PathBuf,
+    },
 }
 
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,sqlx=warn,apalis=warn,tower_http=warn")
     });
+    // Colours only for a person at a terminal: not in files, journald or
+    // `fly logs`, where escape codes show as `[2m…[0m` noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Human => builder.init(),
     }
+}
+
+/// An error and its causes on one line, each said once: a cause whose text
+/// its parent already shows (`cannot listen on …: Address already in use`
+/// over the `Address already in use` it wraps) is not repeated.
+pub fn error_report(error: &anyhow::Error) -> String {
+    let mut report = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || report.contains(&text) {
+            continue;
+        }
+        if !report.is_empty() {
+            report.push_str(": ");
+        }
+        report.push_str(&text);
+    }
+    report
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
@@ -147,6 +174,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let services = app::services(config, Overrides::default()).await?;
             stats(&services, date.as_deref()).await?;
         }
+        Command::Backup { file } => return backup(&config, &file).await,
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -221,6 +249,15 @@ async fn import(
 ) -> anyhow::Result<std::process::ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let parsed = crate::import::parse_csv(&bytes, config.default_region)?;
+    if parsed.has_no_data() {
+        // Exit 1, like a file with bad rows: a cron job importing an export
+        // that came out empty should fail loudly, and nothing is lost by it.
+        eprintln!(
+            "{}: the file has a header but no data rows: nothing to import",
+            file.display()
+        );
+        return Ok(std::process::ExitCode::FAILURE);
+    }
     for error in &parsed.errors {
         eprintln!("{error}");
     }
@@ -265,6 +302,42 @@ async fn import(
         } else {
             format!("; {} invalid row(s) skipped", parsed.invalid_lines().len())
         }
+    );
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Exit code of `avisa backup` on PostgreSQL: not an error of the run, a
+/// job for another tool.
+const BACKUP_USE_PG_DUMP: u8 = 2;
+
+async fn backup(config: &Config, file: &Path) -> anyhow::Result<std::process::ExitCode> {
+    let database = match &config.database_url {
+        DatabaseUrl::Sqlite { path } => path,
+        DatabaseUrl::Postgres { .. } => {
+            eprintln!(
+                "DATABASE_URL is PostgreSQL ({}): `avisa backup` copies SQLite databases only.\n\
+                 Use pg_dump, which takes a consistent copy while avisa runs:\n  \
+                 pg_dump --format=custom --file={} \"$DATABASE_URL\"\n\
+                 and pg_restore to restore it.",
+                config.database_url.redacted(),
+                file.display()
+            );
+            return Ok(std::process::ExitCode::from(BACKUP_USE_PG_DUMP));
+        }
+    };
+    let summary = store::backup::backup_sqlite(database, file).await?;
+    println!(
+        "backup written to {} ({} bytes): {} client(s), {} subscription(s), {} message(s)",
+        file.display(),
+        summary.bytes,
+        summary.clients,
+        summary.subscriptions,
+        summary.messages
+    );
+    println!(
+        "to restore: stop `avisa serve`, delete {db}-wal and {db}-shm if present, \
+         copy the backup to {db}, start again",
+        db = database.display()
     );
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -330,4 +403,27 @@ async fn stats(services: &Services, date: Option<&str>) -> anyhow::Result<()> {
         println!("  {:<9} {:<10} {:>6}", m.kind, m.status, m.count);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_report_says_each_cause_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        let io_text = io.to_string();
+        let bind = crate::app::AppError::Bind {
+            addr: "0.0.0.0:8080".into(),
+            source: io,
+        };
+        let report = error_report(&anyhow::Error::new(bind));
+        assert_eq!(report, format!("cannot listen on 0.0.0.0:8080: {io_text}"));
+        assert_eq!(report.matches(&io_text).count(), 1, "{report}");
+
+        // Causes that add something are kept, outermost first.
+        let wrapped = anyhow::Error::new(std::io::Error::other("disk full"))
+            .context("cannot write backup.db");
+        assert_eq!(error_report(&wrapped), "cannot write backup.db: disk full");
+    }
 }

@@ -469,6 +469,15 @@ mod tests {
     }
 
     #[test]
+    fn repeated_reminder_days_are_refused() {
+        let line = error_line(&[("AVISA_REMINDER_DAYS", "7,7,3")]);
+        assert_eq!(
+            line,
+            "AVISA_REMINDER_DAYS=\"7,7,3\": `7` is listed twice; list each day once"
+        );
+    }
+
+    #[test]
     fn sqlite_folder_must_exist() {
         let line = error_line(&[("DATABASE_URL", "sqlite:///no/such/dir/avisa.db")]);
         assert!(line.contains("does not exist"), "{line}");

@@ -10,6 +10,8 @@ pub mod domain;
 pub mod health;
 pub mod import;
 pub mod jobs;
+#[cfg(test)]
+mod proptests;
 pub mod store;
 pub mod templates;
 pub mod web;

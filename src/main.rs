@@ -8,7 +8,7 @@ async fn main() -> std::process::ExitCode {
     match avisa::cli::run(cli).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", avisa::cli::error_report(&error));
             std::process::ExitCode::FAILURE
         }
     }

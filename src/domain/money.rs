@@ -18,6 +18,14 @@ pub enum MoneyError {
     Malformed(String),
     #[error("`{0}` has more than two decimals")]
     TooPrecise(String),
+    /// Three digits after the only `.` or `,` (`7.505`): decimals or
+    /// thousands? Guessing either way can be off by a factor of 1,000.
+    #[error(
+        "`{0}` is ambiguous: three digits after its only `.` or `,` could be \
+         decimals or thousands; write at most two decimals (7.50) and \
+         thousands without a separator (7505) or with a decimal part (7.505,00)"
+    )]
+    Ambiguous(String),
     #[error("`{0}` is negative")]
     Negative(String),
     #[error("`{0}` is too large")]
@@ -35,7 +43,9 @@ impl Money {
 
     /// Parses `7.50`, `7,50`, `$7.50`, `10`, `$ 1,234.50`, `1.234,50`.
     /// The last `.` or `,` followed by one or two digits is the decimal mark;
-    /// any other separators are thousands separators.
+    /// any other separators are thousands separators. A single separator
+    /// followed by three digits (`7.505`, `1,234`) is [`MoneyError::Ambiguous`]:
+    /// both readings are common.
     pub fn parse(input: &str) -> Result<Money, MoneyError> {
         let original = input.trim();
         let mut s = original
@@ -67,8 +77,9 @@ impl Money {
                 if frac.len() <= 2 {
                     (&s[..pos], frac)
                 } else if frac.len() == 3 && s[..pos].chars().all(|c| c.is_ascii_digit()) {
-                    // `1.234` or `1,234`: a thousands separator, not decimals.
-                    (s.as_str(), "")
+                    // `7.505` or `1,234`: the only separator, then three
+                    // digits. `7.505` was once read as $7505.00.
+                    return Err(MoneyError::Ambiguous(original.to_string()));
                 } else {
                     return Err(MoneyError::TooPrecise(original.to_string()));
                 }
@@ -141,7 +152,6 @@ mod tests {
         assert_eq!(cents(",99"), Ok(99));
         assert_eq!(cents("1,234.50"), Ok(123450));
         assert_eq!(cents("1.234,50"), Ok(123450));
-        assert_eq!(cents("1.234"), Ok(123400));
         assert_eq!(cents("USD 12"), Ok(1200));
     }
 
@@ -156,6 +166,37 @@ mod tests {
             cents("99999999999999999999"),
             Err(MoneyError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn three_digits_after_a_single_separator_are_ambiguous() {
+        for input in [
+            "7.505",
+            "7,505",
+            "1.234",
+            "1,234",
+            "$ 7.505",
+            ",505",
+            "12345.678",
+        ] {
+            assert_eq!(
+                cents(input),
+                Err(MoneyError::Ambiguous(input.trim().to_string())),
+                "{input}"
+            );
+        }
+        let message = Money::parse("7.505").unwrap_err().to_string();
+        assert!(message.contains("`7.505` is ambiguous"), "{message}");
+        // Two kinds of separator say which is which.
+        assert_eq!(cents("7.505,00"), Ok(750_500));
+        assert_eq!(cents("7,505.00"), Ok(750_500));
+        assert_eq!(cents("1.234,5"), Ok(123_450));
+        assert_eq!(cents("1 234,50"), Ok(123_450));
+        assert_eq!(cents("7505"), Ok(750_500));
+        // Three digits after a second separator of the same kind are not
+        // a price either way (as before).
+        assert!(matches!(cents("1.234.567"), Err(MoneyError::TooPrecise(_))));
+        assert!(matches!(cents("7.5050"), Err(MoneyError::TooPrecise(_))));
     }
 
     #[test]

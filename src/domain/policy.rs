@@ -21,6 +21,9 @@ impl Tiers {
             if !(-365..=365).contains(&value) {
                 return Err(format!("`{value}` is outside -365..=365"));
             }
+            if days.contains(&value) {
+                return Err(format!("`{value}` is listed twice; list each day once"));
+            }
             days.push(value);
         }
         Tiers::new(days)
@@ -184,12 +187,18 @@ mod tests {
 
     #[test]
     fn tiers_parse_and_reject() {
-        assert_eq!(tiers("0,7, 3,1,3").as_slice(), &[0, 1, 3, 7]);
+        assert_eq!(tiers("0,7, 3,1").as_slice(), &[0, 1, 3, 7]);
         assert_eq!(tiers("7,3,1,0").to_string(), "7,3,1,0");
         assert!(Tiers::parse("7,x").unwrap_err().contains("`x`"));
         assert!(Tiers::parse("").is_err());
         assert!(Tiers::parse("7,,3").is_err());
         assert!(Tiers::parse("1000").is_err());
+        assert_eq!(
+            Tiers::parse("7,7,3").unwrap_err(),
+            "`7` is listed twice; list each day once"
+        );
+        assert!(Tiers::parse("0, -3, 1, -3").unwrap_err().contains("`-3`"));
+        assert_eq!(Tiers::parse("3,7,0").unwrap().as_slice(), [0, 3, 7]);
     }
 
     #[test]

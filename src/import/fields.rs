@@ -46,6 +46,7 @@ impl FieldError {
             FieldError::Price(MoneyError::Empty) => "field_price_empty",
             FieldError::Price(MoneyError::Malformed(_)) => "field_price_malformed",
             FieldError::Price(MoneyError::TooPrecise(_)) => "field_price_precise",
+            FieldError::Price(MoneyError::Ambiguous(_)) => "field_price_ambiguous",
             FieldError::Price(MoneyError::Negative(_)) => "field_price_negative",
             FieldError::Price(MoneyError::TooLarge(_)) => "field_price_large",
         }
@@ -68,6 +69,7 @@ pub const FIELD_ERROR_KEYS: &[&str] = &[
     "field_price_empty",
     "field_price_malformed",
     "field_price_precise",
+    "field_price_ambiguous",
     "field_price_negative",
     "field_price_large",
 ];
@@ -161,6 +163,7 @@ mod tests {
             check_price("").map(|_| String::new()),
             check_price("abc").map(|_| String::new()),
             check_price("7.5055").map(|_| String::new()),
+            check_price("7.505").map(|_| String::new()),
             check_price("-1").map(|_| String::new()),
             check_price("99999999999999999999").map(|_| String::new()),
         ];

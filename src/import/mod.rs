@@ -115,6 +115,12 @@ impl ParsedImport {
         self.errors.is_empty()
     }
 
+    /// True when the file had a header but no data row at all, good or bad
+    /// (blank lines do not count).
+    pub fn has_no_data(&self) -> bool {
+        self.rows.is_empty() && self.errors.is_empty()
+    }
+
     /// Lines that have at least one error, ascending, without repeats.
     pub fn invalid_lines(&self) -> Vec<usize> {
         let mut lines: Vec<usize> = self.errors.iter().map(|e| e.line).collect();
@@ -190,11 +196,18 @@ fn decode(bytes: &[u8]) -> Result<&str, ImportError> {
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     std::str::from_utf8(bytes).map_err(|e| ImportError::Encoding {
-        line: 1 + bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count(),
+        line: 1 + line_breaks(&bytes[..e.valid_up_to()]),
     })
+}
+
+/// Line breaks as the CSV reader sees them: `\r\n`, `\n`, and a lone `\r`
+/// (files saved as "CSV (Macintosh)" end their lines with `\r` only).
+fn line_breaks(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, b)| *b == b'\n' || (*b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count()
 }
 
 /// The file line where a record starts. csv's own `position().line()` is
@@ -222,11 +235,8 @@ impl<'a> LineCounter<'a> {
             start += 1;
         }
         if start > self.offset {
-            let newlines = self.bytes[self.offset..start]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count();
-            self.line += newlines;
+            // `start` is never between the `\r` and `\n` of one break.
+            self.line += line_breaks(&self.bytes[self.offset..start]);
             self.offset = start;
         }
         self.line

@@ -187,6 +187,34 @@ fn missing_required_columns_are_all_named() {
 fn header_only_file_has_no_rows() {
     let parsed = parse("nombres,telefono,servicio,vence,precio\n");
     assert_eq!(parsed, ParsedImport::default());
+    assert!(parsed.has_no_data());
+    assert!(parse("nombres,telefono,servicio,vence,precio\n\n,,,,\n").has_no_data());
+    let bad = parse("nombres,telefono,servicio,vence,precio\nAna,x,Netflix,2026-11-25,7.50\n");
+    assert!(!bad.has_no_data(), "a bad row is data");
+    let good =
+        parse("nombres,telefono,servicio,vence,precio\nAna,0991234567,Netflix,2026-11-25,7.50\n");
+    assert!(!good.has_no_data());
+}
+
+#[test]
+fn ambiguous_prices_are_rejected_with_their_line() {
+    let parsed = parse(
+        "nombres;telefono;servicio;vence;precio\n\
+         Ana;0991234567;Netflix;2026-11-25;7.50\n\
+         Beto;0991234568;Netflix;2026-11-25;7.505\n\
+         Carla;0991234569;Netflix;2026-11-25;7,505\n\
+         Dora;0991234570;Netflix;2026-11-25;1.234,50\n\
+         Eva;0991234571;Netflix;2026-11-25;1,234.50\n",
+    );
+    assert_eq!(where_(&parsed), [(3, "precio"), (4, "precio")]);
+    assert_eq!(
+        parsed.errors[0].to_string(),
+        "line 3: precio: `7.505` is ambiguous: three digits after its only `.` or `,` \
+         could be decimals or thousands; write at most two decimals (7.50) and \
+         thousands without a separator (7505) or with a decimal part (7.505,00)"
+    );
+    let cents: Vec<i64> = parsed.rows.iter().map(|r| r.price.cents()).collect();
+    assert_eq!(cents, [750, 123_450, 123_450]);
 }
 
 #[test]
@@ -339,4 +367,25 @@ fn crlf_files_with_blank_lines_keep_file_line_numbers() {
     assert_eq!(parsed.rows.len(), 1);
     assert_eq!(parsed.rows[0].line, 5);
     assert_eq!(where_(&parsed), [(7, "telefono"), (10, "vence")]);
+}
+
+#[test]
+fn cr_only_files_keep_file_line_numbers() {
+    // "CSV (Macintosh)" from Excel ends lines with a lone \r: every error
+    // said "line 1", and two bad rows counted as one.
+    let parsed = parse(
+        "nombres,telefono,servicio,vence,precio\r\
+         Ana,0991234567,Netflix,2026-11-25,7.50\r\
+         Beto,abc,Netflix,2026-11-25,7.50\r\r\
+         Carla,0991234568,Netflix,2026-11-25,7.505\r",
+    );
+    assert_eq!(parsed.rows.len(), 1);
+    assert_eq!(parsed.rows[0].line, 2);
+    assert_eq!(where_(&parsed), [(3, "telefono"), (5, "precio")]);
+    assert_eq!(parsed.invalid_lines(), [3, 5]);
+    let not_utf8 = parse_csv(b"nombres\rAna\r\xE9\r", Region::default()).unwrap_err();
+    assert!(
+        matches!(not_utf8, ImportError::Encoding { line: 3 }),
+        "{not_utf8:?}"
+    );
 }

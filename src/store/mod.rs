@@ -1,6 +1,7 @@
 //! Persistence. One `Store` trait; `sqlite.rs` and `postgres.rs` implement it
 //! with the same SQL (see `queries.rs`), each with its own migrations.
 
+pub mod backup;
 mod clients_model;
 mod model;
 mod model_admin;
@@ -25,8 +26,10 @@ use crate::domain::Money;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    /// In the database's own words (see [`describe_sqlx`]). Not a
+    /// `#[source]`: printing the error chain would repeat it, with the noise.
+    #[error("database error: {}", describe_sqlx(.0))]
+    Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot open the database: {0}")]
@@ -43,6 +46,22 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Database(error)
+    }
+}
+
+/// A sqlx error for people: a server's error is its message alone, without
+/// sqlx's `error returned from database:` and the ` at line 948` it appends
+/// (a line of PostgreSQL's C source, not of anything we sent).
+pub fn describe_sqlx(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Database(db) => db.message().to_string(),
+        other => other.to_string(),
+    }
+}
 
 /// The pools' `after_release` check: a connection handed back while still
 /// in a transaction (its rollback queued by a dropped `Transaction`) is

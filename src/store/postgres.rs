@@ -2,15 +2,77 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
 
 use super::queries::{
     client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
 };
-use super::{EncodedTask, Pool, StoreError, StoreResult};
+use super::{EncodedTask, Pool, StoreError, StoreResult, describe_sqlx};
 
 pub const MIGRATIONS_TABLE: &str = "avisa_migrations";
+
+/// How long start-up keeps trying to reach the server (sqlx retries a
+/// refused connection meanwhile, for a server that is still starting).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the pool could not connect, naming the server (never the password).
+/// sqlx retries refused connections until its deadline and then says only
+/// `pool timed out…`; one more direct attempt finds the cause.
+async fn open_error(options: &PgConnectOptions, error: sqlx::Error) -> String {
+    let cause = match error {
+        sqlx::Error::PoolTimedOut => {
+            match tokio::time::timeout(CONNECT_PROBE_TIMEOUT, PgConnection::connect_with(options))
+                .await
+            {
+                Ok(Err(probe)) => connect_cause(&probe),
+                Err(_) => format!(
+                    "no answer within {} s (a firewall, or the wrong host?)",
+                    (CONNECT_TIMEOUT + CONNECT_PROBE_TIMEOUT).as_secs()
+                ),
+                Ok(Ok(connection)) => {
+                    let _ = connection.close().await;
+                    format!(
+                        "no connection within {} s (the server is slow or refusing new connections)",
+                        CONNECT_TIMEOUT.as_secs()
+                    )
+                }
+            }
+        }
+        other => connect_cause(&other),
+    };
+    format!("PostgreSQL at {}: {cause}", server_name(options))
+}
+
+const CONNECT_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `host:port (database D, user U)`, or the socket folder.
+fn server_name(options: &PgConnectOptions) -> String {
+    let place = match options.get_socket() {
+        Some(socket) => format!("socket {} port {}", socket.display(), options.get_port()),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    };
+    let database = options.get_database().unwrap_or(options.get_username());
+    format!(
+        "{place} (database {database}, user {})",
+        options.get_username()
+    )
+}
+
+/// One failed connection attempt in a sentence.
+fn connect_cause(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                "connection refused (is PostgreSQL running and listening on that address?)".into()
+            }
+            std::io::ErrorKind::TimedOut => "the connection timed out".into(),
+            _ => io.to_string(),
+        },
+        sqlx::Error::Tls(tls) => format!("TLS: {tls}"),
+        other => describe_sqlx(other),
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -19,14 +81,20 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn open(url: &str) -> StoreResult<PostgresStore> {
-        let pool = PgPoolOptions::new()
+        // The URL's own parse errors never quote it (it may hold a password).
+        let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
+            StoreError::Open(format!("invalid PostgreSQL URL: {}", describe_sqlx(&e)))
+        })?;
+        match PgPoolOptions::new()
             .max_connections(10)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(CONNECT_TIMEOUT)
             .after_release(|connection, _| Box::pin(super::reusable(connection)))
-            .connect(url)
+            .connect_with(options.clone())
             .await
-            .map_err(|e| StoreError::Open(e.to_string()))?;
-        Ok(PostgresStore { pool })
+        {
+            Ok(pool) => Ok(PostgresStore { pool }),
+            Err(error) => Err(StoreError::Open(open_error(&options, error).await)),
+        }
     }
 
     pub fn pg_pool(&self) -> &PgPool {
@@ -66,3 +134,21 @@ impl PostgresStore {
 }
 
 impl_store!(PostgresStore, sqlx::Postgres, "postgres");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_is_named_without_the_password() {
+        let options: PgConnectOptions = "postgres://ana:s3cret@db.example.com:6543/avisa"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            server_name(&options),
+            "db.example.com:6543 (database avisa, user ana)"
+        );
+        let refused = sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into());
+        assert!(connect_cause(&refused).starts_with("connection refused"));
+    }
+}

@@ -201,8 +201,14 @@ pub enum WebhookParseError {
 /// Parses one webhook delivery. Malformed JSON, a non-object or a missing
 /// `event` is an error; anything else parses, and a delivery with nothing
 /// for us yields exactly one [`WebhookEvent::Ignored`].
+///
+/// Every string value is read without U+0000 (`\u0000` in the JSON):
+/// PostgreSQL text cannot hold it (`invalid byte sequence for encoding
+/// "UTF8": 0x00`), so a text carrying one would be refused on every
+/// redelivery; both backends store the same text without it.
 pub fn parse_webhook(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookParseError> {
-    let root: Value = serde_json::from_slice(body)?;
+    let mut root: Value = serde_json::from_slice(body)?;
+    strip_nuls(&mut root);
     let envelope = root.as_object().ok_or(WebhookParseError::NotAnObject)?;
     let event = envelope
         .get("event")
@@ -230,6 +236,22 @@ pub fn parse_webhook(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookParseError
         }]);
     }
     Ok(events)
+}
+
+/// Removes U+0000 from every string value, at any depth (serde_json's
+/// recursion limit bounds the depth). Object keys are left as they are: a
+/// key with a NUL matches none we read.
+fn strip_nuls(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            if s.contains('\0') {
+                s.retain(|c| c != '\0');
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nuls),
+        Value::Object(map) => map.values_mut().for_each(strip_nuls),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
 }
 
 /// `messages.update`: `data` is one `{key, update}` object or an array of

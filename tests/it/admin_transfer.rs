@@ -222,3 +222,19 @@ async fn export_reimports_unchanged(backend: Backend) {
     app.cleanup().await;
 }
 both_backends!(export_roundtrip, super::export_reimports_unchanged);
+
+async fn header_only_upload_says_there_is_nothing(backend: Backend) {
+    let Some((app, client)) = spawn(backend).await else {
+        return;
+    };
+    let csv = "nombres,apellidos,telefono,email,servicio,vence,precio\n\n";
+    let (status, page) = upload(&client, csv.as_bytes(), true).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("solo tiene el encabezado: no hay filas de datos"),
+        "{page}"
+    );
+    assert!(!page.contains("import-confirm"), "nothing to confirm");
+    app.cleanup().await;
+}
+both_backends!(header_only, super::header_only_upload_says_there_is_nothing);

@@ -10,6 +10,8 @@ mod admin_ops;
 mod admin_subscriptions;
 mod admin_transfer;
 mod admin_users_cli;
+mod backup;
+mod bad_input;
 mod browser;
 mod chat;
 mod chat_e2e;

@@ -130,6 +130,13 @@ pub async fn upload(
         Ok(parsed) => parsed,
         Err(e) => return fatal(&state, &user, e.to_string()),
     };
+    if parsed.has_no_data() {
+        return fatal(
+            &state,
+            &user,
+            super::i18n::text(locale, "ops_import_no_rows"),
+        );
+    }
     if !parsed.is_clean() {
         let errors: Vec<ErrorLine> = parsed
             .errors

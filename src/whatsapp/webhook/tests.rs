@@ -344,3 +344,56 @@ fn timestamps_in_every_spelling() {
     assert_eq!(timestamp(&serde_json::json!(0)), None);
     assert_eq!(timestamp(&serde_json::json!("soon")), None);
 }
+
+#[test]
+fn nul_characters_are_dropped_from_every_text() {
+    let body = r#"{"event":"messages.received","data":{"messages":{"key":{"id":"N\u00001",
+        "fromMe":false,"remoteJid":"593991234567@s.whatsapp.net"},
+        "pushName":"A\u0000na","messageBody":"Ho\u0000la\u0000",
+        "message":{"conversation":"Ho\u0000la\u0000"}}}}"#;
+    let message = single_inbound(body);
+    assert_eq!(message.wa_id, "N1");
+    assert_eq!(message.push_name.as_deref(), Some("Ana"));
+    assert_eq!(message.content, InboundContent::Text("Hola".into()));
+
+    let caption = r#"{"event":"messages.received","data":{"messages":{"key":{"id":"N2",
+        "fromMe":false,"remoteJid":"593991234567@s.whatsapp.net"},
+        "message":{"imageMessage":{"caption":"pa\u0000go","fileName":"a\u0000.jpg",
+        "mimetype":"image/jpeg\u0000"}}}}}"#;
+    assert_eq!(
+        single_inbound(caption).content,
+        InboundContent::Media {
+            kind: MediaKind::Image,
+            caption: Some("pago".into()),
+            file_name: Some("a.jpg".into()),
+            mime_type: Some("image/jpeg".into()),
+        }
+    );
+
+    // A text that is nothing but NULs is no text at all.
+    let only_nul = r#"{"event":"messages.received","data":{"messages":{"key":{"id":"N3",
+        "fromMe":false,"remoteJid":"593991234567@s.whatsapp.net"},
+        "message":{"conversation":"\u0000\u0000"}}}}"#;
+    assert_eq!(
+        single_inbound(only_nul).content,
+        InboundContent::Unsupported
+    );
+
+    let session = r#"{"event":"session.status","data":{"status":"connec\u0000ted"}}"#;
+    assert_eq!(
+        parse(session),
+        vec![WebhookEvent::SessionStatus {
+            connected: true,
+            raw: "connected".into()
+        }]
+    );
+    let update = r#"{"event":"messages.update","data":{"key":{"id":"X\u00009","fromMe":true},
+        "update":{"status":"re\u0000ad"}}}"#;
+    assert_eq!(
+        parse(update),
+        vec![WebhookEvent::StatusUpdate {
+            wa_id: "X9".into(),
+            status: DeliveryStatus::Read
+        }]
+    );
+}
