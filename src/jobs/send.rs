@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{JobError, Services};
 use crate::domain::Phone;
+use crate::services::{JobError, Services};
 use crate::store::{self, MessageRow, PRIORITY_INTERACTIVE};
 use crate::whatsapp::SendError;
 

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use subtle::ConstantTimeEq;
 
-use crate::jobs::Services;
+use crate::services::Services;
 
 /// Longest a client may take to send a request body (10 MB CSV uploads
 /// included).
