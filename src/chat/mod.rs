@@ -11,7 +11,7 @@ mod staff_views;
 use crate::conversation::ConversationState;
 use crate::domain::{Locale, Phone, clock::local_today};
 use crate::services::{JobError, Services};
-use crate::store::{MessageKind, NewOutbound};
+use crate::store::{Direction, MessageKind, MessageStatus, NewOutbound};
 
 pub use render::Texts;
 
@@ -33,7 +33,7 @@ pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), 
         tracing::warn!(message_id, "inbound message not found; ignored");
         return Ok(());
     };
-    if row.direction != "in" || row.status != "received" {
+    if row.direction != Direction::In || row.status != MessageStatus::Received {
         return Ok(());
     }
     let Ok(phone) = Phone::from_e164(row.phone.clone()) else {
@@ -44,7 +44,8 @@ pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), 
         return Ok(());
     };
     let config = &services.config;
-    if config.is_staff(&phone) && row.body.trim_start().starts_with('/') {
+    // Routed by the kind decided when it arrived (`inbound_kind`).
+    if row.kind == MessageKind::Staff {
         // At most once: a command that renews, adds or cancels must never
         // run twice because its answer failed to queue. The message is
         // taken first; if the command then fails, staff are told to check

@@ -147,7 +147,7 @@ pub(super) async fn client(services: &Services, query: ClientQuery) -> Result<St
     messages.reverse();
     let messages: Vec<_> = messages
         .iter()
-        .map(|m| json!({"incoming": m.direction == "in", "body": first_line(&m.body)}))
+        .map(|m| json!({"incoming": m.direction == crate::store::Direction::In, "body": first_line(&m.body)}))
         .collect();
     end_handoff(services, &client.phone).await?;
     Ok(services.templates.render(
