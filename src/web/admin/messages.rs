@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use chrono::{DateTime, Utc};
 use minijinja::context;
 use serde::Serialize;
@@ -15,7 +15,7 @@ use super::{CurrentUser, audit, i18n, pages};
 use crate::domain::Locale;
 use crate::jobs::retry::retry_failed;
 use crate::store::{Direction, MessageRow, MessageStatus};
-use crate::web::WebState;
+use crate::web::{Id, WebResult, WebState};
 
 pub const PAGE_SIZE: i64 = 50;
 /// Bodies longer than this show a preview and the full text in `<details>`.
@@ -93,7 +93,7 @@ pub async fn show(
     State(state): State<WebState>,
     user: CurrentUser,
     Query(query): Query<MessagesQuery>,
-) -> Response {
+) -> WebResult {
     let config = &state.services.config;
     let locale = config.locale;
     let form = context! {
@@ -113,34 +113,26 @@ pub async fn show(
                 errors => errors, rows => Vec::<MessageView>::new(), total => 0,
                 page => 1, pages => 1, pager_base => query.pager_base(),
             };
-            return pages::render_status(
+            return Ok(pages::render_status(
                 &state,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "messages.html",
                 Some(&user),
                 minijinja::value::merge_maps([page, form]),
-            );
+            ));
         }
     };
     let store = &state.services.store;
     let mut page = query.page();
-    let mut result = match store
+    let mut result = store
         .message_log(&filter, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-        .await
-    {
-        Ok(result) => result,
-        Err(e) => return pages::server_error(&state, e),
-    };
+        .await?;
     let pages_count = ((result.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     if page > pages_count {
         page = pages_count;
-        result = match store
+        result = store
             .message_log(&filter, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-            .await
-        {
-            Ok(result) => result,
-            Err(e) => return pages::server_error(&state, e),
-        };
+            .await?;
     }
     let rows: Vec<MessageView> = result.rows.into_iter().map(|m| view(m, locale)).collect();
     let page_ctx = context! {
@@ -151,26 +143,20 @@ pub async fn show(
         pages => pages_count,
         pager_base => query.pager_base(),
     };
-    pages::render(
+    Ok(pages::render(
         &state,
         "messages.html",
         &user,
         minijinja::value::merge_maps([page_ctx, form]),
-    )
+    ))
 }
 
-pub async fn retry(
-    State(state): State<WebState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Response {
-    match retry_failed(&state.services, id).await {
-        Ok(true) => {
-            audit(&state, &user, "message.retry", &format!("message {id}")).await;
-            Redirect::to("/admin/messages?status=failed&notice=ops_notice_retried").into_response()
-        }
-        Ok(false) => Redirect::to("/admin/messages?notice=ops_notice_not_retried").into_response(),
-        Err(e) => pages::server_error(&state, e),
+pub async fn retry(State(state): State<WebState>, user: CurrentUser, Id(id): Id) -> WebResult {
+    if retry_failed(&state.services, id).await? {
+        audit(&state, &user, "message.retry", &format!("message {id}")).await;
+        Ok(Redirect::to("/admin/messages?status=failed&notice=ops_notice_retried").into_response())
+    } else {
+        Ok(Redirect::to("/admin/messages?notice=ops_notice_not_retried").into_response())
     }
 }
 
