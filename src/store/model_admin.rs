@@ -55,10 +55,11 @@ pub struct AdminSessionRow {
     pub last_seen: DateTime<Utc>,
 }
 
-/// Failed logins in the current window, by account and by client address.
+/// Failed logins in the current window: for this account from this client
+/// address, and from this address for any account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoginFailures {
-    pub by_email: i64,
+    pub by_account_at_address: i64,
     pub by_address: i64,
 }
 

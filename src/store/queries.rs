@@ -1525,11 +1525,14 @@ macro_rules! impl_store {
                 address: &str,
                 since: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::LoginFailures> {
-                let by_email: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM login_attempts WHERE email = lower($1) AND created_at >= $2",
+                // Per account *and* address: a stranger's guesses never lock
+                // the owner out from their own phone.
+                let by_account_at_address: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM login_attempts WHERE email = lower($1) AND created_at >= $2 AND address = $3",
                 )
                 .bind(email.trim())
                 .bind(since)
+                .bind(address)
                 .fetch_one(&self.pool)
                 .await?;
                 let by_address: i64 = sqlx::query_scalar(
@@ -1539,7 +1542,7 @@ macro_rules! impl_store {
                 .bind(since)
                 .fetch_one(&self.pool)
                 .await?;
-                Ok($crate::store::LoginFailures { by_email, by_address })
+                Ok($crate::store::LoginFailures { by_account_at_address, by_address })
             }
 
             async fn clear_login_failures(&self, email: &str, before: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {

@@ -243,13 +243,13 @@ async fn failures_are_limited(backend: Backend) {
         .login_failures_since(EMAIL, "127.0.0.1", Utc::now() - chrono::Duration::days(365))
         .await
         .unwrap();
-    assert_eq!(failures.by_email, 5);
+    assert_eq!(failures.by_account_at_address, 5);
     let later = app.services.clock.now() + chrono::Duration::minutes(16);
     let window = store
         .login_failures_since(EMAIL, "127.0.0.1", later - chrono::Duration::minutes(15))
         .await
         .unwrap();
-    assert_eq!(window.by_email, 0);
+    assert_eq!(window.by_account_at_address, 0);
     let actions: Vec<String> = store
         .audit_entries(10, 0)
         .await
@@ -417,3 +417,63 @@ async fn dashboard_figures(backend: Backend) {
     app.cleanup().await;
 }
 both_backends!(dashboard, super::dashboard_figures);
+
+/// A stranger guessing the owner's password from elsewhere never locks the
+/// owner out; the stranger's own address is limited.
+async fn a_strangers_failures_do_not_lock_the_owner_out(backend: Backend) {
+    let options = Options::on(today())
+        .var("AVISA_REMINDER_TIME", "23:59")
+        .var("AVISA_TRUST_PROXY", "true")
+        .http();
+    let Some(app) = TestApp::spawn(backend, options).await else {
+        return;
+    };
+    create_user(app.services.store.as_ref(), EMAIL, PASSWORD).await;
+    let stranger = AdminClient::from_address(&app, "203.0.113.9");
+    for _ in 0..6 {
+        let status = stranger
+            .try_login(EMAIL, "guess guess guess")
+            .await
+            .status();
+        assert!(status == 401 || status == 429, "{status}");
+    }
+    assert_eq!(stranger.try_login(EMAIL, PASSWORD).await.status(), 429);
+    let owner = AdminClient::from_address(&app, "198.51.100.7");
+    assert_eq!(owner.try_login(EMAIL, PASSWORD).await.status(), 303);
+    app.cleanup().await;
+}
+both_backends!(
+    stranger,
+    super::a_strangers_failures_do_not_lock_the_owner_out
+);
+
+/// Panel pages are never cached, framed, or allowed inline script; the
+/// confirmation script is a file.
+async fn panel_pages_carry_security_headers(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    create_user(app.services.store.as_ref(), EMAIL, PASSWORD).await;
+    let admin = AdminClient::login(&app, EMAIL, PASSWORD).await;
+    for path in ["/admin/login", "/admin", "/admin/clients", "/admin/nowhere"] {
+        let response = admin.get(path).await;
+        let headers = response.headers();
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["referrer-policy"], "same-origin");
+        let page = response.text().await.unwrap();
+        assert!(
+            !page.contains("onsubmit=") && !page.contains("onclick="),
+            "{path}"
+        );
+    }
+    let script = admin.get("/admin/assets/panel.js").await;
+    assert_eq!(script.status(), 200);
+    assert!(script.text().await.unwrap().contains("dataset.confirm"));
+    app.cleanup().await;
+}
+both_backends!(security_headers, super::panel_pages_carry_security_headers);

@@ -278,7 +278,7 @@ async fn edit_delete_and_opt_out(backend: Backend) {
 
     let (_, page) = admin.get_text(&path).await;
     assert!(
-        page.contains("onsubmit=\"return confirm(this.dataset.confirm)\""),
+        page.contains("data-confirm=") && page.contains("/admin/assets/panel.js"),
         "delete asks first"
     );
     let response = admin.post_form(&format!("{path}/delete"), &[]).await;

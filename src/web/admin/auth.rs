@@ -20,7 +20,8 @@ use crate::web::{WebResult, WebState};
 
 /// Failures counted over this window…
 pub const FAILURE_WINDOW: Duration = Duration::minutes(15);
-/// …block an account after this many…
+/// …block an account from one client address after this many (the owner
+/// on another address still gets in)…
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
 /// …and a client address after this many (several staff may share one).
 pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
@@ -112,7 +113,7 @@ pub async fn login(
     let failures = store
         .login_failures_since(&email, &address, now - FAILURE_WINDOW)
         .await?;
-    if failures.by_email >= MAX_FAILURES_PER_ACCOUNT
+    if failures.by_account_at_address >= MAX_FAILURES_PER_ACCOUNT
         || failures.by_address >= MAX_FAILURES_PER_ADDRESS
     {
         audit_as(

@@ -61,6 +61,7 @@ pub fn router() -> Router<WebState> {
         // --- admin: auth
         .route("/", get(dashboard::show))
         .route("/login", get(auth::login_page).post(auth::login))
+        .route("/assets/panel.js", get(panel_script))
         .route("/logout", post(auth::logout))
         .route("/audit", get(audit::show))
         // --- admin: pages (clients, subscriptions, services)
@@ -106,10 +107,50 @@ pub fn router() -> Router<WebState> {
 
 /// The panel with its middleware, ready to nest at `/admin`.
 pub fn nested(state: &WebState) -> Router<WebState> {
-    router().layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        session::guard,
-    ))
+    router()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::guard,
+        ))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The panel's script: confirmations for forms with `data-confirm`.
+async fn panel_script() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        include_str!("../../../templates/admin/panel.js"),
+    )
+}
+
+/// No inline script and no framing; nothing a shared or back-button cache
+/// could show after logout; no guessing of content types.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    use axum::http::header;
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
 }
 
 /// The key that signs session cookies: `AVISA_SECRET_KEY`, else one

@@ -50,6 +50,24 @@ impl AdminClient {
         }
     }
 
+    /// A client whose requests say they come from `address` (for an app
+    /// started with `AVISA_TRUST_PROXY=true`).
+    pub fn from_address(app: &TestApp, address: &str) -> AdminClient {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", address.parse().expect("address"));
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .expect("client");
+        AdminClient {
+            http,
+            base: app.url(""),
+            csrf: Mutex::new(None),
+        }
+    }
+
     /// Logs in through the login form; panics unless it redirects to the panel.
     pub async fn login(app: &TestApp, email: &str, password: &str) -> AdminClient {
         let client = AdminClient::new(app);
