@@ -220,8 +220,9 @@ pub fn format(locale: Locale, key: &str, args: &[(&str, &dyn Display)]) -> Strin
     }
 }
 
-/// The plural text of `key` for the count `n` (which fills `{n}`).
-pub fn plural(locale: Locale, key: &str, n: i64) -> String {
+/// The plural text of `key` for the count `n` (which fills `{n}`): any
+/// integer type, or a decimal.
+pub fn plural(locale: Locale, key: &str, n: impl Display) -> String {
     format(locale, key, &[("n", &n)])
 }
 

@@ -218,7 +218,7 @@ pub(super) async fn summary(services: &Services) -> Result<String, JobError> {
 fn tier_label(tier: i32, locale: Locale) -> String {
     match tier {
         0 => i18n::text(locale, "staff.tier_day"),
-        t if t < 0 => i18n::plural(locale, "staff.tier_after", -i64::from(t)),
-        t => i18n::plural(locale, "staff.tier_before", i64::from(t)),
+        t if t < 0 => i18n::plural(locale, "staff.tier_after", t.unsigned_abs()),
+        t => i18n::plural(locale, "staff.tier_before", t),
     }
 }

@@ -23,8 +23,8 @@ use crate::web::WebState;
 pub fn tier_label(locale: Locale, tier: i32) -> String {
     match tier {
         0 => i18n::text(locale, "ops_tier_day"),
-        t if t > 0 => i18n::plural(locale, "ops_tier_before", i64::from(t)),
-        t => i18n::plural(locale, "ops_tier_after", -i64::from(t)),
+        t if t > 0 => i18n::plural(locale, "ops_tier_before", t),
+        t => i18n::plural(locale, "ops_tier_after", t.unsigned_abs()),
     }
 }
 
