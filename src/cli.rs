@@ -17,7 +17,7 @@ use crate::config::{Config, DatabaseUrl, LogFormat};
 use crate::domain::clock::local_today;
 use crate::domain::{Phone, parse_date};
 use crate::i18n;
-use crate::jobs::Services;
+use crate::services::Services;
 use crate::store::{self, NewInbound};
 
 #[derive(Debug, Parser)]

@@ -114,36 +114,9 @@ pub struct Config {
     pub trust_proxy: bool,
 }
 
-/// The names every setting is known by, for `avisa.toml` validation.
-pub const SETTINGS: &[&str] = &[
-    "DATABASE_URL",
-    "AVISA_LISTEN",
-    "AVISA_TIMEZONE",
-    "AVISA_REMINDER_TIME",
-    "AVISA_REMINDER_DAYS",
-    "AVISA_QUIET_HOURS",
-    "AVISA_DEFAULT_REGION",
-    "AVISA_LOCALE",
-    "AVISA_BUSINESS_NAME",
-    "AVISA_PAYMENT_INSTRUCTIONS",
-    "AVISA_STAFF_PHONES",
-    "AVISA_CRON_TOKEN",
-    "AVISA_HANDOFF_HOURS",
-    "AVISA_SEND_INTERVAL_MS",
-    "AVISA_SEND_JITTER_MS",
-    "AVISA_SEND_MAX_ATTEMPTS",
-    "AVISA_SEND_RETRY_BASE_MS",
-    "WASENDER_TIMEOUT_MS",
-    "AVISA_TEMPLATES_DIR",
-    "AVISA_FLOWS_DIR",
-    "AVISA_LOG_FORMAT",
-    "WASENDER_API_KEY",
-    "WASENDER_BASE_URL",
-    "WASENDER_WEBHOOK_SECRET",
-    "AVISA_SECRET_KEY",
-    "AVISA_PUBLIC_URL",
-    "AVISA_TRUST_PROXY",
-];
+pub mod settings;
+
+pub use settings::{SETTINGS, Setting, SettingDefault, Shown};
 
 impl Config {
     /// Reads `avisa.toml` (from `AVISA_CONFIG`, or the working directory if
@@ -158,9 +131,9 @@ impl Config {
         if let Some(path) = file {
             vars.extend(read_toml(&path)?);
         }
-        for name in SETTINGS {
-            if let Ok(value) = std::env::var(name) {
-                vars.insert((*name).to_string(), value);
+        for setting in SETTINGS {
+            if let Ok(value) = std::env::var(setting.name) {
+                vars.insert(setting.name.to_string(), value);
             }
         }
         Config::from_vars(&vars)
@@ -168,115 +141,111 @@ impl Config {
 
     /// Builds and validates a configuration from `NAME → value` pairs.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        use settings::*;
         let vars = Vars(vars);
-        let get = |name: &'static str| vars.get(name);
+        let get = |setting: &Setting| vars.get(setting.name);
         let invalid = |var: &'static str, value: &str, reason: String| ConfigError::Invalid {
             var,
             value: value.to_string(),
             reason,
         };
-        let database_url = vars.parse("DATABASE_URL", "sqlite://avisa.db", DatabaseUrl::parse)?;
+        let database_url = vars.parse(&DATABASE_URL, DatabaseUrl::parse)?;
         if let DatabaseUrl::Sqlite { path } = &database_url {
             let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
             if let Some(dir) = parent
                 && !dir.is_dir()
             {
                 return Err(invalid(
-                    "DATABASE_URL",
-                    get("DATABASE_URL").unwrap_or_default(),
+                    DATABASE_URL.name,
+                    get(&DATABASE_URL).unwrap_or_default(),
                     format!("folder {} does not exist", dir.display()),
                 ));
             }
         }
-        let listen = vars.parse("AVISA_LISTEN", "0.0.0.0:8080", |v| {
+        let listen = vars.parse(&AVISA_LISTEN, |v| {
             v.parse::<SocketAddr>()
                 .map_err(|_| "expected HOST:PORT such as 0.0.0.0:8080".into())
         })?;
-        let timezone = vars.parse("AVISA_TIMEZONE", "America/Guayaquil", |v| {
+        let timezone = vars.parse(&AVISA_TIMEZONE, |v| {
             v.parse::<Tz>()
                 .map_err(|_| "not an IANA time zone such as America/Guayaquil".into())
         })?;
-        let reminder_time = vars.parse("AVISA_REMINDER_TIME", "09:00", parse_hhmm)?;
-        let reminder_days = vars.parse("AVISA_REMINDER_DAYS", "7,3,1,0", Tiers::parse)?;
-        let quiet_hours = vars.parse("AVISA_QUIET_HOURS", "21:00-08:00", QuietHours::parse)?;
-        let default_region = vars.parse("AVISA_DEFAULT_REGION", "EC", Region::parse)?;
-        let locale = vars.parse("AVISA_LOCALE", "es", Locale::parse)?;
-        let staff_phones = vars.parse("AVISA_STAFF_PHONES", "", |v| {
+        let reminder_time = vars.parse(&AVISA_REMINDER_TIME, parse_hhmm)?;
+        let reminder_days = vars.parse(&AVISA_REMINDER_DAYS, Tiers::parse)?;
+        let quiet_hours = vars.parse(&AVISA_QUIET_HOURS, QuietHours::parse)?;
+        let default_region = vars.parse(&AVISA_DEFAULT_REGION, Region::parse)?;
+        let locale = vars.parse(&AVISA_LOCALE, Locale::parse)?;
+        let staff_phones = vars.parse(&AVISA_STAFF_PHONES, |v| {
             v.split(',')
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
                 .map(|p| Phone::parse(p, default_region).map_err(|e| e.to_string()))
                 .collect()
         })?;
-        let handoff_hours = vars.parse("AVISA_HANDOFF_HOURS", "12", |v| number(v, 0, 24 * 30))?;
-        let send_interval = vars.parse("AVISA_SEND_INTERVAL_MS", "5000", |v| {
+        let handoff_hours = vars.parse(&AVISA_HANDOFF_HOURS, |v| number(v, 0, 24 * 30))?;
+        let send_interval = vars.parse(&AVISA_SEND_INTERVAL_MS, |v| {
             number(v, 0, 3_600_000).map(|ms| Duration::from_millis(ms.into()))
         })?;
-        let send_jitter = vars.parse("AVISA_SEND_JITTER_MS", "2000", |v| {
+        let send_jitter = vars.parse(&AVISA_SEND_JITTER_MS, |v| {
             number(v, 0, 3_600_000).map(|ms| Duration::from_millis(ms.into()))
         })?;
-        let send_retry_base = vars.parse("AVISA_SEND_RETRY_BASE_MS", "2000", |v| {
+        let send_retry_base = vars.parse(&AVISA_SEND_RETRY_BASE_MS, |v| {
             number(v, 1, 600_000).map(|ms| Duration::from_millis(ms.into()))
         })?;
-        let wasender_timeout = vars.parse("WASENDER_TIMEOUT_MS", "20000", |v| {
+        let wasender_timeout = vars.parse(&WASENDER_TIMEOUT_MS, |v| {
             number(v, 100, 300_000).map(|ms| Duration::from_millis(ms.into()))
         })?;
-        let send_max_attempts = vars.parse("AVISA_SEND_MAX_ATTEMPTS", "5", |v| number(v, 1, 50))?;
-        let dir_setting =
-            |var: &'static str, default: &str| -> Result<Option<PathBuf>, ConfigError> {
-                match get(var) {
-                    Some(v) => {
-                        let path = PathBuf::from(v);
-                        if path.is_dir() {
-                            Ok(Some(path))
-                        } else {
-                            Err(invalid(var, v, "not a folder".into()))
-                        }
+        let send_max_attempts = vars.parse(&AVISA_SEND_MAX_ATTEMPTS, |v| number(v, 1, 50))?;
+        let dir_setting = |setting: &Setting| -> Result<Option<PathBuf>, ConfigError> {
+            match get(setting) {
+                Some(v) => {
+                    let path = PathBuf::from(v);
+                    if path.is_dir() {
+                        Ok(Some(path))
+                    } else {
+                        Err(invalid(setting.name, v, "not a folder".into()))
                     }
-                    None => Ok(Some(PathBuf::from(default)).filter(|p| p.is_dir())),
                 }
-            };
-        let templates_dir = dir_setting("AVISA_TEMPLATES_DIR", "templates")?;
-        let flows_dir = dir_setting("AVISA_FLOWS_DIR", "flows")?;
-        let wasender_base_url = vars.parse(
-            "WASENDER_BASE_URL",
-            "https://www.wasenderapi.com/api",
-            |v| {
-                let url = reqwest::Url::parse(v).map_err(|e| format!("not a URL: {e}"))?;
-                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-                    return Err("expected an http(s) URL with a host".into());
-                }
-                Ok(url)
-            },
-        )?;
-        let log_format = vars.parse("AVISA_LOG_FORMAT", "human", |v| {
+                None => Ok(Some(PathBuf::from(setting.default.value())).filter(|p| p.is_dir())),
+            }
+        };
+        let templates_dir = dir_setting(&AVISA_TEMPLATES_DIR)?;
+        let flows_dir = dir_setting(&AVISA_FLOWS_DIR)?;
+        let wasender_base_url = vars.parse(&WASENDER_BASE_URL, |v| {
+            let url = reqwest::Url::parse(v).map_err(|e| format!("not a URL: {e}"))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                return Err("expected an http(s) URL with a host".into());
+            }
+            Ok(url)
+        })?;
+        let log_format = vars.parse(&AVISA_LOG_FORMAT, |v| {
             match v.to_ascii_lowercase().as_str() {
                 "human" | "text" => Ok(LogFormat::Human),
                 "json" => Ok(LogFormat::Json),
                 _ => Err("expected human or json".into()),
             }
         })?;
-        let secret = |var: &'static str| get(var).map(|v| SecretString::from(v.to_string()));
-        let cron_token = secret("AVISA_CRON_TOKEN");
-        if let Some(token) = get("AVISA_CRON_TOKEN")
+        let secret = |setting: &Setting| get(setting).map(|v| SecretString::from(v.to_string()));
+        let cron_token = secret(&AVISA_CRON_TOKEN);
+        if let Some(token) = get(&AVISA_CRON_TOKEN)
             && token.len() < 16
         {
             return Err(invalid(
-                "AVISA_CRON_TOKEN",
+                AVISA_CRON_TOKEN.name,
                 "(hidden)",
                 "too short: use at least 16 random characters".into(),
             ));
         }
-        if let Some(key) = get("AVISA_SECRET_KEY")
+        if let Some(key) = get(&AVISA_SECRET_KEY)
             && key.len() < 32
         {
             return Err(invalid(
-                "AVISA_SECRET_KEY",
+                AVISA_SECRET_KEY.name,
                 "(hidden)",
                 "too short: use at least 32 random characters".into(),
             ));
         }
-        let public_url = match get("AVISA_PUBLIC_URL") {
+        let public_url = match get(&AVISA_PUBLIC_URL) {
             None => None,
             Some(v) => {
                 let url = reqwest::Url::parse(v)
@@ -284,7 +253,7 @@ impl Config {
                     .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
                     .ok_or_else(|| {
                         invalid(
-                            "AVISA_PUBLIC_URL",
+                            AVISA_PUBLIC_URL.name,
                             v,
                             "expected an http(s) URL such as https://avisa.example.com".into(),
                         )
@@ -292,7 +261,7 @@ impl Config {
                 Some(url)
             }
         };
-        let trust_proxy = vars.parse("AVISA_TRUST_PROXY", "false", |v| {
+        let trust_proxy = vars.parse(&AVISA_TRUST_PROXY, |v| {
             match v.to_ascii_lowercase().as_str() {
                 "true" | "yes" | "1" => Ok(true),
                 "false" | "no" | "0" => Ok(false),
@@ -308,8 +277,8 @@ impl Config {
             quiet_hours,
             default_region,
             locale,
-            business_name: get("AVISA_BUSINESS_NAME").unwrap_or_default().to_string(),
-            payment_instructions: get("AVISA_PAYMENT_INSTRUCTIONS")
+            business_name: get(&AVISA_BUSINESS_NAME).unwrap_or_default().to_string(),
+            payment_instructions: get(&AVISA_PAYMENT_INSTRUCTIONS)
                 .unwrap_or_default()
                 .to_string(),
             staff_phones,
@@ -322,11 +291,11 @@ impl Config {
             wasender_timeout,
             templates_dir,
             flows_dir,
-            wasender_api_key: secret("WASENDER_API_KEY"),
+            wasender_api_key: secret(&WASENDER_API_KEY),
             wasender_base_url,
-            wasender_webhook_secret: secret("WASENDER_WEBHOOK_SECRET"),
+            wasender_webhook_secret: secret(&WASENDER_WEBHOOK_SECRET),
             log_format,
-            secret_key: secret("AVISA_SECRET_KEY"),
+            secret_key: secret(&AVISA_SECRET_KEY),
             public_url,
             trust_proxy,
         })
@@ -344,15 +313,16 @@ impl<'a> Vars<'a> {
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
+    /// The setting's value (its default when unset) through `f`; an error
+    /// names the variable and the value.
     fn parse<T>(
         &self,
-        var: &'static str,
-        default: &str,
+        setting: &Setting,
         f: impl FnOnce(&str) -> Result<T, String>,
     ) -> Result<T, ConfigError> {
-        let value = self.get(var).unwrap_or(default);
+        let value = self.get(setting.name).unwrap_or(setting.default.value());
         f(value).map_err(|reason| ConfigError::Invalid {
-            var,
+            var: setting.name,
             value: value.to_string(),
             reason,
         })
@@ -379,7 +349,7 @@ fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
     let mut vars = HashMap::new();
     for (key, value) in table {
         let name = key.to_ascii_uppercase();
-        if !SETTINGS.contains(&name.as_str()) {
+        if settings::find(&name).is_none() {
             return Err(file_err(format!("unknown setting `{key}`")));
         }
         let text = match value {

@@ -7,13 +7,13 @@ use chrono::{Duration, NaiveDate, NaiveTime};
 use serde::Serialize;
 use serde_json::json;
 
+use super::end_handoff;
 use super::render::LineCtx;
-use super::staff::end_handoff;
 use crate::conversation::ClientQuery;
 use crate::domain::clock::local_to_utc;
 use crate::domain::{Locale, Money, short_date};
 use crate::i18n;
-use crate::jobs::{JobError, Services};
+use crate::services::{JobError, Services};
 use crate::store::{SubscriptionView, is_paused};
 
 /// How many recent messages `/cliente` shows.
@@ -148,7 +148,7 @@ pub(super) async fn client(services: &Services, query: ClientQuery) -> Result<St
     messages.reverse();
     let messages: Vec<_> = messages
         .iter()
-        .map(|m| json!({"incoming": m.direction == "in", "body": first_line(&m.body)}))
+        .map(|m| json!({"incoming": m.direction == crate::store::Direction::In, "body": first_line(&m.body)}))
         .collect();
     end_handoff(services, &client.phone).await?;
     Ok(services.templates.render(

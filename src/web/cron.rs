@@ -4,17 +4,17 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use secrecy::ExposeSecret;
 
-use super::{WebState, json_error, secret_matches};
+use super::{WebError, WebResult, WebState, secret_matches};
 use crate::domain::clock::local_today;
 use crate::jobs::plan::plan_and_queue;
 
-pub async fn notifications(State(state): State<WebState>, headers: HeaderMap) -> Response {
+pub async fn notifications(State(state): State<WebState>, headers: HeaderMap) -> WebResult {
     let services = &state.services;
     let Some(token) = services.config.cron_token.as_ref() else {
-        return json_error(StatusCode::NOT_FOUND, "not found");
+        return Err(WebError::NotFound);
     };
     let presented = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -25,17 +25,11 @@ pub async fn notifications(State(state): State<WebState>, headers: HeaderMap) ->
         presented.trim().as_bytes(),
         token.expose_secret().as_bytes(),
     ) {
-        return json_error(StatusCode::UNAUTHORIZED, "invalid token");
+        return Err(WebError::Unauthorized("invalid token"));
     }
     let today = local_today(services.clock.as_ref(), services.config.timezone);
-    match plan_and_queue(services, today, true).await {
-        Ok(report) => (StatusCode::ACCEPTED, Json(report)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "cron trigger failed");
-            json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "planning failed; see the server log",
-            )
-        }
-    }
+    let report = plan_and_queue(services, today, true)
+        .await
+        .map_err(|e| WebError::unavailable("planning failed; see the server log", e))?;
+    Ok((StatusCode::ACCEPTED, Json(report)).into_response())
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod cron;
+mod error;
 mod health;
 pub mod serve;
 mod webhook;
@@ -12,12 +13,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use subtle::ConstantTimeEq;
 
-use crate::jobs::Services;
+use crate::services::Services;
+
+pub use error::{ErrorPage, Id, WebError, WebResult};
 
 /// Longest a client may take to send a request body (10 MB CSV uploads
 /// included).
@@ -36,7 +39,18 @@ pub fn router(state: WebState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/cron/notifications", post(cron::notifications))
         .route("/cron/notifications/", post(cron::notifications))
-        .route("/webhooks/wasender", post(webhook::wasender))
+        .route(
+            "/webhooks/wasender",
+            post(webhook::wasender)
+                // Refused before the body is read (the handler checks nothing
+                // of its own size).
+                .layer(tower_http::limit::RequestBodyLimitLayer::new(
+                    webhook::MAX_BODY_BYTES,
+                ))
+                .layer(axum::middleware::map_response(webhook::too_large_as_json)),
+        )
+        // `/admin` is the dashboard; with the slash too.
+        .route("/admin/", get(|| async { Redirect::to("/admin") }))
         .nest("/admin", admin::nested(&state))
         // A client that stops sending its body mid-way is cut off.
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(

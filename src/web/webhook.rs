@@ -4,47 +4,67 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 
-use super::{WebState, json_error, secret_matches};
-use crate::jobs::{JobError, Services};
+use super::{WebError, WebResult, WebState, json_error, secret_matches};
+use crate::services::{JobError, Services};
 use crate::store::{MessageKind, NewInbound, NewOutbound, SETTING_SESSION_DOWN};
 use crate::whatsapp::{InboundContent, InboundMessage, WebhookEvent, parse_webhook};
 
+/// The route's body limit (`web::router` applies it before the body is
+/// read: a larger `Content-Length` is refused at once, a chunked body as
+/// soon as it passes the limit).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+const TOO_LARGE: &str = "body over 256 KiB";
 
-pub async fn wasender(State(state): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
-    let services = &state.services;
-    if body.len() > MAX_BODY_BYTES {
-        return json_error(StatusCode::PAYLOAD_TOO_LARGE, "body over 256 KiB");
+/// The limit layer's own 413 (a `Content-Length` over the limit, refused
+/// before the handler) answered in JSON like every other refusal.
+pub async fn too_large_as_json(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return json_error(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE);
     }
+    response
+}
+
+pub async fn wasender(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> WebResult {
+    let services = &state.services;
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => WebError::PayloadTooLarge(TOO_LARGE),
+        _ => WebError::BadRequest(format!("body not read: {rejection}")),
+    })?;
     let Some(secret) = services.config.wasender_webhook_secret.as_ref() else {
-        return json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "webhook secret not configured",
-        );
+        return Err(WebError::Unavailable {
+            reason: "webhook secret not configured",
+            source: None,
+        });
     };
     let presented = headers
         .get("x-webhook-signature")
         .map(|v| v.as_bytes())
         .unwrap_or_default();
     if !secret_matches(presented, secret.expose_secret().as_bytes()) {
-        return json_error(StatusCode::UNAUTHORIZED, "invalid signature");
+        return Err(WebError::Unauthorized("invalid signature"));
     }
-    let events = match parse_webhook(&body) {
-        Ok(events) => events,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("invalid payload: {e}")),
-    };
+    let events =
+        parse_webhook(&body).map_err(|e| WebError::BadRequest(format!("invalid payload: {e}")))?;
     for event in events {
-        if let Err(e) = apply(services, event).await {
-            tracing::error!(error = %e, "webhook event not stored");
-            // WaSender may retry; nothing was half-written for this event.
-            return json_error(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable");
-        }
+        // WaSender may retry; nothing was half-written for this event.
+        apply(services, event)
+            .await
+            .map_err(|e| WebError::unavailable("storage unavailable", e))?;
     }
-    (StatusCode::OK, Json(serde_json::json!({ "ok": true }))).into_response()
+    Ok((StatusCode::OK, Json(serde_json::json!({ "ok": true }))).into_response())
 }
 
 async fn apply(services: &Services, event: WebhookEvent) -> Result<(), JobError> {

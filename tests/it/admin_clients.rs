@@ -374,3 +374,69 @@ async fn expired_and_due_today_pages(backend: Backend) {
     app.cleanup().await;
 }
 both_backends!(expired_pages, super::expired_and_due_today_pages);
+
+/// The error pages go through the layout (viewport, navigation, Spanish):
+/// a non-numeric id, an unknown id and an unknown address are the 404 page;
+/// `/admin/` is the dashboard.
+async fn error_pages_use_the_layout(backend: Backend) {
+    let Some((app, admin)) = start(backend).await else {
+        return;
+    };
+    let sub = seed(&app, "Ana Pérez", "0991234567", "Netflix").await;
+    let unknown = sub.client_id + 1000;
+    for path in [
+        "/admin/clients/abc".to_string(),
+        "/admin/clients/12abc/edit".to_string(),
+        "/admin/subscriptions/x/edit".to_string(),
+        format!("/admin/clients/{unknown}"),
+        format!("/admin/clients/{unknown}/edit"),
+        format!("/admin/subscriptions/{unknown}/edit"),
+        "/admin/no-such-page".to_string(),
+    ] {
+        let response = admin.get(&path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(
+            content_type.starts_with("text/html"),
+            "{path}: {content_type}"
+        );
+        let page = response.text().await.unwrap();
+        assert!(page.contains("name=\"viewport\""), "{path}: {page}");
+        assert!(page.contains("id=\"logout\""), "{path}: nav: {page}");
+        assert!(
+            page.contains("No encontramos lo que buscas."),
+            "{path}: {page}"
+        );
+        assert!(!page.contains("Invalid URL"), "{path}: {page}");
+    }
+    // A POST to an unknown id (CSRF valid): the 404 page too.
+    let response = admin
+        .post_form(&format!("/admin/clients/{unknown}/opt-out"), &[])
+        .await;
+    assert_eq!(response.status(), 404);
+    let response = admin
+        .post_form("/admin/subscriptions/abc/cancel", &[])
+        .await;
+    assert_eq!(response.status(), 404);
+
+    let response = admin.get("/admin/").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/admin");
+    let (status, dashboard) = admin.get_text(&location(&response)).await;
+    assert_eq!(status, 200);
+    assert!(dashboard.contains("aria-current=\"page\""), "{dashboard}");
+
+    // Signed out: an unknown page is still the 404 page, without the nav.
+    let stranger = AdminClient::new(&app);
+    let response = stranger.get("/admin/no-such-page").await;
+    assert_eq!(response.status(), 404);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("name=\"viewport\""), "{page}");
+    assert!(!page.contains("id=\"logout\""), "{page}");
+    // …and a client's page asks to sign in first, whatever the id.
+    let response = stranger.get("/admin/clients/abc").await;
+    assert_eq!(response.status(), 303);
+    assert!(location(&response).starts_with("/admin/login?next="));
+    app.cleanup().await;
+}
+both_backends!(error_pages, super::error_pages_use_the_layout);

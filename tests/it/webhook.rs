@@ -73,6 +73,84 @@ async fn checks_in_order(backend: Backend) {
 }
 both_backends!(checks, super::checks_in_order);
 
+/// Writes a raw HTTP/1.1 request head and `body_parts` (already framed),
+/// then reads the status line, giving up after 10 s. The server must answer
+/// without the rest of the body: the connection is never finished.
+async fn raw_status(app: &TestApp, head_extra: &str, body_parts: &[Vec<u8>]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = reqwest::Url::parse(&app.url("/")).unwrap();
+    let address = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /webhooks/wasender HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         X-Webhook-Signature: {WEBHOOK_SECRET}\r\n{head_extra}\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for part in body_parts {
+        // The server may close once it has refused the body.
+        if stream.write_all(part).await.is_err() {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+            if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("answered before the body was complete");
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// Over-limit bodies are refused before they are read: a `Content-Length`
+/// over 256 KiB at once (no body sent at all), a chunked body as soon as it
+/// passes the limit (the final chunk never comes), both 413 in JSON.
+async fn oversized_bodies_are_refused_unread(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let (status, text) = raw_status(&app, "Content-Length: 10485760\r\n", &[]).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("{\"error\":\"body over 256 KiB\"}"), "{text}");
+
+    let chunk = vec![b'a'; 64 * 1024];
+    let framed = |data: &[u8]| {
+        let mut part = format!("{:x}\r\n", data.len()).into_bytes();
+        part.extend_from_slice(data);
+        part.extend_from_slice(b"\r\n");
+        part
+    };
+    // 320 KiB in five chunks, then nothing: no terminating chunk.
+    let parts: Vec<Vec<u8>> = (0..5).map(|_| framed(&chunk)).collect();
+    let (status, text) = raw_status(&app, "Transfer-Encoding: chunked\r\n", &parts).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("body over 256 KiB"), "{text}");
+
+    // Under the limit, chunked, is read whole and checked as usual.
+    let body = fixture("unknown_event.json").into_bytes();
+    let mut parts = vec![framed(&body)];
+    parts.push(b"0\r\n\r\n".to_vec());
+    let (status, text) = raw_status(&app, "Transfer-Encoding: chunked\r\n", &parts).await;
+    assert_eq!(status, 200, "{text}");
+    app.cleanup().await;
+}
+both_backends!(oversized, super::oversized_bodies_are_refused_unread);
+
 async fn duplicates_are_stored_once(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;

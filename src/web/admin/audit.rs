@@ -1,12 +1,11 @@
 //! `/admin/audit`: who did what, newest first, 50 a page.
 
 use axum::extract::{Query, State};
-use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
 
 use super::{CurrentUser, pages};
-use crate::web::WebState;
+use crate::web::{WebResult, WebState};
 
 pub const PAGE_SIZE: i64 = 50;
 
@@ -19,22 +18,18 @@ pub async fn show(
     State(state): State<WebState>,
     user: CurrentUser,
     Query(query): Query<AuditQuery>,
-) -> Response {
+) -> WebResult {
     let store = &state.services.store;
-    let total = match store.count_audit().await {
-        Ok(n) => n,
-        Err(e) => return pages::server_error(&state, e),
-    };
+    let total = store.count_audit().await?;
     let pages_count = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page = query.page.unwrap_or(1).clamp(1, pages_count);
-    let rows = match store.audit_entries(PAGE_SIZE, (page - 1) * PAGE_SIZE).await {
-        Ok(rows) => rows,
-        Err(e) => return pages::server_error(&state, e),
-    };
-    pages::render(
+    let rows = store
+        .audit_entries(PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        .await?;
+    Ok(pages::render(
         &state,
         "audit.html",
         &user,
         context! { rows => rows, page => page, pages => pages_count, total => total },
-    )
+    ))
 }

@@ -5,7 +5,7 @@
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use chrono::Duration;
 use minijinja::context;
 use serde::Deserialize;
@@ -16,7 +16,7 @@ use super::session::{
 };
 use super::{audit, audit_as, pages, password, secret_key};
 use crate::store::NewAdminSession;
-use crate::web::WebState;
+use crate::web::{WebResult, WebState};
 
 /// Failures counted over this window…
 pub const FAILURE_WINDOW: Duration = Duration::minutes(15);
@@ -58,11 +58,8 @@ async fn login_form(
     email: &str,
     next: &str,
     error: Option<&str>,
-) -> Response {
-    let no_users = match state.services.store.count_users().await {
-        Ok(n) => n == 0,
-        Err(e) => return pages::server_error(state, e),
-    };
+) -> WebResult {
+    let no_users = state.services.store.count_users().await? == 0;
     // Reuse the pre-session token while the cookie lives (several tabs).
     let existing = cookie(headers, LOGIN_CSRF_COOKIE).filter(|t| t.len() >= 20);
     let token = existing.clone().unwrap_or_else(|| random_token(24));
@@ -80,7 +77,7 @@ async fn login_form(
             response.headers_mut().append(header::SET_COOKIE, v);
         }
     }
-    response
+    Ok(response)
 }
 
 /// GET /admin/login
@@ -89,10 +86,10 @@ pub async fn login_page(
     MaybeUser(user): MaybeUser,
     Query(query): Query<LoginQuery>,
     headers: HeaderMap,
-) -> Response {
+) -> WebResult {
     let next = safe_next(query.next.as_deref());
     if user.is_some() {
-        return Redirect::to(&next).into_response();
+        return Ok(Redirect::to(&next).into_response());
     }
     login_form(&state, &headers, StatusCode::OK, "", &next, None).await
 }
@@ -104,7 +101,7 @@ pub async fn login(
     headers: HeaderMap,
     extensions: Extensions,
     Form(form): Form<LoginForm>,
-) -> Response {
+) -> WebResult {
     let headers = &headers;
     let next = safe_next(form.next.as_deref());
     let email = form.email.trim().to_lowercase();
@@ -112,13 +109,9 @@ pub async fn login(
     let services = &state.services;
     let store = &services.store;
     let now = services.clock.now();
-    let failures = match store
+    let failures = store
         .login_failures_since(&email, &address, now - FAILURE_WINDOW)
-        .await
-    {
-        Ok(f) => f,
-        Err(e) => return pages::server_error(&state, e),
-    };
+        .await?;
     if failures.by_email >= MAX_FAILURES_PER_ACCOUNT
         || failures.by_address >= MAX_FAILURES_PER_ADDRESS
     {
@@ -131,18 +124,15 @@ pub async fn login(
         )
         .await;
         tokio::time::sleep(FAILURE_DELAY).await;
-        return pages::message(
+        return Ok(pages::message(
             &state,
             StatusCode::TOO_MANY_REQUESTS,
             None,
             "login_blocked_title",
             "login_blocked",
-        );
+        ));
     }
-    let credentials = match store.user_credentials(&email).await {
-        Ok(c) => c,
-        Err(e) => return pages::server_error(&state, e),
-    };
+    let credentials = store.user_credentials(&email).await?;
     let password = form.password;
     let stored = credentials.as_ref().map(|c| c.password_hash.clone());
     let matches = tokio::task::spawn_blocking(move || match stored {
@@ -157,9 +147,7 @@ pub async fn login(
     let user = match credentials {
         Some(user) if matches => user,
         other => {
-            if let Err(e) = store.record_login_failure(&email, &address, now).await {
-                return pages::server_error(&state, e);
-            }
+            store.record_login_failure(&email, &address, now).await?;
             let detail = format!("address {address}");
             audit_as(&state, other.map(|u| u.id), &email, "login_failed", &detail).await;
             tokio::time::sleep(FAILURE_DELAY).await;
@@ -174,34 +162,27 @@ pub async fn login(
             .await;
         }
     };
-    match start_session(&state, user.id, &email).await {
-        Ok(token) => {
-            let current = super::CurrentUser {
-                id: user.id,
-                email: user.email.clone(),
-                csrf: String::new(),
-                session: token_hash(&token),
-            };
-            audit(&state, &current, "login", &format!("address {address}")).await;
-            let key = match secret_key(&state).await {
-                Ok(key) => key,
-                Err(e) => return pages::server_error(&state, e),
-            };
-            let secure = is_https(&state, headers);
-            let mut response = Redirect::to(&next).into_response();
-            let cookies = [
-                set_cookie(SESSION_COOKIE, &sign(&key, &token), None, secure),
-                set_cookie(LOGIN_CSRF_COOKIE, "", Some(0), secure),
-            ];
-            for c in cookies {
-                if let Ok(v) = HeaderValue::from_str(&c) {
-                    response.headers_mut().append(header::SET_COOKIE, v);
-                }
-            }
-            response
+    let token = start_session(&state, user.id, &email).await?;
+    let current = super::CurrentUser {
+        id: user.id,
+        email: user.email.clone(),
+        csrf: String::new(),
+        session: token_hash(&token),
+    };
+    audit(&state, &current, "login", &format!("address {address}")).await;
+    let key = secret_key(&state).await?;
+    let secure = is_https(&state, headers);
+    let mut response = Redirect::to(&next).into_response();
+    let cookies = [
+        set_cookie(SESSION_COOKIE, &sign(&key, &token), None, secure),
+        set_cookie(LOGIN_CSRF_COOKIE, "", Some(0), secure),
+    ];
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            response.headers_mut().append(header::SET_COOKIE, v);
         }
-        Err(e) => pages::server_error(&state, e),
     }
+    Ok(response)
 }
 
 /// Records the login and a new session; returns the cookie's token.
@@ -237,16 +218,13 @@ pub async fn logout(
     State(state): State<WebState>,
     MaybeUser(user): MaybeUser,
     headers: HeaderMap,
-) -> Response {
+) -> WebResult {
     if let Some(user) = &user {
-        if let Err(e) = state
+        state
             .services
             .store
             .delete_admin_session(&user.session)
-            .await
-        {
-            return pages::server_error(&state, e);
-        }
+            .await?;
         audit(&state, user, "logout", "").await;
     }
     let mut response = Redirect::to("/admin/login?notice=notice_logged_out").into_response();
@@ -254,7 +232,7 @@ pub async fn logout(
     if let Ok(v) = HeaderValue::from_str(&clear) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
-    response
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -2,9 +2,8 @@
 //! edit, cancel and delete actions, the add-subscription form, renewal
 //! history and the whole conversation (in and out, with statuses).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 use minijinja::context;
 use serde::Serialize;
 
@@ -13,7 +12,7 @@ use super::{CurrentUser, pages};
 use crate::chat::today;
 use crate::domain::days_left;
 use crate::store::SubscriptionView;
-use crate::web::WebState;
+use crate::web::{Id, WebResult, WebState};
 
 /// Messages shown in the conversation, newest first.
 pub const CONVERSATION_LIMIT: i64 = 300;
@@ -32,11 +31,7 @@ struct SubscriptionItem {
     state: &'static str,
 }
 
-pub async fn show(
-    State(state): State<WebState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Response {
+pub async fn show(State(state): State<WebState>, user: CurrentUser, Id(id): Id) -> WebResult {
     let empty = SubscriptionForm::default();
     page(&state, &user, id, StatusCode::OK, &empty, &Errors::new()).await
 }
@@ -50,26 +45,16 @@ pub async fn page(
     status: StatusCode,
     form: &SubscriptionForm,
     errors: &Errors,
-) -> Response {
+) -> WebResult {
     let services = &state.services;
     let store = &services.store;
-    let client = match found(state, user, store.client(id).await) {
-        Ok(row) => row,
-        Err(page) => return page,
-    };
-    let loaded = async {
-        let subs = store.subscriptions_of_client(id).await?;
-        let history = store.renewals_of_client(id, HISTORY_LIMIT).await?;
-        let messages = store
-            .messages_for_phone(&client.phone, CONVERSATION_LIMIT)
-            .await?;
-        let service_list = store.services_with_counts().await?;
-        Ok::<_, crate::store::StoreError>((subs, history, messages, service_list))
-    };
-    let (subs, history, messages, service_list) = match loaded.await {
-        Ok(loaded) => loaded,
-        Err(e) => return pages::server_error(state, e),
-    };
+    let client = found(store.client(id).await)?;
+    let subs = store.subscriptions_of_client(id).await?;
+    let history = store.renewals_of_client(id, HISTORY_LIMIT).await?;
+    let messages = store
+        .messages_for_phone(&client.phone, CONVERSATION_LIMIT)
+        .await?;
+    let service_list = store.services_with_counts().await?;
     let today = today(services);
     let subs: Vec<SubscriptionItem> = subs
         .into_iter()
@@ -88,7 +73,7 @@ pub async fn page(
             }
         })
         .collect();
-    pages::render_status(
+    Ok(pages::render_status(
         state,
         status,
         "client.html",
@@ -97,5 +82,5 @@ pub async fn page(
         services => service_list, form => form,
         errors => forms::messages(services.config.locale, errors),
         months => RENEW_MONTHS },
-    )
+    ))
 }

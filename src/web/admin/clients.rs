@@ -3,18 +3,17 @@
 //! in `client_page.rs`.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
 
-use super::forms::{self, ClientForm, Errors, SubscriptionForm, deleted, done, found, not_found};
+use super::forms::{self, ClientForm, Errors, SubscriptionForm, deleted, done, found};
 use super::session::encode_component;
 use super::subscriptions::{resolve_service, service_id_for};
 use super::{CurrentUser, audit, pages};
 use crate::store::{ClientQuery, ClientRow, StoreError, SubscriptionInput};
-use crate::web::WebState;
+use crate::web::{Id, WebError, WebResult, WebState};
 
 pub const PAGE_SIZE: i64 = 25;
 
@@ -30,28 +29,20 @@ pub async fn list(
     State(state): State<WebState>,
     user: CurrentUser,
     Query(query): Query<ListQuery>,
-) -> Response {
+) -> WebResult {
     let services = &state.services;
     let search = ClientQuery::parse(&query.q, services.config.default_region);
     let wanted = query.page.trim().parse::<i64>().unwrap_or(1).max(1);
     let store = &services.store;
-    let mut found = match store
+    let mut found = store
         .search_clients(&search, (wanted - 1) * PAGE_SIZE, PAGE_SIZE)
-        .await
-    {
-        Ok(found) => found,
-        Err(e) => return pages::server_error(&state, e),
-    };
+        .await?;
     let pages_count = ((found.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page = wanted.min(pages_count);
     if page != wanted {
-        found = match store
+        found = store
             .search_clients(&search, (page - 1) * PAGE_SIZE, PAGE_SIZE)
-            .await
-        {
-            Ok(found) => found,
-            Err(e) => return pages::server_error(&state, e),
-        };
+            .await?;
     }
     let q = query.q.trim();
     let base = if q.is_empty() {
@@ -59,13 +50,13 @@ pub async fn list(
     } else {
         format!("/admin/clients?q={}&", encode_component(q))
     };
-    pages::render(
+    Ok(pages::render(
         &state,
         "clients.html",
         &user,
         context! { rows => found.rows, total => found.total, q => q, page => page,
         pages => pages_count, base => base },
-    )
+    ))
 }
 
 /// The new/edit client form; `subscription` only on the new-client form.
@@ -77,23 +68,20 @@ async fn form_page(
     form: &ClientForm,
     subscription: Option<&SubscriptionForm>,
     errors: &Errors,
-) -> Response {
-    let services = match state.services.store.services_with_counts().await {
-        Ok(list) => list,
-        Err(e) => return pages::server_error(state, e),
-    };
+) -> WebResult {
+    let services = state.services.store.services_with_counts().await?;
     let messages = forms::messages(state.services.config.locale, errors);
-    pages::render_status(
+    Ok(pages::render_status(
         state,
         status,
         "client_form.html",
         Some(user),
         context! { client => client, form => form, sub => subscription,
         services => services, errors => messages },
-    )
+    ))
 }
 
-pub async fn new(State(state): State<WebState>, user: CurrentUser) -> Response {
+pub async fn new(State(state): State<WebState>, user: CurrentUser) -> WebResult {
     let empty = SubscriptionForm::default();
     form_page(
         &state,
@@ -121,7 +109,7 @@ pub async fn create(
     State(state): State<WebState>,
     user: CurrentUser,
     Form(form): Form<NewClientForm>,
-) -> Response {
+) -> WebResult {
     let services = &state.services;
     let store = &services.store;
     let now = services.clock.now();
@@ -135,10 +123,7 @@ pub async fn create(
         form.subscription.validate(&mut errors)
     };
     let resolved = match &subscription {
-        Some(valid) => match resolve_service(store.as_ref(), valid, &mut errors).await {
-            Ok(resolved) => resolved,
-            Err(e) => return pages::server_error(&state, e),
-        },
+        Some(valid) => resolve_service(store.as_ref(), valid, &mut errors).await?,
         None => None,
     };
     let client = client.filter(|_| errors.is_empty());
@@ -149,7 +134,7 @@ pub async fn create(
                 errors.insert("phone", "field_phone_taken");
                 None
             }
-            Err(e) => return pages::server_error(&state, e),
+            Err(e) => return Err(e.into()),
         },
         None => None,
     };
@@ -166,44 +151,30 @@ pub async fn create(
     )
     .await;
     if let (Some(valid), Some(resolved)) = (subscription, resolved) {
-        let input = match service_id_for(&state, &user, &resolved, now).await {
-            Ok(service_id) => SubscriptionInput {
-                service_id,
-                end_date: valid.end_date,
-                price: resolved.price,
-            },
-            Err(e) => return pages::server_error(&state, e),
+        let input = SubscriptionInput {
+            service_id: service_id_for(&state, &user, &resolved, now).await?,
+            end_date: valid.end_date,
+            price: resolved.price,
         };
-        match store.create_subscription(client_id, &input, now).await {
-            Ok(id) => {
-                let detail = format!(
-                    "#{id} {} {}: {}, {}",
-                    client.name, resolved.name, valid.end_date, resolved.price
-                );
-                audit(&state, &user, "subscription.create", &detail).await;
-            }
-            Err(e) => return pages::server_error(&state, e),
-        }
+        let id = store.create_subscription(client_id, &input, now).await?;
+        let detail = format!(
+            "#{id} {} {}: {}, {}",
+            client.name, resolved.name, valid.end_date, resolved.price
+        );
+        audit(&state, &user, "subscription.create", &detail).await;
     }
-    done(
+    Ok(done(
         &format!("/admin/clients/{client_id}"),
         "notice_client_created",
-    )
+    ))
 }
 
-async fn load(state: &WebState, user: &CurrentUser, id: i64) -> Result<ClientRow, Response> {
-    found(state, user, state.services.store.client(id).await)
+async fn load(state: &WebState, id: i64) -> Result<ClientRow, WebError> {
+    found(state.services.store.client(id).await)
 }
 
-pub async fn edit(
-    State(state): State<WebState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Response {
-    let client = match load(&state, &user, id).await {
-        Ok(row) => row,
-        Err(page) => return page,
-    };
+pub async fn edit(State(state): State<WebState>, user: CurrentUser, Id(id): Id) -> WebResult {
+    let client = load(&state, id).await?;
     let form = ClientForm::from_row(&client);
     form_page(
         &state,
@@ -221,14 +192,11 @@ pub async fn edit(
 pub async fn update(
     State(state): State<WebState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Form(form): Form<ClientForm>,
-) -> Response {
+) -> WebResult {
     let services = &state.services;
-    let client = match load(&state, &user, id).await {
-        Ok(row) => row,
-        Err(page) => return page,
-    };
+    let client = load(&state, id).await?;
     let mut errors = Errors::new();
     let valid = form.validate(services.config.default_region, &mut errors);
     if let Some(input) = &valid {
@@ -241,8 +209,7 @@ pub async fn update(
             Err(StoreError::Duplicate(_)) => {
                 errors.insert("phone", "field_phone_taken");
             }
-            Err(StoreError::NotFound(_)) => return not_found(&state, &user),
-            Err(e) => return pages::server_error(&state, e),
+            Err(e) => return Err(e.into()),
         }
     }
     let Some(input) = valid.filter(|_| errors.is_empty()) else {
@@ -254,37 +221,26 @@ pub async fn update(
         client.name, client.phone, input.name, input.phone
     );
     audit(&state, &user, "client.update", &detail).await;
-    done(&format!("/admin/clients/{id}"), "notice_client_updated")
+    Ok(done(
+        &format!("/admin/clients/{id}"),
+        "notice_client_updated",
+    ))
 }
 
 /// `POST /admin/clients/{id}/delete` (the form asks to confirm first).
-pub async fn delete(
-    State(state): State<WebState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Response {
-    let client = match load(&state, &user, id).await {
-        Ok(row) => row,
-        Err(page) => return page,
-    };
-    if let Err(page) = deleted(&state, &user, state.services.store.delete_client(id).await) {
-        return page;
-    }
+pub async fn delete(State(state): State<WebState>, user: CurrentUser, Id(id): Id) -> WebResult {
+    let client = load(&state, id).await?;
+    deleted(state.services.store.delete_client(id).await)?;
     let detail = format!("#{id} {} ({})", client.name, client.phone);
     audit(&state, &user, "client.delete", &detail).await;
-    done("/admin/clients", "notice_client_deleted")
+    Ok(done("/admin/clients", "notice_client_deleted"))
 }
 
-async fn set_opt_out(state: &WebState, user: &CurrentUser, id: i64, out: bool) -> Response {
-    let client = match load(state, user, id).await {
-        Ok(row) => row,
-        Err(page) => return page,
-    };
+async fn set_opt_out(state: &WebState, user: &CurrentUser, id: i64, out: bool) -> WebResult {
+    let client = load(state, id).await?;
     let services = &state.services;
     let at = out.then(|| services.clock.now());
-    if let Err(e) = services.store.set_opted_out(id, at).await {
-        return pages::server_error(state, e);
-    }
+    services.store.set_opted_out(id, at).await?;
     let (action, notice) = if out {
         ("client.opt_out", "notice_client_opted_out")
     } else {
@@ -292,23 +248,15 @@ async fn set_opt_out(state: &WebState, user: &CurrentUser, id: i64, out: bool) -
     };
     let detail = format!("#{id} {} ({})", client.name, client.phone);
     audit(state, user, action, &detail).await;
-    done(&format!("/admin/clients/{id}"), notice)
+    Ok(done(&format!("/admin/clients/{id}"), notice))
 }
 
 /// `POST /admin/clients/{id}/opt-out`: no more automatic reminders.
-pub async fn opt_out(
-    State(state): State<WebState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Response {
+pub async fn opt_out(State(state): State<WebState>, user: CurrentUser, Id(id): Id) -> WebResult {
     set_opt_out(&state, &user, id, true).await
 }
 
 /// `POST /admin/clients/{id}/opt-in`.
-pub async fn opt_in(
-    State(state): State<WebState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Response {
+pub async fn opt_in(State(state): State<WebState>, user: CurrentUser, Id(id): Id) -> WebResult {
     set_opt_out(&state, &user, id, false).await
 }

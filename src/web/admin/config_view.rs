@@ -1,10 +1,11 @@
 //! The settings in force as `/admin/operations` shows them: every variable
-//! with its value, secrets only as set / not set, URLs without passwords.
+//! of `config::SETTINGS`, in its order, with its value; secrets only as set
+//! / not set, URLs without passwords.
 
 use serde::Serialize;
 
 use super::i18n;
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, SETTINGS, Setting, Shown};
 use crate::domain::Locale;
 
 /// One line of the settings table: the variable and its value.
@@ -24,126 +25,30 @@ fn masked(locale: Locale, set: bool) -> String {
     }
 }
 
-fn or_none(locale: Locale, value: Option<String>) -> String {
-    value.unwrap_or_else(|| i18n::text(locale, "ops_value_none"))
+/// The setting's line, worded in `locale`.
+fn line(config: &Config, setting: &Setting) -> SettingLine {
+    let locale = config.locale;
+    let value = match (setting.show)(config) {
+        Shown::Value(value) => value,
+        Shown::Nothing => i18n::text(locale, "ops_value_none"),
+        Shown::Secret { set } => masked(locale, set),
+        Shown::SecretOrGenerated { set: true } => masked(locale, true),
+        Shown::SecretOrGenerated { set: false } => i18n::text(locale, "ops_secret_generated"),
+    };
+    SettingLine {
+        var: setting.name,
+        value,
+        secret: setting.secret,
+    }
 }
 
-/// The configuration as the page shows it. Secrets only say whether they
-/// are set; URLs lose any password.
+/// The configuration as the page shows it: every setting. Secrets only say
+/// whether they are set; URLs lose any password.
 pub fn settings_lines(config: &Config) -> Vec<SettingLine> {
-    let locale = config.locale;
-    let plain = |var, value: String| SettingLine {
-        var,
-        value,
-        secret: false,
-    };
-    let secret = |var, set: bool| SettingLine {
-        var,
-        value: masked(locale, set),
-        secret: true,
-    };
-    let ms = |d: std::time::Duration| format!("{} ms", d.as_millis());
-    let mut base_url = config.wasender_base_url.clone();
-    if base_url.password().is_some() {
-        let _ = base_url.set_password(Some("***"));
-    }
-    vec![
-        plain("DATABASE_URL", config.database_url.redacted()),
-        plain("AVISA_LISTEN", config.listen.to_string()),
-        plain(
-            "AVISA_PUBLIC_URL",
-            or_none(locale, config.public_url.as_ref().map(ToString::to_string)),
-        ),
-        plain("AVISA_TIMEZONE", config.timezone.name().to_string()),
-        plain("AVISA_LOCALE", config.locale.code().to_string()),
-        plain(
-            "AVISA_DEFAULT_REGION",
-            format!("{:?}", config.default_region.id()),
-        ),
-        plain(
-            "AVISA_REMINDER_TIME",
-            config.reminder_time.format("%H:%M").to_string(),
-        ),
-        plain("AVISA_REMINDER_DAYS", config.reminder_days.to_string()),
-        plain(
-            "AVISA_QUIET_HOURS",
-            or_none(
-                locale,
-                config
-                    .quiet_hours
-                    .map(|q| format!("{}-{}", q.start.format("%H:%M"), q.end.format("%H:%M"))),
-            ),
-        ),
-        plain("AVISA_BUSINESS_NAME", config.business_name.clone()),
-        plain(
-            "AVISA_PAYMENT_INSTRUCTIONS",
-            config.payment_instructions.clone(),
-        ),
-        plain(
-            "AVISA_STAFF_PHONES",
-            or_none(
-                locale,
-                (!config.staff_phones.is_empty()).then(|| {
-                    config
-                        .staff_phones
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }),
-            ),
-        ),
-        plain("AVISA_HANDOFF_HOURS", config.handoff_hours.to_string()),
-        plain("AVISA_SEND_INTERVAL_MS", ms(config.send_interval)),
-        plain("AVISA_SEND_JITTER_MS", ms(config.send_jitter)),
-        plain(
-            "AVISA_SEND_MAX_ATTEMPTS",
-            config.send_max_attempts.to_string(),
-        ),
-        plain("AVISA_SEND_RETRY_BASE_MS", ms(config.send_retry_base)),
-        plain("WASENDER_TIMEOUT_MS", ms(config.wasender_timeout)),
-        plain("WASENDER_BASE_URL", base_url.to_string()),
-        plain(
-            "AVISA_TEMPLATES_DIR",
-            or_none(
-                locale,
-                config
-                    .templates_dir
-                    .as_ref()
-                    .map(|p| p.display().to_string()),
-            ),
-        ),
-        plain(
-            "AVISA_FLOWS_DIR",
-            or_none(
-                locale,
-                config.flows_dir.as_ref().map(|p| p.display().to_string()),
-            ),
-        ),
-        plain(
-            "AVISA_LOG_FORMAT",
-            match config.log_format {
-                LogFormat::Human => "human".to_string(),
-                LogFormat::Json => "json".to_string(),
-            },
-        ),
-        plain("AVISA_TRUST_PROXY", config.trust_proxy.to_string()),
-        secret("WASENDER_API_KEY", config.wasender_api_key.is_some()),
-        secret(
-            "WASENDER_WEBHOOK_SECRET",
-            config.wasender_webhook_secret.is_some(),
-        ),
-        secret("AVISA_CRON_TOKEN", config.cron_token.is_some()),
-        SettingLine {
-            var: "AVISA_SECRET_KEY",
-            value: if config.secret_key.is_some() {
-                masked(locale, true)
-            } else {
-                i18n::text(locale, "ops_secret_generated")
-            },
-            secret: true,
-        },
-    ]
+    SETTINGS
+        .iter()
+        .map(|setting| line(config, setting))
+        .collect()
 }
 
 #[cfg(test)]
@@ -190,5 +95,11 @@ mod tests {
         };
         assert_eq!(value("AVISA_CRON_TOKEN"), "no configurado");
         assert!(value("AVISA_SECRET_KEY").starts_with("no configurado"));
+        assert_eq!(value("AVISA_SEND_INTERVAL_MS"), "5000 ms");
+        assert_eq!(value("AVISA_DEFAULT_REGION"), "EC");
+        // Every setting, once, in the table's order.
+        let names: Vec<&str> = bare_lines.iter().map(|l| l.var).collect();
+        let declared: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        assert_eq!(names, declared);
     }
 }

@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 
 use axum::extract::State;
-use axum::response::Response;
 use chrono::{Duration, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 use minijinja::context;
@@ -14,7 +13,7 @@ use super::charts::{self, ExpirationLabels, MessageLabels, MessagesDay};
 use super::{CurrentUser, i18n, pages};
 use crate::domain::clock::{local_to_utc, local_today};
 use crate::store::{self, DueSubscription, RenewalRow, StoreError};
-use crate::web::WebState;
+use crate::web::{WebResult, WebState};
 
 /// Days of grace after an end date in which a renewal still counts as on time.
 pub const GRACE_DAYS: i64 = 3;
@@ -201,17 +200,15 @@ async fn figures(state: &WebState) -> Result<(Figures, String, String), StoreErr
 }
 
 /// GET /admin
-pub async fn show(State(state): State<WebState>, user: CurrentUser) -> Response {
-    match figures(&state).await {
-        Ok((figures, messages_chart, expirations_chart)) => pages::render(
-            &state,
-            "dashboard.html",
-            &user,
-            context! { f => figures, messages_chart => messages_chart,
-            expirations_chart => expirations_chart },
-        ),
-        Err(e) => pages::server_error(&state, e),
-    }
+pub async fn show(State(state): State<WebState>, user: CurrentUser) -> WebResult {
+    let (figures, messages_chart, expirations_chart) = figures(&state).await?;
+    Ok(pages::render(
+        &state,
+        "dashboard.html",
+        &user,
+        context! { f => figures, messages_chart => messages_chart,
+        expirations_chart => expirations_chart },
+    ))
 }
 
 #[cfg(test)]

@@ -4,17 +4,17 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{CurrentUser, i18n, pages};
+use super::i18n;
 use crate::domain::{Locale, Money, Region};
 use crate::import::fields::{
     FieldError, check_date, check_email, check_name, check_phone, check_price, check_service,
 };
 use crate::store::ClientInput;
+use crate::web::WebError;
 
 /// Field name → message key, shown next to the field.
 pub type Errors = BTreeMap<&'static str, &'static str>;
@@ -39,42 +39,15 @@ pub fn done(path: &str, key: &str) -> Response {
     Redirect::to(&format!("{path}{sep}notice={key}")).into_response()
 }
 
-/// 404 with the panel's short page.
-pub fn not_found(state: &crate::web::WebState, user: &CurrentUser) -> Response {
-    pages::message(
-        state,
-        StatusCode::NOT_FOUND,
-        Some(user),
-        "error_title",
-        "error_not_found",
-    )
-}
-
 /// A row the page needs: missing → the 404 page, a store error → the 500 page.
-// The error is the response the handler returns at once; boxing it would only
-// add an allocation on the unhappy path.
-#[allow(clippy::result_large_err)]
-pub(super) fn found<T>(
-    state: &crate::web::WebState,
-    user: &CurrentUser,
-    row: crate::store::StoreResult<Option<T>>,
-) -> Result<T, Response> {
-    match row {
-        Ok(Some(row)) => Ok(row),
-        Ok(None) => Err(not_found(state, user)),
-        Err(e) => Err(pages::server_error(state, e)),
-    }
+pub(super) fn found<T>(row: crate::store::StoreResult<Option<T>>) -> Result<T, WebError> {
+    row?.ok_or(WebError::NotFound)
 }
 
 /// A delete the page asked for: nothing deleted (already gone) → the 404
 /// page, a store error → the 500 page.
-#[allow(clippy::result_large_err)]
-pub(super) fn deleted(
-    state: &crate::web::WebState,
-    user: &CurrentUser,
-    outcome: crate::store::StoreResult<bool>,
-) -> Result<(), Response> {
-    found(state, user, outcome.map(|gone| gone.then_some(())))
+pub(super) fn deleted(outcome: crate::store::StoreResult<bool>) -> Result<(), WebError> {
+    found(outcome.map(|gone| gone.then_some(())))
 }
 
 fn keep<T>(errors: &mut Errors, field: &'static str, checked: Result<T, FieldError>) -> Option<T> {

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use chrono::{DateTime, Utc};
 use minijinja::context;
 use serde::Serialize;
@@ -14,8 +14,8 @@ use super::message_filter::{DIRECTIONS, KINDS, MessagesQuery, STATUSES};
 use super::{CurrentUser, audit, i18n, pages};
 use crate::domain::Locale;
 use crate::jobs::retry::retry_failed;
-use crate::store::MessageRow;
-use crate::web::WebState;
+use crate::store::{Direction, MessageRow, MessageStatus};
+use crate::web::{Id, WebResult, WebState};
 
 pub const PAGE_SIZE: i64 = 50;
 /// Bodies longer than this show a preview and the full text in `<details>`.
@@ -59,17 +59,20 @@ pub fn view(message: MessageRow, locale: Locale) -> MessageView {
     MessageView {
         id: message.id,
         created_at: message.created_at,
-        direction_label: label(locale, "ops_direction_", &message.direction),
+        direction_label: label(locale, "ops_direction_", message.direction.as_str()),
         // An unknown outcome (killed or timed out mid-request) is never resent
         // automatically; staff decide after checking the customer's phone.
-        can_retry: message.direction == "out"
-            && matches!(message.status.as_str(), "failed" | "unknown"),
-        direction: message.direction,
+        can_retry: message.direction == Direction::Out
+            && matches!(
+                message.status,
+                MessageStatus::Failed | MessageStatus::Unknown
+            ),
+        direction: message.direction.to_string(),
         phone: message.phone,
         client_id: message.client_id,
-        kind_label: label(locale, "ops_kind_", &message.kind),
-        status_label: label(locale, "ops_status_", &message.status),
-        status: message.status,
+        kind_label: label(locale, "ops_kind_", message.kind.as_str()),
+        status_label: label(locale, "ops_status_", message.status.as_str()),
+        status: message.status.to_string(),
         attempts: message.attempts,
         preview,
         truncated,
@@ -90,7 +93,7 @@ pub async fn show(
     State(state): State<WebState>,
     user: CurrentUser,
     Query(query): Query<MessagesQuery>,
-) -> Response {
+) -> WebResult {
     let config = &state.services.config;
     let locale = config.locale;
     let form = context! {
@@ -110,34 +113,26 @@ pub async fn show(
                 errors => errors, rows => Vec::<MessageView>::new(), total => 0,
                 page => 1, pages => 1, pager_base => query.pager_base(),
             };
-            return pages::render_status(
+            return Ok(pages::render_status(
                 &state,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "messages.html",
                 Some(&user),
                 minijinja::value::merge_maps([page, form]),
-            );
+            ));
         }
     };
     let store = &state.services.store;
     let mut page = query.page();
-    let mut result = match store
+    let mut result = store
         .message_log(&filter, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-        .await
-    {
-        Ok(result) => result,
-        Err(e) => return pages::server_error(&state, e),
-    };
+        .await?;
     let pages_count = ((result.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     if page > pages_count {
         page = pages_count;
-        result = match store
+        result = store
             .message_log(&filter, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-            .await
-        {
-            Ok(result) => result,
-            Err(e) => return pages::server_error(&state, e),
-        };
+            .await?;
     }
     let rows: Vec<MessageView> = result.rows.into_iter().map(|m| view(m, locale)).collect();
     let page_ctx = context! {
@@ -148,26 +143,20 @@ pub async fn show(
         pages => pages_count,
         pager_base => query.pager_base(),
     };
-    pages::render(
+    Ok(pages::render(
         &state,
         "messages.html",
         &user,
         minijinja::value::merge_maps([page_ctx, form]),
-    )
+    ))
 }
 
-pub async fn retry(
-    State(state): State<WebState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Response {
-    match retry_failed(&state.services, id).await {
-        Ok(true) => {
-            audit(&state, &user, "message.retry", &format!("message {id}")).await;
-            Redirect::to("/admin/messages?status=failed&notice=ops_notice_retried").into_response()
-        }
-        Ok(false) => Redirect::to("/admin/messages?notice=ops_notice_not_retried").into_response(),
-        Err(e) => pages::server_error(&state, e),
+pub async fn retry(State(state): State<WebState>, user: CurrentUser, Id(id): Id) -> WebResult {
+    if retry_failed(&state.services, id).await? {
+        audit(&state, &user, "message.retry", &format!("message {id}")).await;
+        Ok(Redirect::to("/admin/messages?status=failed&notice=ops_notice_retried").into_response())
+    } else {
+        Ok(Redirect::to("/admin/messages?notice=ops_notice_not_retried").into_response())
     }
 }
 
@@ -181,13 +170,13 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 25, 15, 0, 0).unwrap();
         let row = MessageRow {
             id: 1,
-            direction: "out".into(),
+            direction: Direction::Out,
             phone: "+593991234567".into(),
             client_id: Some(3),
-            kind: "reminder".into(),
+            kind: crate::store::MessageKind::Reminder,
             body: "á".repeat(100),
             media_kind: None,
-            status: "failed".into(),
+            status: MessageStatus::Failed,
             automatic: true,
             priority: 1,
             provider_message_id: None,

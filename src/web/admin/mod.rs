@@ -42,7 +42,7 @@ use tokio::sync::OnceCell;
 pub use session::CurrentUser;
 
 use crate::store::{NewAudit, StoreError};
-use crate::web::WebState;
+use crate::web::{WebError, WebState};
 
 /// Settings-table key of the generated cookie-signing key (when
 /// `AVISA_SECRET_KEY` is unset).
@@ -99,7 +99,9 @@ pub fn router() -> Router<WebState> {
         .route("/operations/resume", post(operations::resume))
         .route("/operations/run", post(operations::run))
         .route("/requests/{id}/confirm", post(operations::confirm_request))
-    // (end of ops)
+        // (end of ops)
+        // Any other address under /admin: the 404 page.
+        .fallback(|| async { WebError::NotFound })
 }
 
 /// The panel with its middleware, ready to nest at `/admin`.

@@ -4,8 +4,8 @@
 //! masked, the WhatsApp session state, and pending renewal requests with
 //! "Confirmar" (one month, through `chat::renewal::renew` like `/renovar`).
 
-use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
@@ -14,10 +14,10 @@ use super::{CurrentUser, audit, i18n, pages};
 use crate::chat::renewal::renew;
 use crate::domain::Locale;
 use crate::domain::clock::local_today;
-use crate::jobs::JobError;
 use crate::jobs::plan::plan_and_queue;
+use crate::services::JobError;
 use crate::store::{self, StoreError};
-use crate::web::WebState;
+use crate::web::{Id, WebResult, WebState};
 
 /// "7 días antes" / "el día del vencimiento" / "2 días después".
 pub fn tier_label(locale: Locale, tier: i32) -> String {
@@ -77,20 +77,13 @@ pub async fn show(
     State(state): State<WebState>,
     user: CurrentUser,
     Query(run): Query<RunQuery>,
-) -> Response {
+) -> WebResult {
     let services = &state.services;
     let store = &services.store;
     let locale = services.config.locale;
-    let loaded = async {
-        let paused = store.setting(store::SETTING_PAUSED).await?;
-        let session_down = store.setting(store::SETTING_SESSION_DOWN).await?;
-        let requests = store.open_requests().await?;
-        Ok::<_, StoreError>((paused, session_down, requests))
-    };
-    let (paused, session_down, requests) = match loaded.await {
-        Ok(values) => values,
-        Err(e) => return pages::server_error(&state, e),
-    };
+    let paused = store.setting(store::SETTING_PAUSED).await?;
+    let session_down = store.setting(store::SETTING_SESSION_DOWN).await?;
+    let requests = store.open_requests().await?;
     let requests: Vec<RequestView> = requests
         .into_iter()
         .map(|r| RequestView {
@@ -116,7 +109,7 @@ pub async fn show(
             .collect();
         context! { date => date, tiers => tiers, skipped => run.skipped, already => run.already }
     });
-    pages::render(
+    Ok(pages::render(
         &state,
         "operations.html",
         &user,
@@ -130,50 +123,44 @@ pub async fn show(
             requests => requests,
             last_run => last_run,
         },
-    )
+    ))
 }
 
-async fn set_paused(state: &WebState, user: &CurrentUser, pause: bool) -> Response {
+async fn set_paused(state: &WebState, user: &CurrentUser, pause: bool) -> WebResult {
     let services = &state.services;
     let by = format!("web:{}", user.email);
-    if let Err(e) = services
+    services
         .store
         .set_setting(
             store::SETTING_PAUSED,
             pause.then_some(by.as_str()),
             services.clock.now(),
         )
-        .await
-    {
-        return pages::server_error(state, e);
-    }
+        .await?;
     let (action, notice) = if pause {
         ("reminders.pause", "ops_notice_paused")
     } else {
         ("reminders.resume", "ops_notice_resumed")
     };
     audit(state, user, action, "").await;
-    Redirect::to(&format!("/admin/operations?notice={notice}")).into_response()
+    Ok(Redirect::to(&format!("/admin/operations?notice={notice}")).into_response())
 }
 
-pub async fn pause(State(state): State<WebState>, user: CurrentUser) -> Response {
+pub async fn pause(State(state): State<WebState>, user: CurrentUser) -> WebResult {
     set_paused(&state, &user, true).await
 }
 
-pub async fn resume(State(state): State<WebState>, user: CurrentUser) -> Response {
+pub async fn resume(State(state): State<WebState>, user: CurrentUser) -> WebResult {
     set_paused(&state, &user, false).await
 }
 
 /// "Ejecutar hoy": plans today's reminders and queues them, exactly what the
 /// cron trigger does (automatic messages: pause and quiet hours still hold
 /// them until the sending window).
-pub async fn run(State(state): State<WebState>, user: CurrentUser) -> Response {
+pub async fn run(State(state): State<WebState>, user: CurrentUser) -> WebResult {
     let services = &state.services;
     let today = local_today(services.clock.as_ref(), services.config.timezone);
-    let report = match plan_and_queue(services, today, true).await {
-        Ok(report) => report,
-        Err(e) => return pages::server_error(&state, e),
-    };
+    let report = plan_and_queue(services, today, true).await?;
     let planned: Vec<String> = report
         .planned
         .iter()
@@ -190,11 +177,11 @@ pub async fn run(State(state): State<WebState>, user: CurrentUser) -> Response {
         ),
     )
     .await;
-    Redirect::to(&format!(
+    Ok(Redirect::to(&format!(
         "/admin/operations?notice=ops_notice_ran&run={today}&planned={planned}&skipped={}&already={}",
         report.skipped, report.already_sent
     ))
-    .into_response()
+    .into_response())
 }
 
 /// Renews the request's subscription by one month (closing the request)
@@ -202,26 +189,26 @@ pub async fn run(State(state): State<WebState>, user: CurrentUser) -> Response {
 pub async fn confirm_request(
     State(state): State<WebState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Response {
+    Id(id): Id,
+) -> WebResult {
     let services = &state.services;
     let store = &services.store;
-    let request = match store.open_requests().await {
-        Ok(requests) => requests.into_iter().find(|r| r.id == id),
-        Err(e) => return pages::server_error(&state, e),
+    let request = store
+        .open_requests()
+        .await?
+        .into_iter()
+        .find(|r| r.id == id);
+    let back = |notice: &str| {
+        Ok(Redirect::to(&format!("/admin/operations?notice={notice}")).into_response())
     };
-    let back =
-        |notice: &str| Redirect::to(&format!("/admin/operations?notice={notice}")).into_response();
     let Some(request) = request else {
         return back("ops_notice_request_gone");
     };
     let Some(subscription_id) = request.subscription_id else {
         return back("ops_notice_request_no_subscription");
     };
-    let sub = match store.subscription(subscription_id).await {
-        Ok(Some(sub)) => sub,
-        Ok(None) => return back("ops_notice_request_gone"),
-        Err(e) => return pages::server_error(&state, e),
+    let Some(sub) = store.subscription(subscription_id).await? else {
+        return back("ops_notice_request_gone");
     };
     match renew(services, &sub, 1, &format!("web:{}", user.email)).await {
         Ok(renewed) => {
@@ -238,7 +225,7 @@ pub async fn confirm_request(
             back("ops_notice_request_confirmed")
         }
         Err(JobError::Store(StoreError::Conflict(_))) => back("ops_notice_conflict"),
-        Err(e) => pages::server_error(&state, e),
+        Err(e) => Err(e.into()),
     }
 }
 

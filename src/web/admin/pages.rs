@@ -15,7 +15,7 @@ use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior, Va
 use super::i18n;
 use super::session::{CurrentUser, request_info};
 use crate::domain::{Locale, Money, long_date, short_date};
-use crate::web::WebState;
+use crate::web::{ErrorPage, WebError, WebState};
 
 macro_rules! admin_templates {
     ($($name:literal),* $(,)?) => {
@@ -165,7 +165,8 @@ pub fn render(state: &WebState, name: &str, user: &CurrentUser, context: Value) 
 }
 
 /// Renders a page with a status (e.g. 422 for a form with errors); `user`
-/// is `None` on public pages (login, errors), which hide the nav.
+/// is `None` on public pages (login, errors), which hide the nav. A page
+/// that fails to render is the 500 page ([`WebError::Template`]).
 pub fn render_status(
     state: &WebState,
     status: StatusCode,
@@ -176,8 +177,8 @@ pub fn render_status(
     match render_to_string(state, name, user, context) {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
-            tracing::error!(template = name, error = %e, "admin page failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, Html(FALLBACK_ERROR)).into_response()
+            tracing::error!(template = name, "admin page failed to render");
+            WebError::Template(e).into_response()
         }
     }
 }
@@ -202,29 +203,51 @@ pub fn message(
     title_key: &str,
     message_key: &str,
 ) -> Response {
-    render_status(
-        state,
-        status,
-        "message.html",
-        user,
-        context! { title_key => title_key, message_key => message_key },
-    )
+    match render_message(state, user, title_key, message_key) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "admin message page failed to render");
+            fallback(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
 }
 
-/// Logs a failure and answers 500 with a short page.
-pub fn server_error(state: &WebState, error: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %error, "admin request failed");
-    message(
-        state,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        None,
-        "error_title",
-        "error_server",
-    )
+fn render_message(
+    state: &WebState,
+    user: Option<&CurrentUser>,
+    title_key: &str,
+    message_key: &str,
+) -> Result<String, minijinja::Error> {
+    let context = context! { title_key => title_key, message_key => message_key };
+    render_to_string(state, "message.html", user, context)
 }
 
-const FALLBACK_ERROR: &str = "<!doctype html><meta charset=\"utf-8\"><title>Error</title>\
-<p>Error interno. Internal error.</p>";
+/// The panel's page for a [`WebError`] response (it carries an
+/// [`ErrorPage`]): same status, through the layout, with the navigation
+/// when `user` is signed in. Any other response passes unchanged.
+pub fn error_page(state: &WebState, user: Option<&CurrentUser>, response: Response) -> Response {
+    let Some(page) = response.extensions().get::<ErrorPage>().copied() else {
+        return response;
+    };
+    let status = response.status();
+    match render_message(state, user, page.title_key, page.message_key) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "admin error page failed to render");
+            fallback(status)
+        }
+    }
+}
+
+/// When even the message page cannot render: a bare page that still
+/// fits a phone.
+fn fallback(status: StatusCode) -> Response {
+    (status, Html(FALLBACK_ERROR)).into_response()
+}
+
+const FALLBACK_ERROR: &str = "<!doctype html><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Error</title>\
+<p>Error interno. Internal error.</p><p><a href=\"/admin\">avisa</a></p>";
 
 #[cfg(test)]
 mod tests {

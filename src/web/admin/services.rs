@@ -2,16 +2,15 @@
 //! and default price (names unique without regard to case).
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 use minijinja::context;
 
-use super::forms::{self, Errors, ServiceForm, done, found, not_found};
+use super::forms::{self, Errors, ServiceForm, done, found};
 use super::{CurrentUser, audit, pages};
 use crate::domain::Money;
 use crate::store::StoreError;
-use crate::web::WebState;
+use crate::web::{Id, WebResult, WebState};
 
 /// The form that failed: the create form (`None`) or a service's row.
 struct Failed<'a> {
@@ -25,11 +24,8 @@ async fn list_page(
     user: &CurrentUser,
     status: StatusCode,
     failed: Option<Failed<'_>>,
-) -> Response {
-    let rows = match state.services.store.services_with_counts().await {
-        Ok(rows) => rows,
-        Err(e) => return pages::server_error(state, e),
-    };
+) -> WebResult {
+    let rows = state.services.store.services_with_counts().await?;
     let locale = state.services.config.locale;
     let empty = ServiceForm::default();
     let (new_form, new_errors, edit_id, edit_form, edit_errors) = match failed {
@@ -57,17 +53,17 @@ async fn list_page(
         ),
         None => (&empty, Default::default(), None, &empty, Default::default()),
     };
-    pages::render_status(
+    Ok(pages::render_status(
         state,
         status,
         "services.html",
         Some(user),
         context! { rows => rows, form => new_form, errors => new_errors, edit_id => edit_id,
         edit_form => edit_form, edit_errors => edit_errors },
-    )
+    ))
 }
 
-pub async fn list(State(state): State<WebState>, user: CurrentUser) -> Response {
+pub async fn list(State(state): State<WebState>, user: CurrentUser) -> WebResult {
     list_page(&state, &user, StatusCode::OK, None).await
 }
 
@@ -80,7 +76,7 @@ pub async fn create(
     State(state): State<WebState>,
     user: CurrentUser,
     Form(form): Form<ServiceForm>,
-) -> Response {
+) -> WebResult {
     let mut errors = Errors::new();
     let valid = form.validate(&mut errors);
     if let Some((name, price)) = &valid {
@@ -89,12 +85,12 @@ pub async fn create(
             Ok(id) => {
                 let detail = format!("#{id} {name} ({})", price_text(*price));
                 audit(&state, &user, "service.create", &detail).await;
-                return done("/admin/services", "notice_service_created");
+                return Ok(done("/admin/services", "notice_service_created"));
             }
             Err(StoreError::Duplicate(_)) => {
                 errors.insert("name", "field_service_name_taken");
             }
-            Err(e) => return pages::server_error(&state, e),
+            Err(e) => return Err(e.into()),
         }
     }
     let failed = Failed {
@@ -115,14 +111,11 @@ pub async fn create(
 pub async fn update(
     State(state): State<WebState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Form(form): Form<ServiceForm>,
-) -> Response {
+) -> WebResult {
     let store = &state.services.store;
-    let before = match found(&state, &user, store.service(id).await) {
-        Ok(row) => row,
-        Err(page) => return page,
-    };
+    let before = found(store.service(id).await)?;
     let mut errors = Errors::new();
     if let Some((name, price)) = form.validate(&mut errors) {
         match store.update_service(id, &name, price).await {
@@ -135,13 +128,12 @@ pub async fn update(
                     price_text(price)
                 );
                 audit(&state, &user, "service.update", &detail).await;
-                return done("/admin/services", "notice_service_updated");
+                return Ok(done("/admin/services", "notice_service_updated"));
             }
             Err(StoreError::Duplicate(_)) => {
                 errors.insert("name", "field_service_name_taken");
             }
-            Err(StoreError::NotFound(_)) => return not_found(&state, &user),
-            Err(e) => return pages::server_error(&state, e),
+            Err(e) => return Err(e.into()),
         }
     }
     let failed = Failed {

@@ -13,11 +13,12 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 pub use super::cookies::{cookie, is_https, random_token, set_cookie, sign, token_hash, verify};
 use super::pages;
-use crate::web::{WebState, secret_matches};
+use crate::web::{WebError, WebState, secret_matches};
 
 pub const SESSION_COOKIE: &str = "avisa_session";
 /// The pre-session token of the login form (double submit).
@@ -148,16 +149,18 @@ fn login_redirect(parts: &Parts) -> Response {
     }
 }
 
-/// Percent-encodes everything but unreserved characters.
+/// Everything but unreserved characters is percent-encoded (`/` is kept, so
+/// a path stays readable in `?next=`).
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Percent-encodes a query value (UTF-8 bytes as `%XX`).
 pub fn encode_component(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(text, COMPONENT).to_string()
 }
 
 impl FromRequestParts<WebState> for CurrentUser {
@@ -168,7 +171,7 @@ impl FromRequestParts<WebState> for CurrentUser {
             Some(LoadedSession(session)) => session.clone(),
             None => load_session(state, &parts.headers)
                 .await
-                .map_err(|e| pages::server_error(state, e))?,
+                .map_err(|e| WebError::from(e).into_response())?,
         };
         session.ok_or_else(|| login_redirect(parts))
     }
@@ -187,7 +190,7 @@ impl FromRequestParts<WebState> for MaybeUser {
             None => load_session(state, &parts.headers)
                 .await
                 .map(MaybeUser)
-                .map_err(|e| pages::server_error(state, e)),
+                .map_err(|e| WebError::from(e).into_response()),
         }
     }
 }
@@ -207,7 +210,7 @@ pub async fn guard(State(state): State<WebState>, request: Request, next: Next) 
     let (mut parts, body) = request.into_parts();
     let session = match load_session(&state, &parts.headers).await {
         Ok(session) => session,
-        Err(e) => return pages::server_error(&state, e),
+        Err(e) => return pages::error_page(&state, None, WebError::from(e).into_response()),
     };
     let query = Query::<CsrfField>::try_from_uri(&parts.uri)
         .ok()
@@ -272,9 +275,15 @@ pub async fn guard(State(state): State<WebState>, request: Request, next: Next) 
         }
         body
     };
-    parts.extensions.insert(LoadedSession(session));
+    parts.extensions.insert(LoadedSession(session.clone()));
     let request = Request::from_parts(parts, body);
-    REQUEST.scope(info, next.run(request)).await
+    REQUEST
+        .scope(info, async {
+            let response = next.run(request).await;
+            // A WebError's response becomes the panel's page.
+            pages::error_page(&state, session.as_ref(), response)
+        })
+        .await
 }
 
 fn forbidden(state: &WebState) -> Response {
@@ -314,5 +323,6 @@ mod tests {
             encode_component("/admin/clients?q=a b"),
             "/admin/clients%3Fq%3Da%20b"
         );
+        assert_eq!(encode_component("Ñandú~x_y-z.1"), "%C3%91and%C3%BA~x_y-z.1");
     }
 }

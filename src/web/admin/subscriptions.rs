@@ -2,9 +2,8 @@
 //! `chat::renewal::renew`, as `/renovar` does), cancel, delete.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 use chrono::{DateTime, Utc};
 use minijinja::context;
 use serde::Deserialize;
@@ -12,14 +11,14 @@ use serde::Deserialize;
 use super::client_page;
 use super::forms::{
     self, Errors, RENEW_MONTHS, ServiceChoice, SubscriptionForm, ValidSubscription, deleted, done,
-    found, not_found,
+    found,
 };
 use super::{CurrentUser, audit, pages};
 use crate::chat::renewal;
 use crate::domain::Money;
-use crate::jobs::JobError;
+use crate::services::JobError;
 use crate::store::{Store, StoreError, StoreResult, SubscriptionInput, SubscriptionView};
-use crate::web::WebState;
+use crate::web::{Id, WebError, WebResult, WebState};
 
 /// The service a valid form names and the price that applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,26 +119,21 @@ fn describe(sub: &SubscriptionView) -> String {
     )
 }
 
-async fn load(state: &WebState, user: &CurrentUser, id: i64) -> Result<SubscriptionView, Response> {
-    found(state, user, state.services.store.subscription(id).await)
+async fn load(state: &WebState, id: i64) -> Result<SubscriptionView, WebError> {
+    found(state.services.store.subscription(id).await)
 }
 
 /// `POST /admin/clients/{id}/subscriptions`; errors re-render the client page.
 pub async fn add(
     State(state): State<WebState>,
     user: CurrentUser,
-    Path(client_id): Path<i64>,
+    Id(client_id): Id,
     Form(form): Form<SubscriptionForm>,
-) -> Response {
+) -> WebResult {
     let store = &state.services.store;
-    if let Err(page) = found(&state, &user, store.client(client_id).await) {
-        return page;
-    }
+    found(store.client(client_id).await)?;
     let mut errors = Errors::new();
-    let input = match checked(&state, &user, &form, &mut errors).await {
-        Ok(input) => input,
-        Err(e) => return pages::server_error(&state, e),
-    };
+    let input = checked(&state, &user, &form, &mut errors).await?;
     let created = match &input {
         Some(input) => {
             let now = state.services.clock.now();
@@ -149,7 +143,7 @@ pub async fn add(
                     errors.insert("service", "field_service_taken");
                     None
                 }
-                Err(e) => return pages::server_error(&state, e),
+                Err(e) => return Err(e.into()),
             }
         }
         None => None,
@@ -161,10 +155,10 @@ pub async fn add(
     if let Ok(Some(sub)) = store.subscription(id).await {
         audit(&state, &user, "subscription.create", &describe(&sub)).await;
     }
-    done(
+    Ok(done(
         &format!("/admin/clients/{client_id}"),
         "notice_subscription_added",
-    )
+    ))
 }
 
 async fn form_page(
@@ -174,30 +168,20 @@ async fn form_page(
     sub: &SubscriptionView,
     form: &SubscriptionForm,
     errors: &Errors,
-) -> Response {
-    let services = match state.services.store.services_with_counts().await {
-        Ok(list) => list,
-        Err(e) => return pages::server_error(state, e),
-    };
+) -> WebResult {
+    let services = state.services.store.services_with_counts().await?;
     let messages = forms::messages(state.services.config.locale, errors);
-    pages::render_status(
+    Ok(pages::render_status(
         state,
         status,
         "subscription_form.html",
         Some(user),
         context! { sub => sub, form => form, services => services, errors => messages },
-    )
+    ))
 }
 
-pub async fn edit(
-    State(state): State<WebState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Response {
-    let sub = match load(&state, &user, id).await {
-        Ok(row) => row,
-        Err(page) => return page,
-    };
+pub async fn edit(State(state): State<WebState>, user: CurrentUser, Id(id): Id) -> WebResult {
+    let sub = load(&state, id).await?;
     let form = SubscriptionForm::from_view(&sub);
     form_page(&state, &user, StatusCode::OK, &sub, &form, &Errors::new()).await
 }
@@ -206,18 +190,12 @@ pub async fn edit(
 pub async fn update(
     State(state): State<WebState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Form(form): Form<SubscriptionForm>,
-) -> Response {
-    let sub = match load(&state, &user, id).await {
-        Ok(row) => row,
-        Err(page) => return page,
-    };
+) -> WebResult {
+    let sub = load(&state, id).await?;
     let mut errors = Errors::new();
-    let input = match checked(&state, &user, &form, &mut errors).await {
-        Ok(input) => input,
-        Err(e) => return pages::server_error(&state, e),
-    };
+    let input = checked(&state, &user, &form, &mut errors).await?;
     if let Some(input) = &input {
         let now = state.services.clock.now();
         match state
@@ -230,8 +208,7 @@ pub async fn update(
             Err(StoreError::Duplicate(_)) => {
                 errors.insert("service", "field_service_taken");
             }
-            Err(StoreError::NotFound(_)) => return not_found(&state, &user),
-            Err(e) => return pages::server_error(&state, e),
+            Err(e) => return Err(e.into()),
         }
     }
     if input.is_none() || !errors.is_empty() {
@@ -244,10 +221,10 @@ pub async fn update(
     };
     let detail = format!("{} → {after}", describe(&sub));
     audit(&state, &user, "subscription.update", &detail).await;
-    done(
+    Ok(done(
         &format!("/admin/clients/{}", sub.client_id),
         "notice_subscription_updated",
-    )
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -261,9 +238,9 @@ pub struct RenewForm {
 pub async fn renew(
     State(state): State<WebState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Form(form): Form<RenewForm>,
-) -> Response {
+) -> WebResult {
     let months = match form.months.trim() {
         "" => Some(1),
         text => text
@@ -273,79 +250,53 @@ pub async fn renew(
     };
     let Some(months) = months else {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return pages::message(
+        return Ok(pages::message(
             &state,
             status,
             Some(&user),
             "error_title",
             "sub_error_months",
-        );
+        ));
     };
-    let sub = match load(&state, &user, id).await {
-        Ok(row) => row,
-        Err(page) => return page,
-    };
+    let sub = load(&state, id).await?;
     let page = format!("/admin/clients/{}", sub.client_id);
     let by = format!("web:{}", user.email);
     match renewal::renew(&state.services, &sub, months, &by).await {
         Ok(renewed) => {
             let detail = format!("{}; {months} → {}", describe(&sub), renewed.new_end_date);
             audit(&state, &user, "subscription.renew", &detail).await;
-            done(&page, "notice_subscription_renewed")
+            Ok(done(&page, "notice_subscription_renewed"))
         }
         Err(JobError::Store(StoreError::Conflict(_))) => {
-            done(&page, "notice_subscription_renew_conflict")
+            Ok(done(&page, "notice_subscription_renew_conflict"))
         }
-        Err(e) => pages::server_error(&state, e),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// `POST /admin/subscriptions/{id}/cancel`: no more reminders for it.
-pub async fn cancel(
-    State(state): State<WebState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Response {
-    let sub = match load(&state, &user, id).await {
-        Ok(row) => row,
-        Err(page) => return page,
-    };
+pub async fn cancel(State(state): State<WebState>, user: CurrentUser, Id(id): Id) -> WebResult {
+    let sub = load(&state, id).await?;
     let services = &state.services;
     let now = services.clock.now();
-    if let Err(e) = services
+    services
         .store
         .set_subscription_status(id, "cancelled", now)
-        .await
-    {
-        return pages::server_error(&state, e);
-    }
+        .await?;
     audit(&state, &user, "subscription.cancel", &describe(&sub)).await;
-    done(
+    Ok(done(
         &format!("/admin/clients/{}", sub.client_id),
         "notice_subscription_cancelled",
-    )
+    ))
 }
 
 /// `POST /admin/subscriptions/{id}/delete` (the form asks to confirm first).
-pub async fn delete(
-    State(state): State<WebState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Response {
-    let sub = match load(&state, &user, id).await {
-        Ok(row) => row,
-        Err(page) => return page,
-    };
-    if let Err(page) = deleted(
-        &state,
-        &user,
-        state.services.store.delete_subscription(id).await,
-    ) {
-        return page;
-    }
+pub async fn delete(State(state): State<WebState>, user: CurrentUser, Id(id): Id) -> WebResult {
+    let sub = load(&state, id).await?;
+    deleted(state.services.store.delete_subscription(id).await)?;
     audit(&state, &user, "subscription.delete", &describe(&sub)).await;
-    done(
+    Ok(done(
         &format!("/admin/clients/{}", sub.client_id),
         "notice_subscription_deleted",
-    )
+    ))
 }

@@ -20,7 +20,7 @@ use crate::domain::Locale;
 use crate::domain::clock::local_today;
 use crate::import::{ImportError, ParsedImport, parse_csv, write_csv};
 use crate::store::{NewSubscription, UpsertSummary};
-use crate::web::WebState;
+use crate::web::{WebError, WebResult, WebState};
 
 /// Largest upload accepted (the route's body limit).
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -91,13 +91,13 @@ async fn read_upload(mut multipart: Multipart) -> Result<Option<Vec<u8>>, String
 }
 
 /// The page for a file that could not be read at all (header, encoding).
-fn fatal(state: &WebState, user: &CurrentUser, message: String) -> Response {
-    import_page(
+fn fatal(state: &WebState, user: &CurrentUser, message: String) -> WebResult {
+    Ok(import_page(
         state,
         user,
         StatusCode::UNPROCESSABLE_ENTITY,
         context! { stage => "form", fatal => message },
-    )
+    ))
 }
 
 fn rows_of(parsed: &ParsedImport) -> Vec<NewSubscription> {
@@ -113,7 +113,7 @@ pub async fn upload(
     State(state): State<WebState>,
     user: CurrentUser,
     multipart: Multipart,
-) -> Response {
+) -> WebResult {
     let services = &state.services;
     let locale = services.config.locale;
     let bytes = match read_upload(multipart).await {
@@ -140,7 +140,7 @@ pub async fn upload(
                 reason: e.reason.clone(),
             })
             .collect();
-        return import_page(
+        return Ok(import_page(
             &state,
             &user,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -150,30 +150,24 @@ pub async fn upload(
                 invalid => parsed.invalid_lines().len(),
                 errors => errors,
             },
-        );
+        ));
     }
     let rows = rows_of(&parsed);
-    let preview = match services.store.preview_subscriptions(&rows).await {
-        Ok(preview) => preview,
-        Err(e) => return pages::server_error(&state, e),
-    };
+    let preview = services.store.preview_subscriptions(&rows).await?;
     // Valid UTF-8: parse_csv rejects anything else.
     let text = String::from_utf8_lossy(&bytes);
     let token = random_token(16);
     let stored = format!("{token}\n{text}");
-    if let Err(e) = services
+    services
         .store
         .set_setting(&pending_key(&user), Some(&stored), services.clock.now())
-        .await
-    {
-        return pages::server_error(&state, e);
-    }
-    import_page(
+        .await?;
+    Ok(import_page(
         &state,
         &user,
         StatusCode::OK,
         context! { stage => "preview", valid => rows.len(), summary => preview, token => token },
-    )
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,14 +208,11 @@ pub async fn confirm(
     State(state): State<WebState>,
     user: CurrentUser,
     axum::Form(form): axum::Form<ConfirmForm>,
-) -> Response {
+) -> WebResult {
     let services = &state.services;
     let locale = services.config.locale;
     let key = pending_key(&user);
-    let stored = match services.store.setting(&key).await {
-        Ok(stored) => stored,
-        Err(e) => return pages::server_error(&state, e),
-    };
+    let stored = services.store.setting(&key).await?;
     let text = match stored.as_deref().and_then(|s| s.split_once('\n')) {
         Some((token, text))
             if crate::web::secret_matches(token.as_bytes(), form.token.as_bytes()) =>
@@ -247,14 +238,10 @@ pub async fn confirm(
         .iter()
         .map(crate::import::ImportRow::to_subscription)
         .collect();
-    let summary = match services
+    let summary = services
         .store
         .upsert_subscriptions(&subscriptions, services.clock.now())
-        .await
-    {
-        Ok(summary) => summary,
-        Err(e) => return pages::server_error(&state, e),
-    };
+        .await?;
     if let Err(e) = services
         .store
         .set_setting(&key, None, services.clock.now())
@@ -269,7 +256,7 @@ pub async fn confirm(
         &summary_detail(locale, rows.len(), &summary),
     )
     .await;
-    Redirect::to(&format!(
+    Ok(Redirect::to(&format!(
         "/admin/import?done=1&rows={}&clients_created={}&clients_updated={}\
          &subscriptions_created={}&subscriptions_updated={}&notice=ops_notice_imported",
         rows.len(),
@@ -278,20 +265,14 @@ pub async fn confirm(
         summary.subscriptions_created,
         summary.subscriptions_updated
     ))
-    .into_response()
+    .into_response())
 }
 
 /// Every active subscription in the importer's format (see `import::export`).
-pub async fn export(State(state): State<WebState>, user: CurrentUser) -> Response {
+pub async fn export(State(state): State<WebState>, user: CurrentUser) -> WebResult {
     let services = &state.services;
-    let rows = match services.store.export_rows().await {
-        Ok(rows) => rows,
-        Err(e) => return pages::server_error(&state, e),
-    };
-    let export = match write_csv(&rows) {
-        Ok(export) => export,
-        Err(e) => return pages::server_error(&state, e),
-    };
+    let rows = services.store.export_rows().await?;
+    let export = write_csv(&rows).map_err(|e| WebError::Internal(format!("export: {e}")))?;
     let today = local_today(services.clock.as_ref(), services.config.timezone);
     let locale = services.config.locale;
     let lines = i18n::plural(locale, "audit.export_lines", export.lines);
@@ -302,7 +283,7 @@ pub async fn export(State(state): State<WebState>, user: CurrentUser) -> Respons
         &[("lines", &lines), ("left_out", &left_out)],
     );
     audit(&state, &user, "export", &detail).await;
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (
@@ -313,5 +294,5 @@ pub async fn export(State(state): State<WebState>, user: CurrentUser) -> Respons
         ],
         export.bytes,
     )
-        .into_response()
+        .into_response())
 }
