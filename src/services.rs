@@ -10,23 +10,13 @@ use crate::config::Config;
 use crate::domain::Clock;
 use crate::jobs::ingest;
 use crate::jobs::{JobQueue, Pacer};
-use crate::store::{Store, StoreError};
-use crate::templates::{TemplateError, Templates};
+use crate::store::Store;
+use crate::templates::Templates;
 use crate::whatsapp::Provider;
 
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Template(#[from] TemplateError),
-    #[error("job queue: {0}")]
-    Queue(String),
-    #[error("conversation state: {0}")]
-    State(String),
-    #[error("webhook ingest: {0}")]
-    Ingest(String),
-}
+/// The error jobs, chat and handlers share (defined beside the queue, the
+/// lowest layer that returns it).
+pub use crate::jobs::error::JobError;
 
 /// Everything a job needs, shared by the worker, the web handlers and the CLI.
 #[derive(Debug, Clone)]

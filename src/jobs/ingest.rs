@@ -13,10 +13,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::error::JobError;
 use super::queue::INBOUND_JOBS;
 use crate::domain::Clock;
 use crate::health::{Health, supervise};
-use crate::services::JobError;
 use crate::store::{NewInbound, Store};
 
 /// Most messages written in one transaction (and handled by one job).

@@ -2,6 +2,7 @@
 //! messages. Every job re-reads the database before acting, so a job
 //! delivered twice does its work once.
 
+pub mod error;
 pub mod ingest;
 pub mod pacer;
 pub mod plan;

@@ -15,6 +15,7 @@ pub mod dashboard;
 pub use crate::i18n;
 pub mod pages;
 pub mod password;
+mod request;
 pub mod session;
 // --- admin: pages (clients, subscriptions, services)
 pub mod client_page;
