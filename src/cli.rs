@@ -1,4 +1,6 @@
-//! The `avisa` command line. `main.rs` only calls [`run`].
+//! The `avisa` command line. `main.rs` only calls [`run`]. What it prints
+//! comes from the i18n catalog (`cli.*`): Spanish by default, English with
+//! `AVISA_LOCALE=en`.
 
 mod users;
 
@@ -14,6 +16,7 @@ use crate::app::{self, Application, Overrides};
 use crate::config::{Config, DatabaseUrl, LogFormat};
 use crate::domain::clock::local_today;
 use crate::domain::{Phone, parse_date};
+use crate::i18n;
 use crate::services::Services;
 use crate::store::{self, NewInbound};
 
@@ -132,9 +135,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Migrate => {
             let store = store::connect(&config.database_url).await?;
             println!(
-                "database {} is up to date ({})",
-                config.database_url.redacted(),
-                store.backend_name()
+                "{}",
+                i18n::format(
+                    config.locale,
+                    "cli.migrated",
+                    &[
+                        ("database", &config.database_url.redacted()),
+                        ("backend", &store.backend_name()),
+                    ],
+                )
             );
         }
         Command::Import {
@@ -160,14 +169,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     chrono::Utc::now(),
                 )
                 .await?;
-            println!(
-                "{}",
-                if pause {
-                    "automatic reminders paused"
-                } else {
-                    "automatic reminders resumed"
-                }
-            );
+            let key = if pause { "cli.paused" } else { "cli.resumed" };
+            println!("{}", i18n::text(config.locale, key));
         }
         Command::User { command } => users::run(config, command).await?,
         Command::Stats { date } => {
@@ -190,7 +193,8 @@ fn day(services: &Services, date: Option<&str>) -> anyhow::Result<NaiveDate> {
 }
 
 /// A progress bar on a terminal, a plain line every so often otherwise.
-fn progress_reporter(label: &'static str) -> Arc<dyn Fn(usize, usize) + Send + Sync> {
+fn progress_reporter(label: impl Into<String>) -> Arc<dyn Fn(usize, usize) + Send + Sync> {
+    let label: String = label.into();
     if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(0);
         let style =
@@ -222,18 +226,20 @@ async fn remind(
     dry_run: bool,
 ) -> anyhow::Result<std::process::ExitCode> {
     let date = day(services, date)?;
-    let progress = progress_reporter("sending");
+    let locale = services.config.locale;
+    let progress = progress_reporter(i18n::text(locale, "cli.progress_sending"));
     let outcome = crate::jobs::remind::run(services, date, dry_run, &*progress).await?;
     if dry_run {
         for message in &outcome.preview {
-            println!("--- to {} ---\n{}\n", message.phone, message.body);
+            let to = i18n::format(locale, "cli.dry_run_to", &[("phone", &message.phone)]);
+            println!("{to}\n{}\n", message.body);
         }
         println!(
-            "{} message(s) would be sent (dry run: nothing written)",
-            outcome.preview.len()
+            "{}",
+            i18n::plural(locale, "cli.dry_run_count", outcome.preview.len())
         );
     }
-    print!("{}", crate::jobs::remind::table(&outcome));
+    print!("{}", crate::jobs::remind::table(&outcome, locale));
     Ok(if outcome.auth_error.is_some() {
         std::process::ExitCode::FAILURE
     } else {
@@ -315,29 +321,41 @@ async fn backup(config: &Config, file: &Path) -> anyhow::Result<std::process::Ex
         DatabaseUrl::Sqlite { path } => path,
         DatabaseUrl::Postgres { .. } => {
             eprintln!(
-                "DATABASE_URL is PostgreSQL ({}): `avisa backup` copies SQLite databases only.\n\
-                 Use pg_dump, which takes a consistent copy while avisa runs:\n  \
-                 pg_dump --format=custom --file={} \"$DATABASE_URL\"\n\
-                 and pg_restore to restore it.",
-                config.database_url.redacted(),
-                file.display()
+                "{}",
+                i18n::format(
+                    config.locale,
+                    "cli.backup_postgres",
+                    &[
+                        ("database", &config.database_url.redacted()),
+                        ("file", &file.display()),
+                    ],
+                )
             );
             return Ok(std::process::ExitCode::from(BACKUP_USE_PG_DUMP));
         }
     };
     let summary = store::backup::backup_sqlite(database, file).await?;
+    let locale = config.locale;
+    let clients = i18n::plural(locale, "count.clients", summary.clients);
+    let subscriptions = i18n::plural(locale, "count.subscriptions", summary.subscriptions);
+    let messages = i18n::plural(locale, "count.messages", summary.messages);
     println!(
-        "backup written to {} ({} bytes): {} client(s), {} subscription(s), {} message(s)",
-        file.display(),
-        summary.bytes,
-        summary.clients,
-        summary.subscriptions,
-        summary.messages
+        "{}",
+        i18n::format(
+            locale,
+            "cli.backup_written",
+            &[
+                ("file", &file.display()),
+                ("bytes", &summary.bytes),
+                ("clients", &clients),
+                ("subscriptions", &subscriptions),
+                ("messages", &messages),
+            ],
+        )
     );
     println!(
-        "to restore: stop `avisa serve`, delete {db}-wal and {db}-shm if present, \
-         copy the backup to {db}, start again",
-        db = database.display()
+        "{}",
+        i18n::format(locale, "cli.backup_restore", &[("db", &database.display())])
     );
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -345,8 +363,9 @@ async fn backup(config: &Config, file: &Path) -> anyhow::Result<std::process::Ex
 async fn chat(services: &Services, from: &str, text: &str) -> anyhow::Result<()> {
     let phone = Phone::parse(from, services.config.default_region)
         .map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+    let locale = services.config.locale;
     if text.trim().is_empty() {
-        bail!("the message text is empty");
+        bail!(i18n::text(locale, "cli.chat_empty"));
     }
     let store = &services.store;
     let client = store.client_by_phone(phone.as_str()).await?;
@@ -361,7 +380,7 @@ async fn chat(services: &Services, from: &str, text: &str) -> anyhow::Result<()>
     let id = store
         .insert_inbound(&inbound, services.clock.now())
         .await?
-        .context("the inbound message was not stored")?;
+        .with_context(|| i18n::text(locale, "cli.chat_not_stored"))?;
     crate::chat::handle_inbound(services, id).await?;
     // Send what the conversation queued, like the worker would.
     let mut queued = store.queued_messages(1000).await?;
@@ -379,13 +398,17 @@ async fn chat(services: &Services, from: &str, text: &str) -> anyhow::Result<()>
 
 async fn stats(services: &Services, date: Option<&str>) -> anyhow::Result<()> {
     let date = day(services, date)?;
+    let locale = services.config.locale;
+    let none = i18n::text(locale, "cli.stats_none");
     let counts = services.store.reminder_counts(date).await?;
-    println!("Reminders planned on {date}, by tier and status:");
+    let heading = i18n::format(locale, "cli.stats_reminders", &[("date", &date)]);
+    println!("{heading}");
     if counts.is_empty() {
-        println!("  (none)");
+        println!("  {none}");
     }
+    let tier = i18n::text(locale, "cli.stats_tier");
     for c in &counts {
-        println!("  tier {:>3}  {:<10} {:>6}", c.tier, c.status, c.count);
+        println!("  {tier} {:>3}  {:<10} {:>6}", c.tier, c.status, c.count);
     }
     let tz = services.config.timezone;
     let start = crate::domain::clock::local_to_utc(tz, date, chrono::NaiveTime::MIN);
@@ -395,9 +418,10 @@ async fn stats(services: &Services, date: Option<&str>) -> anyhow::Result<()> {
         chrono::NaiveTime::MIN,
     );
     let messages = services.store.message_counts(start, end).await?;
-    println!("Outbound messages created on {date}, by kind and status:");
+    let heading = i18n::format(locale, "cli.stats_messages", &[("date", &date)]);
+    println!("{heading}");
     if messages.is_empty() {
-        println!("  (none)");
+        println!("  {none}");
     }
     for m in &messages {
         println!("  {:<9} {:<10} {:>6}", m.kind, m.status, m.count);

@@ -8,6 +8,7 @@ pub mod config;
 pub mod conversation;
 pub mod domain;
 pub mod health;
+pub mod i18n;
 pub mod import;
 pub mod jobs;
 #[cfg(test)]

@@ -9,7 +9,7 @@ mod staff;
 mod staff_views;
 
 use crate::conversation::ConversationState;
-use crate::domain::{Locale, Phone, clock::local_today};
+use crate::domain::{Phone, clock::local_today};
 use crate::services::{JobError, Services};
 use crate::store::{Direction, MessageKind, MessageStatus, NewOutbound};
 
@@ -69,14 +69,6 @@ pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), 
         customer::handle(services, &services.flows, &phone, &row).await?;
     }
     Ok(())
-}
-
-/// One-line answers, in the configured language.
-pub(crate) fn say(locale: Locale, es: String, en: String) -> String {
-    match locale {
-        Locale::Es => es,
-        Locale::En => en,
-    }
 }
 
 /// Staff acting on a customer ends any handoff (DESIGN.md "Handoff").

@@ -3,21 +3,18 @@
 use chrono::{Duration, NaiveDate};
 use serde_json::json;
 
+use super::end_handoff;
 use super::render::LineCtx;
 use super::staff_views as views;
-use super::{end_handoff, say};
 use crate::conversation::{StaffCommand, Target, help_text, normalize, parse_command};
 use crate::domain::{Locale, Money, Phone, long_date};
+use crate::i18n;
 use crate::services::{JobError, Services};
 use crate::store::{MessageKind, NewSubscription, SETTING_PAUSED, StoreError, SubscriptionView};
 
 /// The answer when a command failed midway (the database went away).
 pub(super) fn failed(locale: Locale) -> String {
-    say(
-        locale,
-        "⚠️ No pude completar el comando por un error interno. Revisa con /pendientes o el panel antes de repetirlo.".into(),
-        "⚠️ The command could not be completed (internal error). Check with /pending or the panel before repeating it.".into(),
-    )
+    i18n::text(locale, "staff.failed")
 }
 
 pub(super) async fn handle(services: &Services, staff: &Phone, text: &str) -> Result<(), JobError> {
@@ -69,30 +66,18 @@ async fn run(
             store
                 .set_setting(SETTING_PAUSED, Some("staff"), now)
                 .await?;
-            say(
-                locale,
-                "⏸️ Recordatorios automáticos en pausa. Las respuestas siguen saliendo. /reanudar para continuar.".into(),
-                "⏸️ Automatic reminders paused. Replies still go out. /resume to continue.".into(),
-            )
+            i18n::text(locale, "staff.paused")
         }
         StaffCommand::Resume => {
             store.set_setting(SETTING_PAUSED, None, now).await?;
-            say(
-                locale,
-                "▶️ Recordatorios automáticos reanudados.".into(),
-                "▶️ Automatic reminders resumed.".into(),
-            )
+            i18n::text(locale, "staff.resumed")
         }
         StaffCommand::Summary => views::summary(services).await?,
     })
 }
 
 fn not_found(locale: Locale, what: &str) -> String {
-    say(
-        locale,
-        format!("No encontré {what}."),
-        format!("{what}: not found."),
-    )
+    i18n::format(locale, "staff.not_found", &[("what", &what)])
 }
 
 /// Subscriptions whose service matches `wanted` (exact, else partial,
@@ -143,7 +128,7 @@ async fn renew(
             match candidates.as_slice() {
                 [] => {
                     let what = service.map_or_else(
-                        || say(locale, "servicios activos".into(), "active services".into()),
+                        || i18n::text(locale, "staff.active_services"),
                         str::to_string,
                     );
                     return Ok(not_found(locale, &format!("{what} ({})", client.phone)));
@@ -165,11 +150,7 @@ async fn renew(
     let new_end = match super::renewal::renew(services, &sub, months, staff.as_str()).await {
         Ok(done) => done.new_end_date,
         Err(JobError::Store(StoreError::Conflict(_))) => {
-            return Ok(say(
-                locale,
-                "La fecha cambió mientras tanto; vuelve a intentarlo.".into(),
-                "The date changed meanwhile; please try again.".into(),
-            ));
+            return Ok(i18n::text(locale, "staff.date_changed"));
         }
         Err(e) => return Err(e),
     };
@@ -220,10 +201,16 @@ async fn add(
         .await?;
     end_handoff(services, phone.as_str()).await?;
     let date = long_date(end_date, locale);
-    Ok(say(
+    Ok(i18n::format(
         locale,
-        format!("✅ Alta: {name} ({phone}), *{service}*, vence el {date}, {price}."),
-        format!("✅ Added: {name} ({phone}), *{service}*, expires on {date}, {price}."),
+        "staff.added",
+        &[
+            ("name", &name),
+            ("phone", &phone),
+            ("service", &service),
+            ("date", &date),
+            ("price", &price),
+        ],
     ))
 }
 
@@ -257,31 +244,27 @@ async fn cancel(
                 .set_subscription_status(only.id, "cancelled", services.clock.now())
                 .await?;
             end_handoff(services, phone.as_str()).await?;
-            Ok(say(
+            Ok(i18n::format(
                 locale,
-                format!(
-                    "🗑️ Cancelado: {} de {} ({phone}).",
-                    only.service, client.name
-                ),
-                format!(
-                    "🗑️ Cancelled: {} of {} ({phone}).",
-                    only.service, client.name
-                ),
+                "staff.cancelled",
+                &[
+                    ("service", &only.service),
+                    ("client", &client.name),
+                    ("phone", phone),
+                ],
             ))
         }
         several => {
             let names: Vec<&str> = several.iter().map(|s| s.service.as_str()).collect();
             let names = names.join(", ");
-            Ok(say(
+            Ok(i18n::format(
                 locale,
-                format!(
-                    "{} tiene varios servicios: {names}. Indica cuál: /baja {phone} <servicio>",
-                    client.name
-                ),
-                format!(
-                    "{} has several services: {names}. Say which: /cancel {phone} <service>",
-                    client.name
-                ),
+                "staff.several_services",
+                &[
+                    ("client", &client.name),
+                    ("names", &names),
+                    ("phone", phone),
+                ],
             ))
         }
     }
@@ -295,27 +278,19 @@ async fn undo(services: &Services, staff: &Phone) -> Result<String, JobError> {
         .last_renewal_by(staff.as_str(), now - Duration::hours(24))
         .await?
     else {
-        return Ok(say(
-            locale,
-            "No tienes renovaciones de las últimas 24 horas para deshacer.".into(),
-            "You have no renewal from the last 24 hours to undo.".into(),
-        ));
+        return Ok(i18n::text(locale, "staff.nothing_to_undo"));
     };
     let sub = store.subscription(last.subscription_id).await?;
     let service = sub.as_ref().map_or("?", |s| s.service.as_str());
     let client = sub.as_ref().map_or("?", |s| s.client_name.as_str());
     let date = long_date(last.old_end_date, locale);
     if store.undo_renewal(last.id, now).await? {
-        Ok(say(
+        Ok(i18n::format(
             locale,
-            format!("↩️ Deshecho: {service} de {client} vuelve a vencer el {date}."),
-            format!("↩️ Undone: {service} of {client} expires on {date} again."),
+            "staff.undone",
+            &[("service", &service), ("client", &client), ("date", &date)],
         ))
     } else {
-        Ok(say(
-            locale,
-            "No se pudo deshacer: la fecha cambió después de la renovación.".into(),
-            "Cannot undo: the date changed after the renewal.".into(),
-        ))
+        Ok(i18n::text(locale, "staff.undo_failed"))
     }
 }

@@ -7,11 +7,12 @@ use chrono::{Duration, NaiveDate, NaiveTime};
 use serde::Serialize;
 use serde_json::json;
 
+use super::end_handoff;
 use super::render::LineCtx;
-use super::{end_handoff, say};
 use crate::conversation::ClientQuery;
 use crate::domain::clock::local_to_utc;
 use crate::domain::{Locale, Money, short_date};
+use crate::i18n;
 use crate::services::{JobError, Services};
 use crate::store::{SubscriptionView, is_paused};
 
@@ -125,10 +126,10 @@ pub(super) async fn client(services: &Services, query: ClientQuery) -> Result<St
             ClientQuery::Phone(phone) => phone.to_string(),
             ClientQuery::Name(name) => name.clone(),
         };
-        return Ok(say(
+        return Ok(i18n::format(
             locale,
-            format!("No encontré al cliente {what}."),
-            format!("No customer {what}."),
+            "staff.client_not_found",
+            &[("what", &what)],
         ));
     };
     let subscriptions: Vec<_> = store
@@ -215,12 +216,9 @@ pub(super) async fn summary(services: &Services) -> Result<String, JobError> {
 }
 
 fn tier_label(tier: i32, locale: Locale) -> String {
-    match (locale, tier) {
-        (Locale::Es, 0) => "día 0 (hoy)".into(),
-        (Locale::Es, t) if t < 0 => format!("{} días después", -t),
-        (Locale::Es, t) => format!("{t} días antes"),
-        (Locale::En, 0) => "day 0 (today)".into(),
-        (Locale::En, t) if t < 0 => format!("{} days after", -t),
-        (Locale::En, t) => format!("{t} days before"),
+    match tier {
+        0 => i18n::text(locale, "staff.tier_day"),
+        t if t < 0 => i18n::plural(locale, "staff.tier_after", t.unsigned_abs()),
+        t => i18n::plural(locale, "staff.tier_before", t),
     }
 }

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 
 use crate::config::Config;
+use crate::i18n;
 use crate::store::{self, StoreError};
 use crate::web::admin::password;
 
@@ -65,17 +66,25 @@ fn read_new_password() -> anyhow::Result<String> {
 }
 
 pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
+    let locale = config.locale;
     match command {
         UserCommand::Add { email } => {
             let email = normalize_email(&email)?;
             let store = store::connect(&config.database_url).await?;
             if store.user_credentials(&email).await?.is_some() {
-                bail!("a user with email {email} already exists (use `avisa user passwd {email}`)");
+                bail!(i18n::format(
+                    locale,
+                    "cli.user_exists",
+                    &[("email", &email)]
+                ));
             }
             let secret = read_new_password()?;
             let hash = tokio::task::spawn_blocking(move || password::hash(&secret)).await??;
             match store.create_user(&email, &hash, chrono::Utc::now()).await {
-                Ok(_) => println!("user {email} created; log in at /admin"),
+                Ok(_) => println!(
+                    "{}",
+                    i18n::format(locale, "cli.user_created", &[("email", &email)])
+                ),
                 Err(StoreError::Conflict(reason)) => bail!(reason),
                 Err(e) => return Err(e.into()),
             }
@@ -84,19 +93,31 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
             let email = normalize_email(&email)?;
             let store = store::connect(&config.database_url).await?;
             let Some(user) = store.user_credentials(&email).await? else {
-                bail!("there is no user {email} (create it with `avisa user add {email}`)");
+                bail!(i18n::format(
+                    locale,
+                    "cli.user_missing",
+                    &[("email", &email)]
+                ));
             };
             let secret = read_new_password()?;
             let hash = tokio::task::spawn_blocking(move || password::hash(&secret)).await??;
             store.set_user_password(user.id, &hash).await?;
             let ended = store.delete_user_sessions(user.id).await?;
-            println!("password of {email} changed; {ended} session(s) ended");
+            let sessions = i18n::plural(locale, "count.sessions_ended", ended);
+            println!(
+                "{}",
+                i18n::format(
+                    locale,
+                    "cli.password_changed",
+                    &[("email", &email), ("sessions", &sessions)],
+                )
+            );
         }
         UserCommand::List => {
             let store = store::connect(&config.database_url).await?;
             let users = store.users().await?;
             if users.is_empty() {
-                println!("no users yet: create one with `avisa user add you@example.com`");
+                println!("{}", i18n::text(locale, "cli.no_users"));
             }
             let tz = config.timezone;
             let local = |t: chrono::DateTime<chrono::Utc>| {
@@ -109,13 +130,18 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
                 .unwrap_or(5)
                 .max(5);
             if !users.is_empty() {
-                println!("{:<width$}  {:<16}  last login", "email", "created");
+                println!(
+                    "{:<width$}  {:<16}  {}",
+                    i18n::text(locale, "cli.users_email"),
+                    i18n::text(locale, "cli.users_created"),
+                    i18n::text(locale, "cli.users_last_login")
+                );
             }
             for user in users {
                 let last = user
                     .last_login_at
                     .map(local)
-                    .unwrap_or_else(|| "never".into());
+                    .unwrap_or_else(|| i18n::text(locale, "cli.users_never"));
                 println!(
                     "{:<width$}  {:<16}  {last}",
                     user.email,

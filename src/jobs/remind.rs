@@ -8,6 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::plan::{PlanReport, plan_day};
 use super::send::{Delivery, Hold, Mode, deliver};
+use crate::domain::Locale;
+use crate::i18n;
 use crate::services::{JobError, Services};
 use crate::store::PlannedMessage;
 
@@ -150,12 +152,20 @@ pub async fn run(
     })
 }
 
-/// The report printed at the end, like the old system's per-tier summary.
-pub fn table(outcome: &RemindOutcome) -> String {
-    let mut out = format!("Recordatorios del {}\n", outcome.plan.date);
+/// The report printed at the end, like the old system's per-tier summary,
+/// in `locale`.
+pub fn table(outcome: &RemindOutcome, locale: Locale) -> String {
+    let t = |key: &str| i18n::text(locale, key);
+    let mut out = i18n::format(locale, "remind.title", &[("date", &outcome.plan.date)]);
+    out.push('\n');
     out.push_str(&format!(
         "{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
-        "tier", "planned", "sent", "failed", "held", "unknown"
+        t("remind.tier"),
+        t("remind.planned"),
+        t("remind.sent"),
+        t("remind.failed"),
+        t("remind.held"),
+        t("remind.unknown")
     ));
     let mut totals = (0, 0, 0, 0, 0);
     for (tier, result) in outcome.tiers.iter().rev() {
@@ -166,10 +176,9 @@ pub fn table(outcome: &RemindOutcome) -> String {
             .copied()
             .unwrap_or(0);
         let label = match tier {
-            0 => "0 (hoy)".to_string(),
-            t if *t < 0 => format!("{t} (vencido)"),
-            1 => "1 día".to_string(),
-            t => format!("{t} días"),
+            0 => t("remind.tier_today"),
+            t if *t < 0 => i18n::format(locale, "remind.tier_overdue", &[("n", t)]),
+            t => i18n::plural(locale, "remind.tier_days", t),
         };
         out.push_str(&format!(
             "{label:<10} {planned:>8} {:>8} {:>8} {:>8} {:>8}\n",
@@ -185,14 +194,23 @@ pub fn table(outcome: &RemindOutcome) -> String {
     }
     out.push_str(&format!(
         "{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
-        "total", totals.0, totals.1, totals.2, totals.3, totals.4
+        t("remind.total"),
+        totals.0,
+        totals.1,
+        totals.2,
+        totals.3,
+        totals.4
     ));
-    out.push_str(&format!(
-        "skipped (opted out or invalid phone): {}\nalready sent before: {}\n",
-        outcome.plan.skipped, outcome.plan.already_sent
-    ));
+    for (key, n) in [
+        ("remind.skipped", outcome.plan.skipped),
+        ("remind.already", outcome.plan.already_sent),
+    ] {
+        out.push_str(&i18n::format(locale, key, &[("n", &n)]));
+        out.push('\n');
+    }
     if let Some(error) = &outcome.auth_error {
-        out.push_str(&format!("STOPPED: {error}\n"));
+        out.push_str(&i18n::format(locale, "remind.stopped", &[("error", error)]));
+        out.push('\n');
     }
     out
 }

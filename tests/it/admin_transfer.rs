@@ -138,7 +138,10 @@ async fn import_then_confirm(backend: Backend) {
         .await;
     assert_eq!(again.status(), 422);
     let (_, audit) = client.get_text("/admin/audit").await;
-    assert!(audit.contains("15 row(s): clients 14 created"));
+    assert!(
+        audit.contains("15 filas: clientes 14 nuevos, 0 actualizados"),
+        "{audit}"
+    );
     app.cleanup().await;
 }
 both_backends!(import_confirm, super::import_then_confirm);

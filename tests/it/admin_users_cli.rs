@@ -15,6 +15,8 @@ fn avisa(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
             "DATABASE_URL",
             format!("sqlite://{}", dir.join("avisa.db").display()),
         )
+        // The assertions below read the English wording.
+        .env("AVISA_LOCALE", "en")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -127,8 +127,9 @@ async fn a_backup_taken_while_serving_restores_every_row() {
     let written = writer.await.unwrap();
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stdout.contains("backup written to copia.db")
-            && run.stdout.contains("60 client(s), 60 subscription(s)"),
+        run.stdout
+            .contains("copia de seguridad escrita en copia.db")
+            && run.stdout.contains("60 clientes, 60 suscripciones"),
         "{}",
         run.stdout
     );

@@ -204,3 +204,24 @@ fn logs_have_no_colour_codes_when_not_on_a_terminal() {
     assert!(stderr.contains("DEBUG"), "nothing was logged: {stderr}");
     assert!(!stderr.contains('\u{1b}'), "ANSI escape codes: {stderr:?}");
 }
+
+#[test]
+fn cli_output_is_spanish_by_default_and_english_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let Run {
+        code,
+        stdout,
+        stderr,
+    } = avisa(dir.path(), &["pause"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "recordatorios automáticos en pausa");
+    let Run {
+        code,
+        stdout,
+        stderr,
+    } = avisa(dir.path(), &["resume"], &[("AVISA_LOCALE", "en")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "automatic reminders resumed");
+    let Run { stdout, .. } = avisa(dir.path(), &["user", "list"], &[]);
+    assert!(stdout.contains("todavía no hay usuarios"), "{stdout}");
+}

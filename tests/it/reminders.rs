@@ -118,7 +118,7 @@ async fn remind_sends_exactly_once_with_catch_up(backend: Backend) {
     assert_eq!(outcome.plan.planned["3"], 1);
     assert_eq!(outcome.plan.planned["7"], 1);
     assert_eq!(outcome.tiers[&0].sent, 1);
-    assert!(remind::table(&outcome).contains("total"));
+    assert!(remind::table(&outcome, avisa::domain::Locale::En).contains("total"));
 
     // Same day again: nothing new.
     let again = remind::run(&app.services, d(11, 25), false, &no_progress)
@@ -362,7 +362,7 @@ async fn wrong_api_key_stops_with_a_clear_error(backend: Backend) {
     assert_eq!(app.sent().await.len(), 1, "stops after the first rejection");
     let error = outcome.auth_error.clone().unwrap();
     assert!(error.contains("API key"), "{error}");
-    assert!(remind::table(&outcome).contains("STOPPED"));
+    assert!(remind::table(&outcome, avisa::domain::Locale::En).contains("STOPPED"));
     app.cleanup().await;
 }
 both_backends!(wrong_api_key, super::wrong_api_key_stops_with_a_clear_error);

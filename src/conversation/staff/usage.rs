@@ -1,9 +1,12 @@
-//! Command names, usage lines and error texts (Spanish and English), kept in
-//! one table so `/ayuda`, usage errors and the parser cannot drift apart.
+//! Command names, usage lines and error texts, kept in one table so
+//! `/ayuda`, usage errors and the parser cannot drift apart. The names are
+//! parser data (both languages are always accepted); the wording is in the
+//! i18n catalog (`cmd.*`).
 
 use std::fmt;
 
 use crate::domain::Locale;
+use crate::i18n;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CommandKind {
@@ -25,8 +28,9 @@ struct Spec {
     kind: CommandKind,
     /// Accepted names, already normalized; first Spanish, then English.
     names: &'static [&'static str],
-    args: [&'static str; 2],
-    about: [&'static str; 2],
+    /// `cmd.<key>.args` (when it takes any) and `cmd.<key>.about` in the
+    /// i18n catalog.
+    key: &'static str,
 }
 
 /// In `CommandKind` order (checked by a test) so a kind indexes its spec.
@@ -34,107 +38,62 @@ const SPECS: [Spec; 12] = [
     Spec {
         kind: CommandKind::Help,
         names: &["ayuda", "help"],
-        args: ["", ""],
-        about: ["esta lista", "this list"],
+        key: "help",
     },
     Spec {
         kind: CommandKind::Renew,
         names: &["renovar", "renew"],
-        args: [
-            "<teléfono|#id> [servicio] [meses]",
-            "<phone|#id> [service] [months]",
-        ],
-        about: [
-            "renueva N meses (1 por defecto) y avisa al cliente",
-            "renew for N months (default 1) and tell the customer",
-        ],
+        key: "renew",
     },
     Spec {
         kind: CommandKind::Pending,
         names: &["pendientes", "pending"],
-        args: ["", ""],
-        about: [
-            "solicitudes de renovación y comprobantes pendientes",
-            "pending renewal requests and receipts",
-        ],
+        key: "pending",
     },
     Spec {
         kind: CommandKind::Due,
         names: &["vencen", "due"],
-        args: ["[días]", "[days]"],
-        about: [
-            "vencen desde hoy hasta dentro de N días (7 por defecto)",
-            "ending from today to N days ahead (default 7)",
-        ],
+        key: "due",
     },
     Spec {
         kind: CommandKind::Overdue,
         names: &["vencidos", "overdue", "expired"],
-        args: ["[días]", "[days]"],
-        about: [
-            "vencidos en los últimos N días (30 por defecto)",
-            "expired in the last N days (default 30)",
-        ],
+        key: "overdue",
     },
     Spec {
         kind: CommandKind::Client,
         names: &["cliente", "client"],
-        args: ["<teléfono|nombre>", "<phone|name>"],
-        about: [
-            "suscripciones y últimos mensajes de un cliente",
-            "a client's subscriptions and last messages",
-        ],
+        key: "client",
     },
     Spec {
         kind: CommandKind::Add,
         names: &["alta", "add"],
-        args: [
-            "<teléfono> <servicio> <fecha> [precio] [nombre…]",
-            "<phone> <service> <date> [price] [name…]",
-        ],
-        about: [
-            "agrega un cliente o suscripción (fecha AAAA-MM-DD o DD/MM/AAAA)",
-            "add a client or subscription (date YYYY-MM-DD or DD/MM/YYYY)",
-        ],
+        key: "add",
     },
     Spec {
         kind: CommandKind::Cancel,
         names: &["baja", "cancel"],
-        args: ["<teléfono> [servicio]", "<phone> [service]"],
-        about: ["cancela una suscripción", "cancel a subscription"],
+        key: "cancel",
     },
     Spec {
         kind: CommandKind::Undo,
         names: &["deshacer", "undo"],
-        args: ["", ""],
-        about: [
-            "deshace tu última renovación (dentro de 24 h)",
-            "undo your last renewal (within 24 h)",
-        ],
+        key: "undo",
     },
     Spec {
         kind: CommandKind::Pause,
         names: &["pausar", "pause"],
-        args: ["", ""],
-        about: ["detiene los avisos automáticos", "stop automatic reminders"],
+        key: "pause",
     },
     Spec {
         kind: CommandKind::Resume,
         names: &["reanudar", "resume"],
-        args: ["", ""],
-        about: [
-            "reanuda los avisos automáticos",
-            "resume automatic reminders",
-        ],
+        key: "resume",
     },
     Spec {
         kind: CommandKind::Summary,
         names: &["resumen", "summary"],
-        args: ["", ""],
-        about: [
-            "envíos de hoy, fallos, pendientes e ingresos de los próximos 7 días",
-            "today's sends, failures, pending requests and revenue due in 7 days",
-        ],
+        key: "summary",
     },
 ];
 
@@ -165,20 +124,21 @@ impl CommandKind {
 
     /// `/renovar <teléfono|#id> [servicio] [meses]`.
     pub fn syntax(self, locale: Locale) -> String {
-        let args = self.spec().args[lang(locale)];
-        if args.is_empty() {
-            self.name(locale)
-        } else {
-            format!("{} {args}", self.name(locale))
+        let key = format!("cmd.{}.args", self.spec().key);
+        match i18n::lookup(locale, &key) {
+            Some(args) => format!("{} {args}", self.name(locale)),
+            None => self.name(locale),
         }
+    }
+
+    /// What the command does, for `/ayuda`.
+    fn about(self, locale: Locale) -> String {
+        i18n::text(locale, &format!("cmd.{}.about", self.spec().key))
     }
 
     /// `Uso: /renovar <teléfono|#id> [servicio] [meses]`.
     pub fn usage(self, locale: Locale) -> String {
-        match locale {
-            Locale::Es => format!("Uso: {}", self.syntax(locale)),
-            Locale::En => format!("Usage: {}", self.syntax(locale)),
-        }
+        i18n::format(locale, "cmd.usage", &[("syntax", &self.syntax(locale))])
     }
 }
 
@@ -202,35 +162,23 @@ pub enum Problem {
 impl Problem {
     pub fn text(&self, locale: Locale) -> String {
         use Problem::*;
-        match (locale, self) {
-            (Locale::Es, MissingPhone) => "Falta el teléfono.".into(),
-            (Locale::Es, MissingTarget) => "Falta el teléfono o el #id.".into(),
-            (Locale::Es, MissingService) => "Falta el servicio.".into(),
-            (Locale::Es, MissingDate) => "Falta la fecha (AAAA-MM-DD o DD/MM/AAAA).".into(),
-            (Locale::Es, MissingClient) => "Falta el teléfono o el nombre.".into(),
-            (Locale::Es, BadPhone(s)) => format!("\"{s}\" no es un teléfono válido."),
-            (Locale::Es, BadId(s)) => format!("\"{s}\" no es un #id de suscripción."),
-            (Locale::Es, BadMonths(s)) => format!("\"{s}\": los meses van de 1 a 36."),
-            (Locale::Es, BadDays(s)) => format!("\"{s}\": los días van de 0 a 366."),
-            (Locale::Es, BadDate(s)) => {
-                format!("\"{s}\" no es una fecha válida (AAAA-MM-DD o DD/MM/AAAA).")
-            }
-            (Locale::Es, BadPrice(s)) => format!("\"{s}\" no es un precio (7.50 o 7,50)."),
-            (Locale::Es, Extra(s)) => format!("Sobra \"{s}\"."),
-            (Locale::En, MissingPhone) => "The phone number is missing.".into(),
-            (Locale::En, MissingTarget) => "The phone number or #id is missing.".into(),
-            (Locale::En, MissingService) => "The service is missing.".into(),
-            (Locale::En, MissingDate) => "The date is missing (YYYY-MM-DD or DD/MM/YYYY).".into(),
-            (Locale::En, MissingClient) => "The phone number or name is missing.".into(),
-            (Locale::En, BadPhone(s)) => format!("\"{s}\" is not a valid phone number."),
-            (Locale::En, BadId(s)) => format!("\"{s}\" is not a subscription #id."),
-            (Locale::En, BadMonths(s)) => format!("\"{s}\": months go from 1 to 36."),
-            (Locale::En, BadDays(s)) => format!("\"{s}\": days go from 0 to 366."),
-            (Locale::En, BadDate(s)) => {
-                format!("\"{s}\" is not a valid date (YYYY-MM-DD or DD/MM/YYYY).")
-            }
-            (Locale::En, BadPrice(s)) => format!("\"{s}\" is not a price (7.50 or 7,50)."),
-            (Locale::En, Extra(s)) => format!("Unexpected \"{s}\"."),
+        let (key, value) = match self {
+            MissingPhone => ("cmd.missing_phone", None),
+            MissingTarget => ("cmd.missing_target", None),
+            MissingService => ("cmd.missing_service", None),
+            MissingDate => ("cmd.missing_date", None),
+            MissingClient => ("cmd.missing_client", None),
+            BadPhone(s) => ("cmd.bad_phone", Some(s)),
+            BadId(s) => ("cmd.bad_id", Some(s)),
+            BadMonths(s) => ("cmd.bad_months", Some(s)),
+            BadDays(s) => ("cmd.bad_days", Some(s)),
+            BadDate(s) => ("cmd.bad_date", Some(s)),
+            BadPrice(s) => ("cmd.bad_price", Some(s)),
+            Extra(s) => ("cmd.extra", Some(s)),
+        };
+        match value {
+            Some(value) => i18n::format(locale, key, &[("value", value)]),
+            None => i18n::text(locale, key),
         }
     }
 }
@@ -258,14 +206,9 @@ impl UsageError {
     }
 
     pub fn message(&self, locale: Locale) -> String {
-        match (self, locale) {
-            (UsageError::Unknown { name }, Locale::Es) => {
-                format!("No conozco el comando /{name}. Escribe /ayuda para ver la lista.")
-            }
-            (UsageError::Unknown { name }, Locale::En) => {
-                format!("Unknown command /{name}. Type /help for the list.")
-            }
-            (UsageError::BadArguments { command, problem }, _) => {
+        match self {
+            UsageError::Unknown { name } => i18n::format(locale, "cmd.unknown", &[("name", name)]),
+            UsageError::BadArguments { command, problem } => {
                 format!("{}\n{}", problem.text(locale), command.usage(locale))
             }
         }
@@ -283,16 +226,12 @@ impl std::error::Error for UsageError {}
 /// The `/ayuda` answer: one line per command. A plain string because it
 /// is the same for every staff member and needs no template.
 pub fn help_text(locale: Locale) -> String {
-    let title = match locale {
-        Locale::Es => "*Comandos*",
-        Locale::En => "*Commands*",
-    };
-    let mut text = title.to_string();
+    let mut text = i18n::text(locale, "cmd.title");
     for spec in &SPECS {
         text.push('\n');
         text.push_str(&spec.kind.syntax(locale));
         text.push_str(" — ");
-        text.push_str(spec.about[lang(locale)]);
+        text.push_str(&spec.kind.about(locale));
     }
     text
 }
@@ -305,6 +244,22 @@ mod tests {
     fn specs_are_in_kind_order() {
         for (i, spec) in SPECS.iter().enumerate() {
             assert_eq!(spec.kind as usize, i, "{:?}", spec.kind);
+        }
+    }
+
+    #[test]
+    fn every_command_has_its_wording_in_both_languages() {
+        for spec in &SPECS {
+            for locale in [Locale::Es, Locale::En] {
+                let about = format!("cmd.{}.about", spec.key);
+                assert!(i18n::has(locale, &about), "{about} ({locale:?})");
+            }
+            let args = format!("cmd.{}.args", spec.key);
+            assert_eq!(
+                i18n::has(Locale::Es, &args),
+                i18n::has(Locale::En, &args),
+                "{args}"
+            );
         }
     }
 

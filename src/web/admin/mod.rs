@@ -3,7 +3,8 @@
 //!
 //! Each area has its own file: `auth` (login, logout), `session`
 //! (`CurrentUser`, CSRF middleware), `dashboard` + `charts` (pure SVG),
-//! `cookies` (signing), `audit` (the audit log page), `pages` (templates + `render`), `i18n`.
+//! `cookies` (signing), `audit` (the audit log page), `pages` (templates + `render`); wording comes from
+//! `crate::i18n`, re-exported here as `i18n`.
 
 // --- admin: auth
 pub mod audit;
@@ -11,7 +12,7 @@ pub mod auth;
 pub mod charts;
 pub mod cookies;
 pub mod dashboard;
-pub mod i18n;
+pub use crate::i18n;
 pub mod pages;
 pub mod password;
 mod request;

@@ -21,14 +21,11 @@ use crate::web::{Id, WebResult, WebState};
 
 /// "7 días antes" / "el día del vencimiento" / "2 días después".
 pub fn tier_label(locale: Locale, tier: i32) -> String {
-    let key = match tier {
-        1 => "ops_tier_before_one",
-        t if t > 1 => "ops_tier_before",
-        0 => "ops_tier_day",
-        -1 => "ops_tier_after_one",
-        _ => "ops_tier_after",
-    };
-    i18n::text(locale, key).replace("{n}", &tier.unsigned_abs().to_string())
+    match tier {
+        0 => i18n::text(locale, "ops_tier_day"),
+        t if t > 0 => i18n::plural(locale, "ops_tier_before", t),
+        t => i18n::plural(locale, "ops_tier_after", t.unsigned_abs()),
+    }
 }
 
 /// The last run's counts, carried in the redirect: `planned=7:1,3:0`.

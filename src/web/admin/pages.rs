@@ -78,21 +78,30 @@ fn locale_of(state: &State) -> Locale {
         .unwrap_or_default()
 }
 
-/// `t("key")`, or `t("key", n=3)` filling `{n}` in the text.
+/// `t("key")`, or `t("key", n=3, name=…)` filling `{n}`, `{name}` in the
+/// text; `n` also picks a plural entry's form ("1 cliente", "3 clientes").
 fn translate(state: &State, key: &str, kwargs: Kwargs) -> Result<String, minijinja::Error> {
     let locale = locale_of(state);
-    let text = i18n::lookup(locale, key).ok_or_else(|| {
+    let mut args: Vec<(&str, String)> = Vec::new();
+    for name in kwargs.args() {
+        let value: Value = kwargs.get(name)?;
+        args.push((name, value.to_string()));
+    }
+    let n = args
+        .iter()
+        .find(|(name, _)| *name == "n")
+        .map(|(_, v)| v.as_str());
+    let text = i18n::lookup_form(locale, key, n).ok_or_else(|| {
         minijinja::Error::new(
             ErrorKind::UndefinedError,
             format!("missing i18n key {key:?} ({})", locale.code()),
         )
     })?;
-    let mut text = text.to_string();
-    for name in kwargs.args() {
-        let value: Value = kwargs.get(name)?;
-        text = text.replace(&format!("{{{name}}}"), &value.to_string());
-    }
-    Ok(text)
+    let args: Vec<(&str, &dyn std::fmt::Display)> = args
+        .iter()
+        .map(|(name, value)| (*name, value as &dyn std::fmt::Display))
+        .collect();
+    Ok(i18n::fill(text, &args))
 }
 
 /// Cents → `$7.50`.

@@ -15,7 +15,8 @@ use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
 use super::session::random_token;
-use super::{CurrentUser, audit, pages};
+use super::{CurrentUser, audit, i18n, pages};
+use crate::domain::Locale;
 use crate::domain::clock::local_today;
 use crate::import::{ImportError, ParsedImport, parse_csv, write_csv};
 use crate::store::{NewSubscription, UpsertSummary};
@@ -118,11 +119,7 @@ pub async fn upload(
     let bytes = match read_upload(multipart).await {
         Ok(Some(bytes)) if !bytes.is_empty() => bytes,
         Ok(_) => {
-            return fatal(
-                &state,
-                &user,
-                super::i18n::text(locale, "ops_import_no_file"),
-            );
+            return fatal(&state, &user, i18n::text(locale, "ops_import_no_file"));
         }
         Err(e) => return fatal(&state, &user, e),
     };
@@ -131,11 +128,7 @@ pub async fn upload(
         Err(e) => return fatal(&state, &user, e.to_string()),
     };
     if parsed.has_no_data() {
-        return fatal(
-            &state,
-            &user,
-            super::i18n::text(locale, "ops_import_no_rows"),
-        );
+        return fatal(&state, &user, i18n::text(locale, "ops_import_no_rows"));
     }
     if !parsed.is_clean() {
         let errors: Vec<ErrorLine> = parsed
@@ -182,10 +175,31 @@ pub struct ConfirmForm {
     token: String,
 }
 
-fn summary_detail(rows: usize, s: &UpsertSummary) -> String {
-    format!(
-        "{rows} row(s): clients {} created, {} updated; subscriptions {} created, {} updated",
-        s.clients_created, s.clients_updated, s.subscriptions_created, s.subscriptions_updated
+/// The audit detail of an import: "15 filas: clientes 14 nuevos, 0
+/// actualizados; suscripciones 15 nuevas, 0 actualizadas".
+fn summary_detail(locale: Locale, rows: usize, s: &UpsertSummary) -> String {
+    i18n::format(
+        locale,
+        "audit.import_detail",
+        &[
+            ("rows", &i18n::plural(locale, "ops_import_rows", rows)),
+            (
+                "clients_created",
+                &i18n::plural(locale, "ops_import_created_m", s.clients_created),
+            ),
+            (
+                "clients_updated",
+                &i18n::plural(locale, "ops_import_updated_m", s.clients_updated),
+            ),
+            (
+                "subscriptions_created",
+                &i18n::plural(locale, "ops_import_created_f", s.subscriptions_created),
+            ),
+            (
+                "subscriptions_updated",
+                &i18n::plural(locale, "ops_import_updated_f", s.subscriptions_updated),
+            ),
+        ],
     )
 }
 
@@ -206,11 +220,7 @@ pub async fn confirm(
             text.to_string()
         }
         _ => {
-            return fatal(
-                &state,
-                &user,
-                super::i18n::text(locale, "ops_import_expired"),
-            );
+            return fatal(&state, &user, i18n::text(locale, "ops_import_expired"));
         }
     };
     let parsed = match parse_csv(text.as_bytes(), services.config.default_region) {
@@ -243,7 +253,7 @@ pub async fn confirm(
         &state,
         &user,
         "import",
-        &summary_detail(rows.len(), &summary),
+        &summary_detail(locale, rows.len(), &summary),
     )
     .await;
     Ok(Redirect::to(&format!(
@@ -264,16 +274,15 @@ pub async fn export(State(state): State<WebState>, user: CurrentUser) -> WebResu
     let rows = services.store.export_rows().await?;
     let export = write_csv(&rows).map_err(|e| WebError::Internal(format!("export: {e}")))?;
     let today = local_today(services.clock.as_ref(), services.config.timezone);
-    audit(
-        &state,
-        &user,
-        "export",
-        &format!(
-            "{} line(s); {} client(s) without an active subscription left out",
-            export.lines, export.clients_left_out
-        ),
-    )
-    .await;
+    let locale = services.config.locale;
+    let lines = i18n::plural(locale, "audit.export_lines", export.lines);
+    let left_out = i18n::plural(locale, "audit.export_left_out", export.clients_left_out);
+    let detail = i18n::format(
+        locale,
+        "audit.export_detail",
+        &[("lines", &lines), ("left_out", &left_out)],
+    );
+    audit(&state, &user, "export", &detail).await;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

@@ -1,0 +1,282 @@
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::*;
+
+const LOCALES: [Locale; 2] = [Locale::Es, Locale::En];
+
+fn parsed(locale: Locale) -> Catalog {
+    parse(locale, source(locale)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `{name}` placeholders of a text.
+fn placeholders(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        rest = &rest[start + 1..];
+        let Some(end) = rest.find('}') else { break };
+        let name = &rest[..end];
+        if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            found.insert(name.to_string());
+        }
+        rest = &rest[end..];
+    }
+    found
+}
+
+fn texts(entry: &Entry) -> Vec<&str> {
+    match entry {
+        Entry::Text(text) => vec![text.as_str()],
+        Entry::Plural(forms) => forms.values().map(String::as_str).collect(),
+    }
+}
+
+#[test]
+fn catalogs_parse_and_have_the_same_keys_and_shapes() {
+    let es = parsed(Locale::Es);
+    let en = parsed(Locale::En);
+    let only_es: Vec<_> = es.keys().filter(|k| !en.contains_key(*k)).collect();
+    let only_en: Vec<_> = en.keys().filter(|k| !es.contains_key(*k)).collect();
+    assert!(only_es.is_empty(), "keys missing in en.toml: {only_es:?}");
+    assert!(only_en.is_empty(), "keys missing in es.toml: {only_en:?}");
+    for (key, es_entry) in &es {
+        let en_entry = &en[key];
+        assert_eq!(
+            matches!(es_entry, Entry::Plural(_)),
+            matches!(en_entry, Entry::Plural(_)),
+            "{key}: plural in one language only"
+        );
+        let es_names: BTreeSet<_> = texts(es_entry)
+            .iter()
+            .flat_map(|t| placeholders(t))
+            .collect();
+        let en_names: BTreeSet<_> = texts(en_entry)
+            .iter()
+            .flat_map(|t| placeholders(t))
+            .collect();
+        assert_eq!(es_names, en_names, "{key}: different placeholders");
+        for text in texts(es_entry).into_iter().chain(texts(en_entry)) {
+            assert!(!text.trim().is_empty(), "empty text for {key}");
+        }
+    }
+}
+
+#[test]
+fn plural_entries_have_the_forms_their_language_uses() {
+    for locale in LOCALES {
+        for (key, entry) in &parsed(locale) {
+            if let Entry::Plural(forms) = entry {
+                for n in 0..=1_000_000 {
+                    // The categories integers reach: 0, 1, 2… and 10^6.
+                    if n > 20 && n != 1_000_000 {
+                        continue;
+                    }
+                    let wanted = category(locale, &n.to_string());
+                    assert!(
+                        forms.contains_key(wanted) || wanted == "many",
+                        "{key} ({locale:?}) has no `{wanted}` form (n = {n})"
+                    );
+                }
+                for form in forms.values() {
+                    assert!(form.contains("{n}") || forms.len() > 1, "{key}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn no_text_guesses_a_plural() {
+    for locale in LOCALES {
+        for (key, entry) in &parsed(locale) {
+            for text in texts(entry) {
+                for guess in ["(s)", "(es)"] {
+                    assert!(!text.contains(guess), "{key} ({locale:?}): {text:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn cldr_rules_pick_the_form() {
+    assert_eq!(category(Locale::Es, "1"), "one");
+    assert_eq!(category(Locale::Es, "0"), "other");
+    assert_eq!(category(Locale::Es, "2"), "other");
+    assert_eq!(category(Locale::Es, "-1"), "one");
+    assert_eq!(category(Locale::En, "1"), "one");
+    assert_eq!(category(Locale::En, "1.0"), "other");
+    assert_eq!(category(Locale::En, "314"), "other");
+    assert_eq!(category(Locale::Es, "not a number"), "other");
+
+    assert_eq!(plural(Locale::Es, "clients_count", 1), "1 cliente");
+    assert_eq!(plural(Locale::Es, "clients_count", 314), "314 clientes");
+    assert_eq!(plural(Locale::Es, "clients_count", 0), "0 clientes");
+    assert_eq!(plural(Locale::En, "clients_count", 1), "1 client");
+    assert_eq!(plural(Locale::Es, "sub_days", 1), "1 día");
+    assert_eq!(plural(Locale::Es, "sub_days", 3), "3 días");
+    assert_eq!(plural(Locale::Es, "sub_months_n", 1), "1 mes");
+    assert_eq!(plural(Locale::Es, "sub_months_n", 12), "12 meses");
+    assert_eq!(plural(Locale::En, "sub_months_n", 2), "2 months");
+}
+
+#[test]
+fn format_fills_arguments_and_keeps_a_missing_key() {
+    assert_eq!(
+        format(Locale::Es, "pager_page_of", &[("page", &2), ("pages", &5)]),
+        "Página 2 de 5"
+    );
+    assert_eq!(text(Locale::Es, "no_such_key"), "no_such_key");
+    assert_eq!(lookup(Locale::Es, "no_such_key"), None);
+    // A plural entry without `n` gives its `other` form.
+    assert_eq!(lookup(Locale::Es, "clients_count"), Some("{n} clientes"));
+}
+
+#[test]
+fn shapes_that_are_not_text_are_rejected() {
+    assert!(parse(Locale::Es, "a = 1").is_err());
+    assert!(parse(Locale::Es, "a.one = \"x\"").is_err(), "no `other`");
+    assert!(parse(Locale::Es, "a = [\"x\"]").is_err());
+    let nested = parse(
+        Locale::Es,
+        "a.b = \"x\"\na.c.one = \"y\"\na.c.other = \"z\"",
+    )
+    .unwrap();
+    assert_eq!(nested["a.b"], Entry::Text("x".into()));
+    assert!(matches!(nested["a.c"], Entry::Plural(_)));
+}
+
+#[test]
+fn templates_only_use_known_keys() {
+    let es = catalog(Locale::Es);
+    for (name, source) in crate::web::admin::pages::TEMPLATES {
+        for quote in ['"', '\''] {
+            let open = format!("t({quote}");
+            let mut rest = *source;
+            while let Some(i) = rest.find(&open) {
+                rest = &rest[i + open.len()..];
+                let Some(end) = rest.find(quote) else { break };
+                let key = &rest[..end];
+                rest = &rest[end + 1..];
+                if rest.trim_start().starts_with('~') {
+                    // `t('sub_state_' ~ s.state)`: a prefix, not a key.
+                    continue;
+                }
+                assert!(es.contains_key(key), "{name}: unknown i18n key {key}");
+            }
+        }
+    }
+}
+
+/// Every `i18n::text(locale, "key")`-style call in the Rust sources names
+/// a key that both catalogs have.
+#[test]
+fn rust_code_only_uses_known_keys() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    collect_rs(&src, &mut files);
+    let mut checked = 0;
+    for file in files {
+        if file.ends_with("i18n/tests.rs") {
+            continue;
+        }
+        let Ok(source) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for key in literal_keys(&source)
+            .into_iter()
+            .chain(prefixed_keys(&source))
+        {
+            checked += 1;
+            for locale in LOCALES {
+                assert!(
+                    has(locale, &key),
+                    "{}: i18n key {key:?} missing in {locale:?}",
+                    file.display()
+                );
+            }
+        }
+    }
+    assert!(
+        checked > 20,
+        "found only {checked} keys: is the scan broken?"
+    );
+}
+
+/// Keys the panel passes around before they reach the catalog (notices in
+/// redirects, form errors by field, error pages): string literals that
+/// start with one of these prefixes and are whole keys (not `"ops_kind_"`
+/// prefixes completed at run time).
+const KEY_PREFIXES: [&str; 11] = [
+    "notice_",
+    "ops_notice_",
+    "field_",
+    "ops_error_",
+    "error_",
+    "chart_",
+    "sub_error_",
+    "ops_import_",
+    "ops_secret_",
+    "login_error",
+    "login_blocked",
+];
+
+fn prefixed_keys(source: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for prefix in KEY_PREFIXES {
+        let open = format!("\"{prefix}");
+        let mut rest = source;
+        while let Some(i) = rest.find(&open) {
+            rest = &rest[i + 1..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+                .unwrap_or(rest.len());
+            let key = &rest[..end];
+            if rest[end..].starts_with('"') && !key.ends_with('_') {
+                keys.push(key.to_string());
+            }
+        }
+    }
+    keys
+}
+
+fn collect_rs(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_rs(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The string literal keys passed to the catalog functions in `source`:
+/// the first literal inside `i18n::text(…)`, `i18n::format(…)`, etc.
+fn literal_keys(source: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for call in [
+        "i18n::text(",
+        "i18n::format(",
+        "i18n::plural(",
+        "i18n::lookup(",
+    ] {
+        let mut rest = source;
+        while let Some(i) = rest.find(call) {
+            rest = &rest[i + call.len()..];
+            // The locale, a comma, then the key if it is a literal.
+            let Some(comma) = rest.find(',') else { break };
+            let arg = rest[comma + 1..].trim_start();
+            if let Some(tail) = arg.strip_prefix('"')
+                && let Some(end) = tail.find('"')
+            {
+                keys.push(tail[..end].to_string());
+            }
+        }
+    }
+    keys
+}
