@@ -13,7 +13,8 @@ use crate::config::Config;
 use crate::domain::{Clock, SystemClock};
 use crate::health::Health;
 use crate::jobs::ingest::Ingest;
-use crate::jobs::{JobError, JobQueue, Pacer, Services};
+use crate::jobs::{JobQueue, Pacer};
+use crate::services::{JobError, Services};
 use crate::store::{self, StoreError};
 use crate::templates::{TemplateError, Templates};
 use crate::whatsapp::{ConsoleProvider, Provider, WasenderInitError, WasenderProvider};
@@ -172,7 +173,7 @@ impl Application {
     ) -> Result<(), AppError> {
         let token = CancellationToken::new();
         warn_about_settings(&self.services);
-        let mut workers = crate::jobs::worker::spawn_all(self.services.clone(), token.clone())?;
+        let mut workers = crate::workers::spawn_all(self.services.clone(), token.clone())?;
         let state = crate::web::WebState {
             services: self.services.clone(),
             metrics: metrics_handle(),

@@ -14,7 +14,7 @@ use crate::app::{self, Application, Overrides};
 use crate::config::{Config, DatabaseUrl, LogFormat};
 use crate::domain::clock::local_today;
 use crate::domain::{Phone, parse_date};
-use crate::jobs::Services;
+use crate::services::Services;
 use crate::store::{self, NewInbound};
 
 #[derive(Debug, Parser)]

@@ -12,7 +12,9 @@ pub mod import;
 pub mod jobs;
 #[cfg(test)]
 mod proptests;
+pub mod services;
 pub mod store;
 pub mod templates;
 pub mod web;
 pub mod whatsapp;
+pub mod workers;

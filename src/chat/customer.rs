@@ -7,7 +7,7 @@ use crate::conversation::{
 };
 use crate::domain::{Money, Phone};
 use crate::jobs::queue::SEND_JOBS;
-use crate::jobs::{JobError, Services};
+use crate::services::{JobError, Services};
 use crate::store::{InboundOutcome, MessageKind, MessageRow, NewOutbound};
 
 pub(super) async fn handle(

@@ -9,9 +9,9 @@ mod staff;
 mod staff_views;
 
 use crate::conversation::ConversationState;
-use crate::domain::{Phone, clock::local_today};
-use crate::jobs::{JobError, Services};
-use crate::store::{MessageKind, NewOutbound};
+use crate::domain::{Locale, Phone, clock::local_today};
+use crate::services::{JobError, Services};
+use crate::store::{Direction, MessageKind, MessageStatus, NewOutbound};
 
 pub use render::Texts;
 
@@ -33,7 +33,7 @@ pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), 
         tracing::warn!(message_id, "inbound message not found; ignored");
         return Ok(());
     };
-    if row.direction != "in" || row.status != "received" {
+    if row.direction != Direction::In || row.status != MessageStatus::Received {
         return Ok(());
     }
     let Ok(phone) = Phone::from_e164(row.phone.clone()) else {
@@ -44,7 +44,8 @@ pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), 
         return Ok(());
     };
     let config = &services.config;
-    if config.is_staff(&phone) && row.body.trim_start().starts_with('/') {
+    // Routed by the kind decided when it arrived (`inbound_kind`).
+    if row.kind == MessageKind::Staff {
         // At most once: a command that renews, adds or cancels must never
         // run twice because its answer failed to queue. The message is
         // taken first; if the command then fails, staff are told to check
@@ -66,6 +67,29 @@ pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), 
         // One transaction: state, effects, replies, their jobs and the
         // processed mark commit together.
         customer::handle(services, &services.flows, &phone, &row).await?;
+    }
+    Ok(())
+}
+
+/// One-line answers, in the configured language.
+pub(crate) fn say(locale: Locale, es: String, en: String) -> String {
+    match locale {
+        Locale::Es => es,
+        Locale::En => en,
+    }
+}
+
+/// Staff acting on a customer ends any handoff (DESIGN.md "Handoff").
+pub(crate) async fn end_handoff(services: &Services, phone: &str) -> Result<(), JobError> {
+    let Some(saved) = services.store.conversation(phone).await? else {
+        return Ok(());
+    };
+    let in_handoff = matches!(
+        serde_json::from_str::<ConversationState>(&saved.state),
+        Ok(ConversationState::Handoff { .. })
+    );
+    if in_handoff && let Ok(phone) = Phone::from_e164(phone.to_string()) {
+        save_state(services, &phone, &ConversationState::Idle).await?;
     }
     Ok(())
 }

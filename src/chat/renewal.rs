@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::conversation::ConversationState;
 use crate::domain::{Phone, add_months, long_date};
-use crate::jobs::{JobError, Services};
+use crate::services::{JobError, Services};
 use crate::store::{MessageKind, NewRenewal, RenewalRow, SubscriptionView};
 
 /// What a renewal did.

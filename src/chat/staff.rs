@@ -5,20 +5,11 @@ use serde_json::json;
 
 use super::render::LineCtx;
 use super::staff_views as views;
-use crate::conversation::{
-    ConversationState, StaffCommand, Target, help_text, normalize, parse_command,
-};
+use super::{end_handoff, say};
+use crate::conversation::{StaffCommand, Target, help_text, normalize, parse_command};
 use crate::domain::{Locale, Money, Phone, long_date};
-use crate::jobs::{JobError, Services};
+use crate::services::{JobError, Services};
 use crate::store::{MessageKind, NewSubscription, SETTING_PAUSED, StoreError, SubscriptionView};
-
-/// One-line answers, in the configured language.
-pub(super) fn say(locale: Locale, es: String, en: String) -> String {
-    match locale {
-        Locale::Es => es,
-        Locale::En => en,
-    }
-}
 
 /// The answer when a command failed midway (the database went away).
 pub(super) fn failed(locale: Locale) -> String {
@@ -94,21 +85,6 @@ async fn run(
         }
         StaffCommand::Summary => views::summary(services).await?,
     })
-}
-
-/// Staff acting on a customer ends any handoff (DESIGN.md "Handoff").
-pub(super) async fn end_handoff(services: &Services, phone: &str) -> Result<(), JobError> {
-    let Some(saved) = services.store.conversation(phone).await? else {
-        return Ok(());
-    };
-    let in_handoff = matches!(
-        serde_json::from_str::<ConversationState>(&saved.state),
-        Ok(ConversationState::Handoff { .. })
-    );
-    if in_handoff && let Ok(phone) = Phone::from_e164(phone.to_string()) {
-        super::save_state(services, &phone, &ConversationState::Idle).await?;
-    }
-    Ok(())
 }
 
 fn not_found(locale: Locale, what: &str) -> String {

@@ -8,11 +8,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::render::LineCtx;
-use super::staff::{end_handoff, say};
+use super::{end_handoff, say};
 use crate::conversation::ClientQuery;
 use crate::domain::clock::local_to_utc;
 use crate::domain::{Locale, Money, short_date};
-use crate::jobs::{JobError, Services};
+use crate::services::{JobError, Services};
 use crate::store::{SubscriptionView, is_paused};
 
 /// How many recent messages `/cliente` shows.
@@ -147,7 +147,7 @@ pub(super) async fn client(services: &Services, query: ClientQuery) -> Result<St
     messages.reverse();
     let messages: Vec<_> = messages
         .iter()
-        .map(|m| json!({"incoming": m.direction == "in", "body": first_line(&m.body)}))
+        .map(|m| json!({"incoming": m.direction == crate::store::Direction::In, "body": first_line(&m.body)}))
         .collect();
     end_handoff(services, &client.phone).await?;
     Ok(services.templates.render(

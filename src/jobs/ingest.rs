@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::JobError;
+use super::error::JobError;
 use super::queue::INBOUND_JOBS;
 use crate::domain::Clock;
 use crate::health::{Health, supervise};

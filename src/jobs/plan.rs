@@ -11,7 +11,7 @@ use crate::domain::{Locale, Phone, Tiers, days_left, days_phrase, long_date};
 use crate::store::{PlannedMessage, ReminderKey, SubscriptionView};
 use crate::templates::{TemplateError, Templates};
 
-use super::{JobError, Services};
+use crate::services::{JobError, Services};
 
 /// Counts reported by every trigger (CLI, cron endpoint, schedule).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

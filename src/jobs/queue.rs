@@ -11,7 +11,7 @@ use apalis_sqlite::SqliteStorage;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use super::JobError;
+use super::error::JobError;
 use crate::store::{EncodedTask, InboundJobs, Pool, SendJobs};
 
 /// Send outbox message `message_id` if it is still queued.

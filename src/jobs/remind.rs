@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::plan::{PlanReport, plan_day};
 use super::send::{Delivery, Hold, Mode, deliver};
-use super::{JobError, Services};
+use crate::services::{JobError, Services};
 use crate::store::PlannedMessage;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! "Reintentar"): back to `queued`, then a send job through the usual queue,
 //! so it is paced, held and logged like any other message.
 
-use super::{JobError, Services};
+use crate::services::{JobError, Services};
 use crate::store::PRIORITY_INTERACTIVE;
 
 /// Queues message `id` again if it is `failed`; false (nothing done) when it

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{JobError, Services};
 use crate::domain::Phone;
-use crate::store::{self, MessageRow, PRIORITY_INTERACTIVE};
+use crate::services::{JobError, Services};
+use crate::store::{self, Direction, MessageRow, MessageStatus, PRIORITY_INTERACTIVE};
 use crate::whatsapp::SendError;
 
 /// Who asked for the send: the background worker honours pause and quiet
@@ -92,7 +92,7 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
         return Ok(Delivery::NotPending);
     };
     let now = s.clock.now();
-    if message.direction != "out" || message.status != "queued" {
+    if message.direction != Direction::Out || message.status != MessageStatus::Queued {
         return Ok(Delivery::NotPending);
     }
     if let Some(at) = message.next_attempt_at
@@ -131,7 +131,7 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
         tracing::warn!(error = %e, "send slot not given back; it frees itself when its lease ends");
     }
     let now = s.clock.now();
-    let kind = message.kind.clone();
+    let kind = message.kind.as_str();
     let outcome = match result {
         Ok(sent) => {
             s.store

@@ -9,6 +9,7 @@ mod ops;
 pub mod postgres;
 mod queries;
 pub mod sqlite;
+mod text_enum;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
+use super::text_enum::text_enum;
 use crate::domain::{Money, Phone};
 
 /// A client with one subscription, as import and `/alta` write them.
@@ -78,41 +79,44 @@ pub struct PlannedMessage {
     pub reminders: Vec<(ReminderKey, i64)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    In,
-    Out,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::In => "in",
-            Direction::Out => "out",
-        }
+text_enum!(
+    /// What a message is: a reminder, a reply in the conversation (a
+    /// customer's message or the bot's answer), a staff command or answer,
+    /// or a notice to staff.
+    MessageKind {
+        Reminder => "reminder",
+        Reply => "reply",
+        Staff => "staff",
+        Notice => "notice",
     }
-}
+);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MessageKind {
-    Reminder,
-    Reply,
-    Staff,
-    Notice,
-}
-
-impl MessageKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageKind::Reminder => "reminder",
-            MessageKind::Reply => "reply",
-            MessageKind::Staff => "staff",
-            MessageKind::Notice => "notice",
-        }
+text_enum!(
+    /// `in` from WhatsApp, `out` to it.
+    Direction {
+        In => "in",
+        Out => "out",
     }
-}
+);
+
+text_enum!(
+    /// A message's state. Inbound: received → processed. Outbound: queued
+    /// → sending → sent → delivered → read, or failed, cancelled, or
+    /// unknown (the request may have reached WhatsApp: never resent
+    /// automatically).
+    MessageStatus {
+        Received => "received",
+        Processed => "processed",
+        Queued => "queued",
+        Sending => "sending",
+        Sent => "sent",
+        Delivered => "delivered",
+        Read => "read",
+        Failed => "failed",
+        Cancelled => "cancelled",
+        Unknown => "unknown",
+    }
+);
 
 /// Send order: conversation replies and staff traffic before bulk reminders.
 pub const PRIORITY_INTERACTIVE: i32 = 0;
@@ -172,13 +176,13 @@ pub struct NewInbound {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
 pub struct MessageRow {
     pub id: i64,
-    pub direction: String,
+    pub direction: Direction,
     pub phone: String,
     pub client_id: Option<i64>,
-    pub kind: String,
+    pub kind: MessageKind,
     pub body: String,
     pub media_kind: Option<String>,
-    pub status: String,
+    pub status: MessageStatus,
     pub automatic: bool,
     pub priority: i32,
     pub provider_message_id: Option<String>,

@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
-use crate::jobs::JobError;
+use crate::services::JobError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]

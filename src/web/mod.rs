@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use subtle::ConstantTimeEq;
 
-use crate::jobs::Services;
+use crate::services::Services;
 
 pub use error::{ErrorPage, Id, WebError, WebResult};
 

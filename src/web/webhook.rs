@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 
 use super::{WebError, WebResult, WebState, json_error, secret_matches};
-use crate::jobs::{JobError, Services};
+use crate::services::{JobError, Services};
 use crate::store::{MessageKind, NewInbound, NewOutbound, SETTING_SESSION_DOWN};
 use crate::whatsapp::{InboundContent, InboundMessage, WebhookEvent, parse_webhook};
 

@@ -318,9 +318,7 @@ async fn run_today_while_paused_waits(backend: Backend) {
     // What the app's sweeper does every 15 s, sooner (up to 60 s: the
     // SQLite job queue sometimes stalls for ~30 s on a loaded machine).
     for _ in 0..300 {
-        avisa::jobs::worker::sweep_once(&app.services)
-            .await
-            .unwrap();
+        avisa::workers::sweep_once(&app.services).await.unwrap();
         if app.sent().await.len() >= 2 {
             break;
         }

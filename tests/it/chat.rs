@@ -9,7 +9,7 @@ use std::sync::Arc;
 use avisa::app::{Overrides, services};
 use avisa::config::{Config, DatabaseUrl};
 use avisa::domain::{FixedClock, Money, Phone, Region};
-use avisa::jobs::Services;
+use avisa::services::Services;
 use avisa::store::*;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use support::db::{Backend, TestDb};

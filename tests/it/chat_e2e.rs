@@ -161,7 +161,7 @@ impl Story {
             .unwrap()
             .into_iter()
             .filter(|m| m.direction == "in")
-            .map(|m| (m.kind, m.body))
+            .map(|m| (m.kind.to_string(), m.body))
             .collect();
         rows.reverse();
         rows

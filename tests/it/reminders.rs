@@ -7,8 +7,8 @@ use std::time::Duration;
 use avisa::domain::{Money, Phone, Region};
 use avisa::jobs::remind;
 use avisa::jobs::send::{Delivery, Mode, deliver};
-use avisa::jobs::worker::sweep_once;
 use avisa::store::{NewSubscription, SETTING_PAUSED};
+use avisa::workers::sweep_once;
 use chrono::NaiveDate;
 use serde_json::Value;
 use support::app::{API_KEY, CRON_TOKEN, Options, TestApp, WEBHOOK_SECRET};
@@ -322,9 +322,7 @@ async fn hanging_server_times_out_as_unknown_and_is_not_resent(backend: Backend)
     assert_eq!(row.attempts, 1);
     assert!(row.error.unwrap().contains("no answer"));
     // The sweeper leaves it alone, and the next plan counts the tier done.
-    avisa::jobs::worker::sweep_once(&app.services)
-        .await
-        .unwrap();
+    avisa::workers::sweep_once(&app.services).await.unwrap();
     let again = remind::run(&app.services, d(11, 25), false, &no_progress)
         .await
         .unwrap();

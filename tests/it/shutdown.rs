@@ -23,7 +23,7 @@ struct Running {
     db: TestDb,
     wasender: MockServer,
     port: u16,
-    services: std::sync::Arc<avisa::jobs::Services>,
+    services: std::sync::Arc<avisa::services::Services>,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -239,7 +239,7 @@ both_backends!(
     super::a_send_in_flight_at_shutdown_becomes_unknown
 );
 
-async fn close(services: &avisa::jobs::Services) {
+async fn close(services: &avisa::services::Services) {
     match services.store.pool() {
         avisa::store::Pool::Sqlite(pool) => pool.close().await,
         avisa::store::Pool::Postgres(pool) => pool.close().await,

@@ -14,7 +14,7 @@ use super::message_filter::{DIRECTIONS, KINDS, MessagesQuery, STATUSES};
 use super::{CurrentUser, audit, i18n, pages};
 use crate::domain::Locale;
 use crate::jobs::retry::retry_failed;
-use crate::store::MessageRow;
+use crate::store::{Direction, MessageRow, MessageStatus};
 use crate::web::{Id, WebResult, WebState};
 
 pub const PAGE_SIZE: i64 = 50;
@@ -59,17 +59,20 @@ pub fn view(message: MessageRow, locale: Locale) -> MessageView {
     MessageView {
         id: message.id,
         created_at: message.created_at,
-        direction_label: label(locale, "ops_direction_", &message.direction),
+        direction_label: label(locale, "ops_direction_", message.direction.as_str()),
         // An unknown outcome (killed or timed out mid-request) is never resent
         // automatically; staff decide after checking the customer's phone.
-        can_retry: message.direction == "out"
-            && matches!(message.status.as_str(), "failed" | "unknown"),
-        direction: message.direction,
+        can_retry: message.direction == Direction::Out
+            && matches!(
+                message.status,
+                MessageStatus::Failed | MessageStatus::Unknown
+            ),
+        direction: message.direction.to_string(),
         phone: message.phone,
         client_id: message.client_id,
-        kind_label: label(locale, "ops_kind_", &message.kind),
-        status_label: label(locale, "ops_status_", &message.status),
-        status: message.status,
+        kind_label: label(locale, "ops_kind_", message.kind.as_str()),
+        status_label: label(locale, "ops_status_", message.status.as_str()),
+        status: message.status.to_string(),
         attempts: message.attempts,
         preview,
         truncated,
@@ -167,13 +170,13 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 25, 15, 0, 0).unwrap();
         let row = MessageRow {
             id: 1,
-            direction: "out".into(),
+            direction: Direction::Out,
             phone: "+593991234567".into(),
             client_id: Some(3),
-            kind: "reminder".into(),
+            kind: crate::store::MessageKind::Reminder,
             body: "á".repeat(100),
             media_kind: None,
-            status: "failed".into(),
+            status: MessageStatus::Failed,
             automatic: true,
             priority: 1,
             provider_message_id: None,

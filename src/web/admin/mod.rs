@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod i18n;
 pub mod pages;
 pub mod password;
+mod request;
 pub mod session;
 // --- admin: pages (clients, subscriptions, services)
 pub mod client_page;

@@ -14,8 +14,8 @@ use super::{CurrentUser, audit, i18n, pages};
 use crate::chat::renewal::renew;
 use crate::domain::Locale;
 use crate::domain::clock::local_today;
-use crate::jobs::JobError;
 use crate::jobs::plan::plan_and_queue;
+use crate::services::JobError;
 use crate::store::{self, StoreError};
 use crate::web::{Id, WebResult, WebState};
 

@@ -13,7 +13,7 @@ use minijinja::value::Kwargs;
 use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior, Value, context};
 
 use super::i18n;
-use super::session::{CurrentUser, request_info};
+use super::request::{CurrentUser, request_info};
 use crate::domain::{Locale, Money, long_date, short_date};
 use crate::web::{ErrorPage, WebError, WebState};
 

@@ -18,6 +18,8 @@ use serde::Deserialize;
 
 pub use super::cookies::{cookie, is_https, random_token, set_cookie, sign, token_hash, verify};
 use super::pages;
+use super::request::REQUEST;
+pub use super::request::{CurrentUser, RequestInfo, request_info};
 use crate::web::{WebError, WebState, secret_matches};
 
 pub const SESSION_COOKIE: &str = "avisa_session";
@@ -30,36 +32,9 @@ pub const ABSOLUTE_TIMEOUT: Duration = Duration::days(7);
 /// Largest urlencoded form the CSRF check buffers.
 const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
 
-/// The signed-in staff member. Handlers take it as an argument; without a
-/// valid session the request is redirected (303) to the login page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CurrentUser {
-    pub id: i64,
-    pub email: String,
-    pub csrf: String,
-    /// Hex SHA-256 of the session token (to log out).
-    pub session: String,
-}
-
 /// Set by the middleware: the session it found (or that there is none).
 #[derive(Debug, Clone)]
 struct LoadedSession(Option<CurrentUser>);
-
-/// Per-request facts pages need without threading the request through.
-#[derive(Debug, Clone, Default)]
-pub struct RequestInfo {
-    pub path: String,
-    pub notice: Option<String>,
-}
-
-tokio::task_local! {
-    static REQUEST: RequestInfo;
-}
-
-/// The current request's path and `?notice=` (empty outside a request).
-pub fn request_info() -> RequestInfo {
-    REQUEST.try_with(Clone::clone).unwrap_or_default()
-}
 
 /// The client address for login limits: the peer, or with
 /// `AVISA_TRUST_PROXY=true` the proxy's `Fly-Client-IP`, else the first

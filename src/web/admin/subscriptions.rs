@@ -16,7 +16,7 @@ use super::forms::{
 use super::{CurrentUser, audit, pages};
 use crate::chat::renewal;
 use crate::domain::Money;
-use crate::jobs::JobError;
+use crate::services::JobError;
 use crate::store::{Store, StoreError, StoreResult, SubscriptionInput, SubscriptionView};
 use crate::web::{Id, WebError, WebResult, WebState};
 

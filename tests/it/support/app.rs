@@ -7,7 +7,7 @@ use std::sync::Arc;
 use avisa::app::{self, Application, Overrides};
 use avisa::config::{Config, DatabaseUrl};
 use avisa::domain::{FixedClock, OffsetClock, clock::local_to_utc};
-use avisa::jobs::Services;
+use avisa::services::Services;
 use chrono::{NaiveDate, NaiveTime};
 use wiremock::MockServer;
 

@@ -1,6 +1,8 @@
-//! Running the queue: apalis workers for sends and inbound messages, the
-//! daily apalis-cron schedule, and a sweeper that re-queues held or retried
-//! messages when they become due.
+//! The worker runtime: supervised apalis workers for sends and inbound
+//! messages, the daily apalis-cron schedule, the PostgreSQL job listener,
+//! and a sweeper that re-queues held or retried messages when they become
+//! due. It sits above `chat` (the inbound worker runs the conversation)
+//! and `jobs`, below `app`, so every import points down.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,11 +20,11 @@ use tokio::sync::futures::OwnedNotified;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::queue::{HandleInbound, QueueBackend, SendMessage};
-use super::send::{Delivery, Mode, deliver};
-use super::{JobError, Services};
 use crate::domain::clock::{local_to_utc, local_today};
 use crate::health::supervise;
+use crate::jobs::queue::{HandleInbound, QueueBackend, SendMessage};
+use crate::jobs::send::{Delivery, Mode, deliver};
+use crate::services::{JobError, Services};
 use crate::store::PRIORITY_INTERACTIVE;
 
 /// How long one job may run: pacing (a few slots) plus one provider call.
@@ -46,7 +48,7 @@ const YIELD_TO_INGEST: Duration = Duration::from_secs(2);
 /// Longest an inbound job may run: a full batch whose every message waits
 /// its longest for ingest, plus a minute of handling.
 const INBOUND_JOB_TIMEOUT: Duration =
-    Duration::from_secs(60 + YIELD_TO_INGEST.as_secs() * super::ingest::MAX_BATCH as u64);
+    Duration::from_secs(60 + YIELD_TO_INGEST.as_secs() * crate::jobs::ingest::MAX_BATCH as u64);
 
 async fn inbound_job(job: HandleInbound, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
     // A failed message does not hold up the rest of its batch: each is
@@ -81,7 +83,7 @@ async fn cron_job(
     services: Data<Arc<Services>>,
 ) -> Result<(), BoxDynError> {
     let today = local_today(services.clock.as_ref(), services.config.timezone);
-    let report = super::plan::plan_and_queue(&services, today, true).await?;
+    let report = crate::jobs::plan::plan_and_queue(&services, today, true).await?;
     tracing::info!(date = %report.date, planned = ?report.planned, skipped = report.skipped, already_sent = report.already_sent, "daily reminders planned");
     Ok(())
 }
@@ -304,7 +306,7 @@ pub fn spawn_all(
 /// reply queued by another instance goes out without waiting for a poll.
 async fn listen_for_jobs(
     pool: sqlx::PgPool,
-    wakeups: super::queue::Wakeups,
+    wakeups: crate::jobs::queue::Wakeups,
     stop: CancellationToken,
 ) -> Result<(), String> {
     #[derive(serde::Deserialize)]
@@ -338,7 +340,7 @@ async fn startup_catch_up(services: Arc<Services>, _stop: CancellationToken) {
     if services.clock.now() < run_at {
         return;
     }
-    match super::plan::plan_and_queue(&services, today, true).await {
+    match crate::jobs::plan::plan_and_queue(&services, today, true).await {
         Ok(report) => {
             tracing::info!(date = %report.date, planned = ?report.planned, "start-up catch-up planned")
         }
@@ -361,7 +363,7 @@ pub async fn sweep_once(services: &Services) -> Result<usize, JobError> {
             continue;
         }
         if let Some(row) = services.store.message(message.id).await?
-            && super::send::hold_reason(services, &row, Mode::Worker)
+            && crate::jobs::send::hold_reason(services, &row, Mode::Worker)
                 .await?
                 .is_some()
         {
@@ -385,7 +387,7 @@ pub async fn requeue_stale_inbound(services: &Services) -> Result<usize, JobErro
     let before = services.clock.now() - INBOUND_STALE_AFTER;
     let stale = services
         .store
-        .stale_inbound(before, super::ingest::MAX_BATCH as i64)
+        .stale_inbound(before, crate::jobs::ingest::MAX_BATCH as i64)
         .await?;
     if !stale.is_empty() {
         tracing::warn!(
