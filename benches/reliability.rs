@@ -22,6 +22,7 @@ use avisa::store::NewSubscription;
 use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
+use hdrhistogram::Histogram;
 
 const SECRET: &str = "bench-webhook-secret-0123456789";
 
@@ -76,12 +77,20 @@ fn config(database_url: &str, wasender: &str, interval_ms: u64) -> Config {
     Config::from_vars(&vars).expect("bench config")
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
+/// Latencies in microseconds (1 µs to 60 s, 3 significant digits; longer
+/// ones count as 60 s).
+fn histogram(latencies: impl IntoIterator<Item = Duration>) -> Histogram<u64> {
+    let mut histogram = Histogram::new_with_bounds(1, 60_000_000, 3)
+        .expect("1 µs to 60 s at 3 significant digits is valid");
+    for latency in latencies {
+        histogram.saturating_record(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
     }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+    histogram
+}
+
+/// Microseconds as milliseconds.
+fn us_to_ms(us: u64) -> f64 {
+    us as f64 / 1000.0
 }
 
 fn ms(d: Duration) -> f64 {
@@ -140,19 +149,19 @@ async fn reply_latency(rate: u32, secs: u32) {
     while arrivals.lock().unwrap().len() < count && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut latencies: Vec<Duration> = arrivals
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|(arrived, _, to)| sent_at.get(to).map(|sent| *arrived - *sent))
-        .collect();
-    latencies.sort();
+    let latencies = histogram(
+        arrivals
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(arrived, _, to)| sent_at.get(to).map(|sent| *arrived - *sent)),
+    );
     println!(
         "reply latency at {rate:>2}/s ({} replies of {count}): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         latencies.len(),
-        ms(percentile(&latencies, 50.0)),
-        ms(percentile(&latencies, 99.0)),
-        ms(latencies.last().copied().unwrap_or_default()),
+        us_to_ms(latencies.value_at_quantile(0.50)),
+        us_to_ms(latencies.value_at_quantile(0.99)),
+        us_to_ms(latencies.max()),
     );
 }
 

@@ -42,6 +42,7 @@ use avisa::domain::{Money, Phone, Region, SystemClock};
 use avisa::store::{NewSubscription, Pool};
 use axum::body::Bytes;
 use chrono::NaiveDate;
+use hdrhistogram::Histogram;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -105,7 +106,9 @@ fn config(db: &std::path::Path, wasender: &str) -> Config {
 }
 
 struct Run {
-    latencies_us: Vec<u32>,
+    /// Request latencies in microseconds (1 µs to 60 s, 3 significant
+    /// digits; longer ones count as 60 s).
+    latencies_us: Histogram<u64>,
     statuses: BTreeMap<String, usize>,
     elapsed: Duration,
 }
@@ -142,23 +145,23 @@ async fn post(client: &reqwest::Client, url: &str, body: Bytes) -> String {
 }
 
 impl Run {
-    fn new(capacity: usize) -> Run {
+    fn new() -> Run {
         Run {
-            latencies_us: Vec::with_capacity(capacity),
+            latencies_us: Histogram::new_with_bounds(1, 60_000_000, 3)
+                .expect("1 µs to 60 s at 3 significant digits is valid"),
             statuses: BTreeMap::new(),
             elapsed: Duration::ZERO,
         }
     }
 
     fn record(&mut self, latency: Duration, status: String) {
-        self.latencies_us
-            .push(latency.as_micros().min(u32::MAX as u128) as u32);
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.latencies_us.saturating_record(us);
         *self.statuses.entry(status).or_default() += 1;
     }
 
     fn finish(&mut self, started: Instant) {
         self.elapsed = started.elapsed();
-        self.latencies_us.sort_unstable();
     }
 }
 
@@ -175,7 +178,7 @@ async fn fire(url: &str, bodies: Arc<Vec<Bytes>>, concurrency: usize) -> Run {
         let next = next.clone();
         let url = url.to_string();
         tasks.spawn(async move {
-            let mut run = Run::new(bodies.len() / concurrency + 1);
+            let mut run = Run::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { break };
@@ -186,10 +189,12 @@ async fn fire(url: &str, bodies: Arc<Vec<Bytes>>, concurrency: usize) -> Run {
             run
         });
     }
-    let mut run = Run::new(bodies.len());
+    let mut run = Run::new();
     while let Some(done) = tasks.join_next().await {
         let part = done.expect("load task");
-        run.latencies_us.extend(part.latencies_us);
+        run.latencies_us
+            .add(&part.latencies_us)
+            .expect("histograms of the same precision");
         for (status, n) in part.statuses {
             *run.statuses.entry(status).or_default() += n;
         }
@@ -218,7 +223,7 @@ async fn fire_at_rate(url: &str, bodies: Arc<Vec<Bytes>>, rate: f64) -> Run {
             (due, due.elapsed(), status)
         });
     }
-    let mut run = Run::new(bodies.len());
+    let mut run = Run::new();
     let mut by_due = Vec::with_capacity(bodies.len());
     while let Some(done) = tasks.join_next().await {
         let (due, latency, status) = done.expect("load task");
@@ -291,12 +296,12 @@ fn cpu_seconds() -> (f64, f64) {
     (load, server)
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
+/// The latency at percentile `p` (0–100), in milliseconds.
+fn percentile(latencies_us: &Histogram<u64>, p: f64) -> f64 {
+    if latencies_us.is_empty() {
         return f64::NAN;
     }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
+    latencies_us.value_at_percentile(p) as f64 / 1000.0
 }
 
 async fn count(pool: &sqlx::SqlitePool, sql: &'static str) -> i64 {
@@ -312,7 +317,7 @@ fn report(
     (load_before, server_before): (f64, f64),
     (load_after, server_after): (f64, f64),
 ) {
-    let requests = run.latencies_us.len();
+    let requests = run.latencies_us.len() as usize;
     let secs = run.elapsed.as_secs_f64();
     let lat = &run.latencies_us;
     println!(
@@ -325,7 +330,11 @@ fn report(
         percentile(lat, 95.0),
         percentile(lat, 99.0),
         percentile(lat, 99.9),
-        lat.last().map(|v| *v as f64 / 1000.0).unwrap_or(f64::NAN)
+        if lat.is_empty() {
+            f64::NAN
+        } else {
+            lat.max() as f64 / 1000.0
+        }
     );
     println!("  status codes: {:?}", run.statuses);
     let (server_cpu, load_cpu) = (server_after - server_before, load_after - load_before);

@@ -437,6 +437,17 @@ async fn error_pages_use_the_layout(backend: Backend) {
     let response = stranger.get("/admin/clients/abc").await;
     assert_eq!(response.status(), 303);
     assert!(location(&response).starts_with("/admin/login?next="));
+
+    // The database gone: the 500 page, through the layout too, in Spanish.
+    match app.services.store.pool() {
+        avisa::store::Pool::Sqlite(pool) => pool.close().await,
+        avisa::store::Pool::Postgres(pool) => pool.close().await,
+    }
+    let response = admin.get("/admin/clients").await;
+    assert_eq!(response.status(), 500);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("name=\"viewport\""), "{page}");
+    assert!(page.contains("Ocurrió un error interno."), "{page}");
     app.cleanup().await;
 }
 both_backends!(error_pages, super::error_pages_use_the_layout);

@@ -165,12 +165,34 @@ async fn duplicates_are_stored_once(backend: Backend) {
         );
     }
     assert_eq!(inbound_count(&app, "+593991234567").await, 1);
-    // The unknown sender gets exactly one reply, through the outbox and the fake WaSender.
+    // The unknown sender gets exactly one reply, through the outbox and the
+    // fake WaSender. Waits until it is all settled — the one inbound row
+    // handled (its replies are written with the processed mark, in one
+    // transaction) and nothing left queued or sending — so a second reply
+    // would be there by now.
+    let settled = || async {
+        let rows = app
+            .services
+            .store
+            .messages_for_phone("+593991234567", 50)
+            .await
+            .unwrap();
+        let handled = rows
+            .iter()
+            .any(|m| m.direction == "in" && m.status == "processed");
+        let pending = rows
+            .iter()
+            .any(|m| matches!(m.status.as_str(), "queued" | "sending"));
+        handled && !pending
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while app.sent().await.is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    while !settled().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the inbound message was not handled and answered within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
     let to_customer: Vec<_> = app
         .sent()
         .await
