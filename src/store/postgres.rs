@@ -5,6 +5,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+use super::import::impl_import;
 use super::queries::{
     client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
 };
@@ -62,3 +63,10 @@ impl PostgresStore {
 }
 
 impl_store!(PostgresStore, sqlx::Postgres, "postgres");
+impl_import!(
+    PostgresStore,
+    sqlx::Postgres,
+    "BIGINT PRIMARY KEY",
+    "BEGIN",
+    []
+);

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, SqlitePool};
 
+use super::import::impl_import;
 use super::queries::{
     client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
 };
@@ -259,6 +260,20 @@ async fn checkpoint_in_background(
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
+// The import's staging tables go to a temporary file (not memory: a million
+// rows would be a hundred MB of it), with a bigger page cache for them and
+// for the write.
+impl_import!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "INTEGER PRIMARY KEY",
+    "BEGIN IMMEDIATE",
+    [
+        "PRAGMA temp_store = FILE",
+        "PRAGMA temp.cache_size = -16384",
+        "PRAGMA cache_size = -49152",
+    ]
+);
 
 #[cfg(test)]
 mod tests {
