@@ -13,6 +13,7 @@ mod admin_users_cli;
 mod browser;
 mod chat;
 mod chat_e2e;
+mod import;
 mod ingest;
 mod reminders;
 mod store;
