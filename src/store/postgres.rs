@@ -68,5 +68,10 @@ impl_import!(
     sqlx::Postgres,
     "BIGINT PRIMARY KEY",
     "BEGIN",
-    []
+    setup: [],
+    analyze: [
+        "ANALYZE import_rows",
+        "ANALYZE import_clients",
+        "ANALYZE import_services"
+    ],
 );

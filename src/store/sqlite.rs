@@ -268,11 +268,12 @@ impl_import!(
     sqlx::Sqlite,
     "INTEGER PRIMARY KEY",
     "BEGIN IMMEDIATE",
-    [
+    setup: [
         "PRAGMA temp_store = FILE",
         "PRAGMA temp.cache_size = -16384",
         "PRAGMA cache_size = -49152",
-    ]
+    ],
+    analyze: [],
 );
 
 #[cfg(test)]

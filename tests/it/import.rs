@@ -55,7 +55,13 @@ async fn one_bad_row_in_the_last_batch_writes_nothing(backend: Backend) {
     let store = &*db.store;
     store
         .upsert_subscriptions(
-            &[row("Ana Pérez", "0990000000", "Netflix", date(2027, 1, 1), 750)],
+            &[row(
+                "Ana Pérez",
+                "0990000000",
+                "Netflix",
+                date(2027, 1, 1),
+                750,
+            )],
             now(),
         )
         .await
@@ -84,7 +90,11 @@ async fn one_bad_row_in_the_last_batch_writes_nothing(backend: Backend) {
     // Nothing written: only the client that was there before.
     assert_eq!(store.count_clients().await.unwrap(), 1);
     assert_eq!(subscription_count(store).await, 1);
-    let ana = store.client_by_phone("+593990000000").await.unwrap().unwrap();
+    let ana = store
+        .client_by_phone("+593990000000")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ana.name, "Ana Pérez");
 
     // With --skip-invalid the good rows are written, in one go.
@@ -93,9 +103,15 @@ async fn one_bad_row_in_the_last_batch_writes_nothing(backend: Backend) {
         .unwrap();
     let written = loaded.written.unwrap();
     assert_eq!(written.summary.clients_created, 4_499);
-    assert_eq!(written.summary.clients_updated, 1, "Cliente 0 took Ana's phone");
+    assert_eq!(
+        written.summary.clients_updated, 1,
+        "Cliente 0 took Ana's phone"
+    );
     assert_eq!(written.summary.subscriptions_created, 8_999);
-    assert_eq!(written.summary.subscriptions_updated, 0, "Ana's Netflix is unchanged");
+    assert_eq!(
+        written.summary.subscriptions_updated, 0,
+        "Ana's Netflix is unchanged"
+    );
     assert_eq!(store.count_clients().await.unwrap(), 4_500);
     db.cleanup().await;
 }
@@ -134,7 +150,9 @@ async fn thousands_of_rows_and_a_changed_price(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(loaded.written.unwrap().summary, UpsertSummary::default());
-    let changed = csv(3_000, |row| if row == 4_001 { "9.99" } else { "7.50" }.into());
+    let changed = csv(3_000, |row| {
+        if row == 4_001 { "9.99" } else { "7.50" }.into()
+    });
     let path = write(&dir, "second.csv", &changed);
     let loaded = import_file(&path, Region::default(), Some(store), false, |_| {})
         .await
@@ -153,13 +171,19 @@ async fn thousands_of_rows_and_a_changed_price(backend: Backend) {
         .unwrap()
         .unwrap();
     let subscriptions = store.subscriptions_of_client(client.id).await.unwrap();
-    let spotify = subscriptions.iter().find(|s| s.service == "Spotify").unwrap();
+    let spotify = subscriptions
+        .iter()
+        .find(|s| s.service == "Spotify")
+        .unwrap();
     assert_eq!(spotify.price_cents, 999);
     assert_eq!(subscription_count(store).await, 6_000);
     db.cleanup().await;
 }
 
-both_backends!(thousands_of_rows, super::thousands_of_rows_and_a_changed_price);
+both_backends!(
+    thousands_of_rows,
+    super::thousands_of_rows_and_a_changed_price
+);
 
 /// Tricky rows whose counts the staged import must get exactly as the
 /// row-by-row rules do: a name changed and changed back, emails given,
@@ -176,12 +200,19 @@ async fn staged_counts_follow_the_row_rules(backend: Backend) {
     };
     let before = [
         row("Ana", "0990000001", "Netflix", date(2026, 12, 1), 750),
-        with_email(row("Beto", "0990000002", "Netflix", date(2026, 12, 1), 750), "b@x.ec"),
+        with_email(
+            row("Beto", "0990000002", "Netflix", date(2026, 12, 1), 750),
+            "b@x.ec",
+        ),
         row("Carla", "0990000003", "Spotify", date(2026, 12, 1), 399),
         row("Dora", "0990000004", "Netflix", date(2026, 12, 1), 750),
     ];
     store.upsert_subscriptions(&before, now()).await.unwrap();
-    let carla = store.client_by_phone("+593990000003").await.unwrap().unwrap();
+    let carla = store
+        .client_by_phone("+593990000003")
+        .await
+        .unwrap()
+        .unwrap();
     let spotify = store.subscriptions_of_client(carla.id).await.unwrap()[0].id;
     store
         .set_subscription_status(spotify, "cancelled", now())
@@ -193,12 +224,18 @@ async fn staged_counts_follow_the_row_rules(backend: Backend) {
         row("Ana B", "0990000001", "HBO", date(2026, 12, 1), 500),
         row("Ana", "0990000001", "NETFLIX", date(2026, 12, 1), 750),
         // Beto: the same email, then none → unchanged.
-        with_email(row("Beto", "0990000002", "netflix", date(2026, 12, 1), 750), "b@x.ec"),
+        with_email(
+            row("Beto", "0990000002", "netflix", date(2026, 12, 1), 750),
+            "b@x.ec",
+        ),
         row("Beto", "0990000002", "Hbo", date(2026, 12, 2), 500),
         // Carla: reactivated, same date and price → a subscription update.
         row("Carla", "0990000003", "Spotify", date(2026, 12, 1), 399),
         // Dora: a new email → client updated.
-        with_email(row("Dora", "0990000004", "Disney", date(2026, 12, 1), 750), "d@x.ec"),
+        with_email(
+            row("Dora", "0990000004", "Disney", date(2026, 12, 1), 750),
+            "d@x.ec",
+        ),
         // Eva: new, her name changes on a later row → created only.
         row("Eva", "0990000005", "Netflix", date(2026, 12, 1), 750),
         row("Eva M", "0990000005", "Disney", date(2026, 12, 1), 750),
@@ -222,11 +259,23 @@ async fn staged_counts_follow_the_row_rules(backend: Backend) {
     assert_eq!(import.preview().await.unwrap(), expected);
     assert_eq!(import.commit(now()).await.unwrap().summary, expected);
 
-    let ana = store.client_by_phone("+593990000001").await.unwrap().unwrap();
+    let ana = store
+        .client_by_phone("+593990000001")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ana.name, "Ana");
-    let beto = store.client_by_phone("+593990000002").await.unwrap().unwrap();
+    let beto = store
+        .client_by_phone("+593990000002")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(beto.email.as_deref(), Some("b@x.ec"));
-    let eva = store.client_by_phone("+593990000005").await.unwrap().unwrap();
+    let eva = store
+        .client_by_phone("+593990000005")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(eva.name, "Eva M");
     // One HBO service (first spelling), one Disney.
     let services: Vec<String> = store
