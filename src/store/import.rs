@@ -156,6 +156,23 @@ pub(crate) mod sql {
          WHERE ic.phone = import_rows.phone AND sv.name = import_rows.service \
            AND s.client_id = ic.client_id AND s.service_id = sv.service_id";
 
+    /// SQLite, after [`MATCH`]: new clients numbered in file order, and each
+    /// row tied to its client's staging row, so that the write gives ids
+    /// itself (the largest id + the number: nobody else writes while the
+    /// transaction holds the lock) instead of looking each phone up again.
+    pub const NUMBER_NEW_CLIENTS: [&str; 2] = [
+        "UPDATE import_clients SET new_number = n.number \
+         FROM (SELECT first_row, ROW_NUMBER() OVER (ORDER BY first_row) AS number \
+               FROM import_clients WHERE client_id IS NULL) n \
+         WHERE n.first_row = import_clients.first_row",
+        "UPDATE import_rows SET client_row = ic.first_row \
+         FROM import_clients ic WHERE ic.phone = import_rows.phone",
+    ];
+
+    /// The largest client id, in the write transaction (`$2` of
+    /// [`WRITE_NUMBERED`]).
+    pub const LAST_CLIENT: &str = "SELECT COALESCE(MAX(id), 0) FROM clients";
+
     pub const COUNT: &str = "SELECT \
          (SELECT COUNT(*) FROM import_clients WHERE client_id IS NULL), \
          (SELECT COUNT(*) FROM import_clients WHERE changed), \
@@ -191,13 +208,43 @@ pub(crate) mod sql {
          ON CONFLICT (client_id, service_id) DO UPDATE SET end_date = excluded.end_date, \
              price_cents = excluded.price_cents, status = 'active', updated_at = excluded.updated_at",
     ];
+
+    /// [`WRITE`] with the new clients' ids given (SQLite, after
+    /// [`NUMBER_NEW_CLIENTS`]; `$2` = [`LAST_CLIENT`]). A phone that another
+    /// process added since the matching fails the unique index: the whole
+    /// import is rolled back, never half written.
+    pub const WRITE_NUMBERED: [&str; 5] = [
+        WRITE[0],
+        WRITE[1],
+        "INSERT INTO clients (created_at, updated_at, id, name, phone, email, notes) \
+         SELECT $1, $1, $2 + new_number, name, phone, email, '' FROM import_clients \
+         WHERE client_id IS NULL ORDER BY first_row",
+        "INSERT INTO clients (created_at, updated_at, id, name, phone, email, notes) \
+         SELECT $1, $1, client_id, name, phone, email, '' FROM import_clients \
+         WHERE changed ORDER BY first_row \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+             email = COALESCE(excluded.email, clients.email), updated_at = excluded.updated_at",
+        "INSERT INTO subscriptions \
+             (created_at, updated_at, client_id, service_id, end_date, price_cents, currency, status) \
+         SELECT $1, $1, COALESCE(ic.client_id, $2 + ic.new_number), sv.service_id, \
+             r.end_date, r.price_cents, 'USD', 'active' \
+         FROM import_rows r JOIN import_clients ic ON ic.first_row = r.client_row \
+         JOIN import_services sv ON sv.name = r.service \
+         WHERE r.subscription_id IS NULL OR r.changed \
+         ORDER BY r.row_number \
+         ON CONFLICT (client_id, service_id) DO UPDATE SET end_date = excluded.end_date, \
+             price_cents = excluded.price_cents, status = 'active', updated_at = excluded.updated_at",
+    ];
 }
 
 /// The staging tables and the `ImportSession` of one backend. `$key` is the
 /// staging tables' row-order key (SQLite's `INTEGER PRIMARY KEY` is the
 /// table's own row order), `$begin` the write transaction's first
-/// statement, `setup` statements run first on the connection, `analyze`
-/// ones after staging (PostgreSQL plans temporary tables blind without).
+/// statement, `setup` statements run first on the connection,
+/// `after_match` lists of statements after the clients are matched
+/// (PostgreSQL plans temporary tables blind without `ANALYZE`),
+/// `before_write` ones before the write transaction, `write` its
+/// statements.
 macro_rules! impl_import {
     (
         $store:ty,
@@ -205,7 +252,9 @@ macro_rules! impl_import {
         $key:literal,
         $begin:literal,
         setup: [$($setup:literal),* $(,)?],
-        analyze: [$($analyze:literal),* $(,)?] $(,)?
+        after_match: [$($after_match:expr),* $(,)?],
+        before_write: [$($before_write:literal),* $(,)?],
+        write: $write:expr $(,)?
     ) => {
         impl $store {
             async fn open_import(
@@ -219,7 +268,7 @@ macro_rules! impl_import {
                     concat!(
                         "CREATE TEMP TABLE import_rows (row_number ", $key, ", ",
                         "phone TEXT NOT NULL, service TEXT NOT NULL, end_date DATE NOT NULL, ",
-                        "price_cents BIGINT NOT NULL, subscription_id BIGINT, ",
+                        "price_cents BIGINT NOT NULL, subscription_id BIGINT, client_row BIGINT, ",
                         "changed BOOLEAN NOT NULL DEFAULT FALSE)"
                     ),
                     concat!(
@@ -231,7 +280,7 @@ macro_rules! impl_import {
                         "CREATE TEMP TABLE import_clients (first_row ", $key, ", ",
                         "phone TEXT NOT NULL UNIQUE, name TEXT NOT NULL, email TEXT, ",
                         "names_vary BOOLEAN NOT NULL, emails_vary BOOLEAN NOT NULL, ",
-                        "client_id BIGINT, changed BOOLEAN NOT NULL DEFAULT FALSE)"
+                        "client_id BIGINT, changed BOOLEAN NOT NULL DEFAULT FALSE, new_number BIGINT)"
                     ),
                     concat!(
                         "CREATE TEMP TABLE import_services (first_row ", $key, ", ",
@@ -277,7 +326,7 @@ macro_rules! impl_import {
                 let statements = ["DELETE FROM import_clients", sql::CLIENTS]
                     .into_iter()
                     .chain(sql::MATCH)
-                    .chain([$($analyze,)*])
+                    .chain([$($after_match,)*].into_iter().flatten())
                     .chain([sql::MATCH_SUBSCRIPTIONS]);
                 for statement in statements {
                     sqlx::query(statement).execute(&mut *self.connection).await?;
@@ -365,12 +414,22 @@ macro_rules! impl_import {
             ) -> $crate::store::StoreResult<$crate::store::Committed> {
                 use sqlx::Connection as _;
                 let summary = self.matched().await?;
+                let before_write: &[&str] = &[$($before_write,)*];
+                for statement in before_write.iter().copied() {
+                    sqlx::query(statement).execute(&mut *self.connection).await?;
+                }
                 let started = std::time::Instant::now();
                 let mut tx = self.connection.begin_with($begin).await?;
-                for statement in $crate::store::import::sql::WRITE {
+                let last_client: i64 = sqlx::query_scalar($crate::store::import::sql::LAST_CLIENT)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                for statement in $write {
                     let mut query = sqlx::query(statement);
                     if statement.contains("$1") {
                         query = query.bind(now);
+                    }
+                    if statement.contains("$2") {
+                        query = query.bind(last_client);
                     }
                     query.execute(&mut *tx).await?;
                 }

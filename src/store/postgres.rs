@@ -69,9 +69,11 @@ impl_import!(
     "BIGINT PRIMARY KEY",
     "BEGIN",
     setup: [],
-    analyze: [
+    after_match: [[
         "ANALYZE import_rows",
         "ANALYZE import_clients",
         "ANALYZE import_services"
-    ],
+    ]],
+    before_write: [],
+    write: super::import::sql::WRITE,
 );

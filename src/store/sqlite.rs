@@ -261,8 +261,10 @@ async fn checkpoint_in_background(
 
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
 // The import's staging tables go to a temporary file (not memory: a million
-// rows would be a hundred MB of it), with a bigger page cache for them and
-// for the write.
+// rows would be a hundred MB of it). Page caches of 8 MB while staging and
+// matching (SQLite's sorts take as much memory as the main cache), 48 MB
+// for the write: it touches every page of the tables and indexes it grows,
+// and each one read again from the file is time with the write lock held.
 impl_import!(
     SqliteStore,
     sqlx::Sqlite,
@@ -270,10 +272,12 @@ impl_import!(
     "BEGIN IMMEDIATE",
     setup: [
         "PRAGMA temp_store = FILE",
-        "PRAGMA temp.cache_size = -16384",
-        "PRAGMA cache_size = -49152",
+        "PRAGMA temp.cache_size = -8192",
+        "PRAGMA cache_size = -8192",
     ],
-    analyze: [],
+    after_match: [super::import::sql::NUMBER_NEW_CLIENTS],
+    before_write: ["PRAGMA cache_size = -49152"],
+    write: super::import::sql::WRITE_NUMBERED,
 );
 
 #[cfg(test)]
