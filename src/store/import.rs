@@ -17,8 +17,10 @@
 //! and whether the rows disagreed among themselves.
 //!
 //! They are counted against the database as it was just before the write
-//! transaction; what the transaction writes is right even if another
-//! process changed those rows in between (each write is an upsert).
+//! transaction. If another process changed those rows in between, what the
+//! transaction writes is still right (the writes are upserts), or, on
+//! SQLite, a phone added meanwhile fails the unique index and the whole
+//! import is rolled back: never half written.
 
 use std::collections::HashMap;
 use std::time::Duration;
