@@ -20,7 +20,7 @@ const BATCHES_AHEAD: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Open {
         path: PathBuf,
         source: std::io::Error,
