@@ -249,64 +249,58 @@ async fn remind(
 
 async fn import(
     config: Config,
-    file: &PathBuf,
+    file: &std::path::Path,
     dry_run: bool,
     skip_invalid: bool,
 ) -> anyhow::Result<std::process::ExitCode> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let parsed = crate::import::parse_csv(&bytes, config.default_region)?;
-    if parsed.has_no_data() {
+    // Without `--dry-run` the rows are staged in the database while the
+    // file is read; nothing is written unless the whole file was good.
+    let store = if dry_run {
+        None
+    } else {
+        Some(store::connect(&config.database_url).await?)
+    };
+    let loaded = crate::import::load::import_file(
+        file,
+        config.default_region,
+        store.as_deref(),
+        skip_invalid,
+        |error| eprintln!("{error}"),
+    )
+    .await?;
+    if loaded.rows == 0 && loaded.invalid_lines == 0 {
         // Exit 1, like a file with bad rows: a cron job importing an export
-        // that came out empty should fail loudly, and nothing is lost by it.
+        // that came out empty should fail loudly, and nothing is lost by it
+        // (nothing was written).
         eprintln!(
             "{}: the file has a header but no data rows: nothing to import",
             file.display()
         );
         return Ok(std::process::ExitCode::FAILURE);
     }
-    for error in &parsed.errors {
-        eprintln!("{error}");
-    }
-    if !parsed.errors.is_empty() && !skip_invalid {
+    if loaded.invalid_lines > 0 && !skip_invalid {
         eprintln!(
             "{} invalid row(s): nothing imported (fix them, or use --skip-invalid)",
-            parsed.invalid_lines().len()
+            loaded.invalid_lines
         );
         return Ok(std::process::ExitCode::FAILURE);
     }
-    let rows: Vec<store::NewSubscription> = parsed
-        .rows
-        .iter()
-        .map(crate::import::ImportRow::to_subscription)
-        .collect();
-    if dry_run {
-        println!("{} valid row(s); dry run: nothing written", rows.len());
+    let Some(written) = loaded.written else {
+        println!("{} valid row(s); dry run: nothing written", loaded.rows);
         return Ok(std::process::ExitCode::SUCCESS);
-    }
-    let store = store::connect(&config.database_url).await?;
-    let progress = progress_reporter("importing");
-    let mut total = store::UpsertSummary::default();
-    // One transaction for the whole file: all or nothing.
-    progress(0, rows.len());
-    let summary = store
-        .upsert_subscriptions(&rows, chrono::Utc::now())
-        .await?;
-    progress(rows.len(), rows.len());
-    total.clients_created += summary.clients_created;
-    total.clients_updated += summary.clients_updated;
-    total.subscriptions_created += summary.subscriptions_created;
-    total.subscriptions_updated += summary.subscriptions_updated;
+    };
+    let total = written.summary;
     println!(
         "imported {} row(s): clients {} created, {} updated; subscriptions {} created, {} updated{}",
-        rows.len(),
+        loaded.rows,
         total.clients_created,
         total.clients_updated,
         total.subscriptions_created,
         total.subscriptions_updated,
-        if parsed.errors.is_empty() {
+        if loaded.invalid_lines == 0 {
             String::new()
         } else {
-            format!("; {} invalid row(s) skipped", parsed.invalid_lines().len())
+            format!("; {} invalid row(s) skipped", loaded.invalid_lines)
         }
     );
     Ok(std::process::ExitCode::SUCCESS)

@@ -389,3 +389,94 @@ fn cr_only_files_keep_file_line_numbers() {
         "{not_utf8:?}"
     );
 }
+
+/// Hands out one byte per read: every boundary a file can be cut at.
+struct Trickle<'a>(&'a [u8]);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match (self.0.split_first(), buf.is_empty()) {
+            (Some((byte, rest)), false) => {
+                buf[0] = *byte;
+                self.0 = rest;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+fn streamed(input: impl std::io::Read) -> ParsedImport {
+    let mut parsed = ParsedImport::default();
+    read_csv(input, Region::default(), |item| {
+        match item {
+            Item::Row(row) => parsed.rows.push(row),
+            Item::Error(error) => parsed.errors.push(error),
+        }
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    parsed
+}
+
+#[test]
+fn streaming_finds_the_same_rows_errors_and_lines_in_a_big_file() {
+    // Blank lines, CRLF, a quoted cell over two lines and bad rows spread
+    // over far more than the line counter's 64 KiB window.
+    let mut text = String::from("\u{feff}nombres;telefono;servicio;vence;precio\r\n\r\n");
+    for i in 0..6_000 {
+        match i % 1_000 {
+            7 => text.push_str("Ana;abc;Netflix;2026-11-25;7,50\r\n"),
+            8 => text.push_str("\"Beto\nSegunda\";0991234567;HBO;31/02/2026;7,50\r\n\r\n"),
+            9 => text.push_str(&format!(
+                "Dup;{};Netflix;2026-11-25;1\n",
+                990_000_000 + i - 9
+            )),
+            _ => text.push_str(&format!(
+                "Cliente {i};{};Netflix;2026-11-25;7,50\n",
+                990_000_000 + i
+            )),
+        }
+    }
+    let whole = parse(&text);
+    assert_eq!(whole.rows.len(), 6_000 - 18);
+    assert_eq!(whole.invalid_lines().len(), 18);
+    assert!(
+        whole.errors[2].to_string().contains("on line"),
+        "{}",
+        whole.errors[2]
+    );
+    assert_eq!(streamed(text.as_bytes()), whole);
+    assert_eq!(streamed(Trickle(text.as_bytes())), whole);
+}
+
+#[test]
+fn streaming_encoding_check_matches_the_whole_file_check() {
+    let good = "nombres,telefono\nMaría,Ñandú\n".repeat(20_000);
+    assert!(check_encoding(good.as_bytes()).is_ok());
+    assert!(check_encoding(Trickle(good.as_bytes())).is_ok());
+    let mut bad = good.clone().into_bytes();
+    let at = bad.len() - 100;
+    bad[at] = 0xE9;
+    let line = 1 + bad[..at].iter().filter(|b| **b == b'\n').count();
+    for error in [
+        check_encoding(&bad[..]).unwrap_err(),
+        check_encoding(Trickle(&bad)).unwrap_err(),
+        parse_csv(&bad, Region::default()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(error, ImportError::Encoding { line: l } if l == line),
+            "{error:?}"
+        );
+    }
+    // A character cut at the very end, and UTF-16.
+    assert!(matches!(
+        check_encoding(&b"a\nb\n\xC3"[..]),
+        Err(ImportError::Encoding { line: 3 })
+    ));
+    assert!(matches!(
+        check_encoding(&b"\xFF\xFEn\0"[..]),
+        Err(ImportError::Encoding { line: 1 })
+    ));
+    assert!(check_encoding(&b"\xEF\xBB\xBF"[..]).is_ok());
+}

@@ -3,6 +3,7 @@
 
 pub mod backup;
 mod clients_model;
+pub(crate) mod import;
 mod model;
 mod model_admin;
 mod ops;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub use clients_model::*;
+pub use import::{Committed, ImportSession};
 pub use model::*;
 pub use model_admin::*;
 pub use ops::*;
@@ -132,12 +134,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // --- clients and subscriptions
     /// Creates or updates clients and subscriptions (by phone + service) in
-    /// one transaction: all or nothing.
+    /// one transaction: all or nothing. Later rows win over earlier ones.
     async fn upsert_subscriptions(
         &self,
         rows: &[NewSubscription],
         now: DateTime<Utc>,
     ) -> StoreResult<UpsertSummary>;
+    /// The same for rows that come in batches (a big file): staged by the
+    /// database as they come, written by [`ImportSession::commit`] in one
+    /// short transaction (see `store/import.rs`).
+    async fn begin_import(&self) -> StoreResult<Box<dyn ImportSession>>;
     async fn client_by_phone(&self, phone: &str) -> StoreResult<Option<ClientRow>>;
     async fn clients_by_name(&self, name: &str) -> StoreResult<Vec<ClientRow>>;
     async fn subscriptions_of_client(&self, client_id: i64) -> StoreResult<Vec<SubscriptionView>>;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
+use super::import::impl_import;
 use super::queries::{
     client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
 };
@@ -152,3 +153,17 @@ mod tests {
         assert!(connect_cause(&refused).starts_with("connection refused"));
     }
 }
+impl_import!(
+    PostgresStore,
+    sqlx::Postgres,
+    "BIGINT PRIMARY KEY",
+    "BEGIN",
+    setup: [],
+    after_match: [[
+        "ANALYZE import_rows",
+        "ANALYZE import_clients",
+        "ANALYZE import_services"
+    ]],
+    before_write: [],
+    write: super::import::sql::WRITE,
+);

@@ -70,14 +70,21 @@ pub(crate) const REMINDER_ROWS_PER_INSERT: usize = 1_000;
 /// depends on its row count and a new text is parsed and planned again
 /// (a 64-row INSERT costs milliseconds to prepare); with these sizes a
 /// connection's statement cache holds every shape after the first batches.
-pub(crate) fn power_of_two_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
-    const LARGEST: usize = 64;
+pub(crate) fn power_of_two_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    power_of_two_chunks_of(items, 64)
+}
+
+/// [`power_of_two_chunks`] of at most `largest` (a power of two) rows.
+pub(crate) fn power_of_two_chunks_of<T>(
+    mut items: &[T],
+    largest: usize,
+) -> impl Iterator<Item = &[T]> {
     std::iter::from_fn(move || {
         if items.is_empty() {
             return None;
         }
-        let size = if items.len() >= LARGEST {
-            LARGEST
+        let size = if items.len() >= largest {
+            largest
         } else {
             1 << items.len().ilog2()
         };
@@ -128,115 +135,15 @@ macro_rules! impl_store {
                 rows: &[$crate::store::NewSubscription],
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::UpsertSummary> {
-                use sqlx::Row as _;
-                let mut summary = $crate::store::UpsertSummary::default();
-                let mut touched_clients = std::collections::HashSet::new();
-                let mut tx = self.begin_write().await?;
-                for row in rows {
-                    let existing = sqlx::query("SELECT id, name, email FROM clients WHERE phone = $1")
-                        .bind(row.phone.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    let client_id: i64 = match existing {
-                        None => {
-                            let id: i64 = sqlx::query_scalar(
-                                "INSERT INTO clients (name, phone, email, notes, created_at, updated_at) \
-                                 VALUES ($1, $2, $3, '', $4, $4) RETURNING id",
-                            )
-                            .bind(&row.name)
-                            .bind(row.phone.as_str())
-                            .bind(&row.email)
-                            .bind(now)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                            summary.clients_created += 1;
-                            touched_clients.insert(id);
-                            id
-                        }
-                        Some(found) => {
-                            let id: i64 = found.try_get("id")?;
-                            let name: String = found.try_get("name")?;
-                            let email: Option<String> = found.try_get("email")?;
-                            let email_changed = row.email.is_some() && row.email != email;
-                            if name != row.name || email_changed {
-                                sqlx::query(
-                                    "UPDATE clients SET name = $1, email = COALESCE($2, email), updated_at = $3 WHERE id = $4",
-                                )
-                                .bind(&row.name)
-                                .bind(&row.email)
-                                .bind(now)
-                                .bind(id)
-                                .execute(&mut *tx)
-                                .await?;
-                                if touched_clients.insert(id) {
-                                    summary.clients_updated += 1;
-                                }
-                            }
-                            id
-                        }
-                    };
-                    let service_id: Option<i64> =
-                        sqlx::query_scalar("SELECT id FROM services WHERE lower(name) = lower($1)")
-                            .bind(&row.service)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    let service_id = match service_id {
-                        Some(id) => id,
-                        None => {
-                            sqlx::query_scalar(
-                                "INSERT INTO services (name, created_at) VALUES ($1, $2) RETURNING id",
-                            )
-                            .bind(&row.service)
-                            .bind(now)
-                            .fetch_one(&mut *tx)
-                            .await?
-                        }
-                    };
-                    let existing = sqlx::query(
-                        "SELECT id, end_date, price_cents, status FROM subscriptions \
-                         WHERE client_id = $1 AND service_id = $2",
-                    )
-                    .bind(client_id)
-                    .bind(service_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    match existing {
-                        None => {
-                            sqlx::query(
-                                "INSERT INTO subscriptions (client_id, service_id, end_date, price_cents, currency, status, created_at, updated_at) \
-                                 VALUES ($1, $2, $3, $4, 'USD', 'active', $5, $5)",
-                            )
-                            .bind(client_id)
-                            .bind(service_id)
-                            .bind(row.end_date)
-                            .bind(row.price.cents())
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                            summary.subscriptions_created += 1;
-                        }
-                        Some(found) => {
-                            let id: i64 = found.try_get("id")?;
-                            let end_date: chrono::NaiveDate = found.try_get("end_date")?;
-                            let price: i64 = found.try_get("price_cents")?;
-                            let status: String = found.try_get("status")?;
-                            if end_date != row.end_date || price != row.price.cents() || status != "active" {
-                                sqlx::query(
-                                    "UPDATE subscriptions SET end_date = $1, price_cents = $2, status = 'active', updated_at = $3 WHERE id = $4",
-                                )
-                                .bind(row.end_date)
-                                .bind(row.price.cents())
-                                .bind(now)
-                                .bind(id)
-                                .execute(&mut *tx)
-                                .await?;
-                                summary.subscriptions_updated += 1;
-                            }
-                        }
-                    }
-                }
-                tx.commit().await?;
-                Ok(summary)
+                let mut import = self.open_import().await?;
+                import.stage(rows).await?;
+                Ok(import.commit(now).await?.summary)
+            }
+
+            async fn begin_import(
+                &self,
+            ) -> $crate::store::StoreResult<Box<dyn $crate::store::ImportSession>> {
+                self.open_import().await
             }
 
             async fn client_by_phone(&self, phone: &str) -> $crate::store::StoreResult<Option<$crate::store::ClientRow>> {

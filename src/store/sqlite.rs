@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, SqlitePool};
 
+use super::import::impl_import;
 use super::queries::{
     client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
 };
@@ -291,6 +292,25 @@ async fn checkpoint_in_background(
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
+// The import's staging tables go to a temporary file (not memory: a million
+// rows would be a hundred MB of it). Page caches of 8 MB while staging and
+// matching (SQLite's sorts take as much memory as the main cache), 48 MB
+// for the write: it touches every page of the tables and indexes it grows,
+// and each one read again from the file is time with the write lock held.
+impl_import!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "INTEGER PRIMARY KEY",
+    "BEGIN IMMEDIATE",
+    setup: [
+        "PRAGMA temp_store = FILE",
+        "PRAGMA temp.cache_size = -8192",
+        "PRAGMA cache_size = -8192",
+    ],
+    after_match: [super::import::sql::NUMBER_NEW_CLIENTS],
+    before_write: ["PRAGMA cache_size = -49152"],
+    write: super::import::sql::WRITE_NUMBERED,
+);
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@ mod bad_input;
 mod browser;
 mod chat;
 mod chat_e2e;
+mod import;
 mod inbound_faults;
 mod ingest;
 mod outage;
