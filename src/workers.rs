@@ -165,6 +165,23 @@ fn worker_name(kind: &str, start: u64) -> String {
     format!("avisa-{kind}-{host}-{}-{start}", std::process::id())
 }
 
+/// One run of an apalis worker: until `stop` is cancelled (it finishes its
+/// current jobs first), or until it fails (the supervisor starts another).
+macro_rules! run_until_cancelled {
+    ($worker:expr, $stop:expr) => {{
+        let (worker, stop) = ($worker, $stop.clone());
+        async move {
+            worker
+                .run_until(async move {
+                    stop.cancelled().await;
+                    Ok::<(), std::io::Error>(())
+                })
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }};
+}
+
 macro_rules! spawn_workers {
     ($set:expr, $services:expr, $stop:expr, $send:expr, $inbound:expr) => {{
         let (services, stop, send) = ($services.clone(), $stop.clone(), $send.clone());
@@ -184,16 +201,7 @@ macro_rules! spawn_workers {
                     .timeout(JOB_TIMEOUT)
                     .data(services.clone())
                     .build(send_job);
-                let stop = stop.clone();
-                async move {
-                    worker
-                        .run_until(async move {
-                            stop.cancelled().await;
-                            Ok::<(), std::io::Error>(())
-                        })
-                        .await
-                        .map_err(|e| e.to_string())
-                }
+                run_until_cancelled!(worker, stop)
             },
         ));
         let (services, stop, inbound) = ($services.clone(), $stop.clone(), $inbound.clone());
@@ -216,16 +224,7 @@ macro_rules! spawn_workers {
                     .timeout(INBOUND_JOB_TIMEOUT)
                     .data(services.clone())
                     .build(inbound_job);
-                let stop = stop.clone();
-                async move {
-                    worker
-                        .run_until(async move {
-                            stop.cancelled().await;
-                            Ok::<(), std::io::Error>(())
-                        })
-                        .await
-                        .map_err(|e| e.to_string())
-                }
+                run_until_cancelled!(worker, stop)
             },
         ));
     }};
@@ -277,16 +276,7 @@ pub fn spawn_all(
                 .timeout(Duration::from_secs(600))
                 .data(cron_services.clone())
                 .build(cron_job);
-            let stop = cron_stop.clone();
-            async move {
-                cron_worker
-                    .run_until(async move {
-                        stop.cancelled().await;
-                        Ok::<(), std::io::Error>(())
-                    })
-                    .await
-                    .map_err(|e| e.to_string())
-            }
+            run_until_cancelled!(cron_worker, cron_stop)
         },
     ));
     let sweep_services = services.clone();

@@ -7,7 +7,8 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use super::import::impl_import;
 use super::queries::{
-    client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
+    client_search, folded_name, impl_store, insert_outbox, message_columns, service_row,
+    subscription_view,
 };
 use super::{EncodedTask, Pool, StoreError, StoreResult, describe_sqlx};
 

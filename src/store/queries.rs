@@ -10,6 +10,23 @@ macro_rules! message_columns {
     };
 }
 
+/// Queues one reply, notice or staff answer (`NewOutbound`): the INSERT and
+/// its binds, for any executor.
+macro_rules! insert_outbox {
+    ($message:expr, $now:expr) => {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO messages (direction, phone, client_id, kind, body, status, automatic, priority, created_at, updated_at) \
+             VALUES ('out', $1, $2, $3, $4, 'queued', FALSE, $5, $6, $6) RETURNING id",
+        )
+        .bind($message.phone.as_str())
+        .bind($message.client_id)
+        .bind($message.kind.as_str())
+        .bind(&$message.body)
+        .bind($crate::store::PRIORITY_INTERACTIVE)
+        .bind($now)
+    };
+}
+
 macro_rules! subscription_view {
     () => {
         "SELECT s.id, s.client_id, c.name AS client_name, c.phone, c.opted_out_at, s.service_id, \
@@ -508,18 +525,7 @@ macro_rules! impl_store {
             }
 
             async fn queue_outbound(&self, message: &$crate::store::NewOutbound, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<i64> {
-                Ok(sqlx::query_scalar(
-                    "INSERT INTO messages (direction, phone, client_id, kind, body, status, automatic, priority, created_at, updated_at) \
-                     VALUES ('out', $1, $2, $3, $4, 'queued', FALSE, $5, $6, $6) RETURNING id",
-                )
-                .bind(message.phone.as_str())
-                .bind(message.client_id)
-                .bind(message.kind.as_str())
-                .bind(&message.body)
-                .bind($crate::store::PRIORITY_INTERACTIVE)
-                .bind(now)
-                .fetch_one(&self.pool)
-                .await?)
+                Ok(insert_outbox!(message, now).fetch_one(&self.pool).await?)
             }
 
             async fn insert_inbound(&self, message: &$crate::store::NewInbound, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<Option<i64>> {
@@ -678,18 +684,7 @@ macro_rules! impl_store {
                 }
                 let mut ids = Vec::with_capacity(outcome.outbox.len());
                 for message in &outcome.outbox {
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO messages (direction, phone, client_id, kind, body, status, automatic, priority, created_at, updated_at) \
-                         VALUES ('out', $1, $2, $3, $4, 'queued', FALSE, $5, $6, $6) RETURNING id",
-                    )
-                    .bind(message.phone.as_str())
-                    .bind(message.client_id)
-                    .bind(message.kind.as_str())
-                    .bind(&message.body)
-                    .bind($crate::store::PRIORITY_INTERACTIVE)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                    let id: i64 = insert_outbox!(message, now).fetch_one(&mut *tx).await?;
                     ids.push(id);
                 }
                 if !ids.is_empty() {
@@ -1708,7 +1703,8 @@ macro_rules! impl_store {
 }
 
 pub(crate) use {
-    client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
+    client_search, folded_name, impl_store, insert_outbox, message_columns, service_row,
+    subscription_view,
 };
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use sqlx::{ConnectOptions, Connection, SqlitePool};
 
 use super::import::impl_import;
 use super::queries::{
-    client_search, folded_name, impl_store, message_columns, service_row, subscription_view,
+    client_search, folded_name, impl_store, insert_outbox, message_columns, service_row,
+    subscription_view,
 };
 use super::{EncodedTask, Pool, StoreError, StoreResult};
 use crate::health::{Health, supervise};
