@@ -52,11 +52,11 @@ pub fn write_csv(rows: &[ExportRow]) -> Result<Export, csv::Error> {
             continue;
         };
         writer.write_record([
-            row.name.as_str(),
+            spreadsheet_safe(&row.name).as_ref(),
             "",
-            &international(&row.phone),
-            row.email.as_deref().unwrap_or(""),
-            service.as_str(),
+            &spreadsheet_safe(&international(&row.phone)),
+            &spreadsheet_safe(row.email.as_deref().unwrap_or("")),
+            &spreadsheet_safe(service),
             &end_date.format("%Y-%m-%d").to_string(),
             &price(cents),
         ])?;
@@ -71,6 +71,18 @@ pub fn write_csv(rows: &[ExportRow]) -> Result<Export, csv::Error> {
         lines,
         clients_left_out: clients.len() - exported.len(),
     })
+}
+
+/// A cell a spreadsheet would run as a formula (`=HYPERLINK(…)`,
+/// `+cmd|…`, `@SUM(…)`, or one starting with `-`, a tab or a CR) gets a
+/// leading `'`, which spreadsheets read as "this is text". A cell that
+/// already starts with `'` gets one too, so the importer, which drops one
+/// leading `'` from every cell, gives back exactly what was exported.
+pub fn spreadsheet_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\'') => format!("'{text}").into(),
+        _ => text.into(),
+    }
 }
 
 /// `+593991234567` → `+593 99 123 4567`; the stored text if it does not parse.
@@ -205,6 +217,54 @@ mod tests {
             parsed.rows.iter().map(|r| r.line).collect::<Vec<_>>(),
             [2, 3, 4, 5, 6]
         );
+    }
+
+    #[test]
+    fn formula_like_cells_are_written_as_text_and_read_back_unchanged() {
+        assert_eq!(spreadsheet_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(
+            spreadsheet_safe("+cmd|' /C calc'!A0"),
+            "'+cmd|' /C calc'!A0"
+        );
+        assert_eq!(spreadsheet_safe("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(spreadsheet_safe("-2+3"), "'-2+3");
+        assert_eq!(spreadsheet_safe("'quoted"), "''quoted");
+        assert_eq!(spreadsheet_safe("Ana"), "Ana");
+        let names = [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+cmd|' /C calc'!A0",
+            "@SUM(1+1)",
+            "-Ana",
+            "'Chino",
+            "O'Brien <b>",
+        ];
+        let rows: Vec<ExportRow> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                export_row(
+                    i as i64,
+                    name,
+                    &format!("+59399123456{i}"),
+                    Some(("=Netflix", 1, 750, "active")),
+                )
+            })
+            .collect();
+        let export = write_csv(&rows).unwrap();
+        let text = String::from_utf8(export.bytes.clone()).unwrap();
+        for line in text.lines().skip(1) {
+            let first = line.trim_start_matches('"');
+            assert!(
+                first.starts_with('\'') || first.starts_with("O'Brien"),
+                "{line}"
+            );
+            assert!(line.contains(",'+593 "), "phone written as text: {line}");
+        }
+        let parsed = parse_csv(&export.bytes, Region::default()).unwrap();
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        let read: Vec<&str> = parsed.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(read, names);
+        assert!(parsed.rows.iter().all(|r| r.service == "=Netflix"));
     }
 
     #[test]

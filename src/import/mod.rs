@@ -499,12 +499,16 @@ struct RowCheck<'a> {
 }
 
 impl RowCheck<'_> {
+    /// The cell's text, trimmed, without one leading `'` (a spreadsheet's
+    /// "this is text" mark, which the export adds to formula-like cells).
     fn cell(&self, field: Field) -> &str {
-        self.columns
+        let text = self
+            .columns
             .position(field)
             .and_then(|i| self.record.get(i))
             .unwrap_or("")
-            .trim()
+            .trim();
+        text.strip_prefix('\'').unwrap_or(text)
     }
 
     fn fail(&mut self, column: &str, reason: impl fmt::Display) {

@@ -190,7 +190,7 @@ async fn export_reimports_unchanged(backend: Backend) {
     let exported = response.bytes().await.unwrap().to_vec();
     let text = String::from_utf8(exported.clone()).unwrap();
     assert_eq!(text.lines().count(), 1 + 14, "{text}");
-    assert!(text.contains("María José Andrade Vera,,+593 99 123 4567,mariajose.andrade@gmail.com,Netflix,2026-11-25,7.50"), "{text}");
+    assert!(text.contains("María José Andrade Vera,,'+593 99 123 4567,mariajose.andrade@gmail.com,Netflix,2026-11-25,7.50"), "{text}");
 
     let (status, page) = upload(&client, &exported, true).await;
     assert_eq!(status, 200, "{page}");
