@@ -120,6 +120,10 @@ pub struct InboundJobs {
 /// Settings keys kept in the `settings` table.
 pub const SETTING_PAUSED: &str = "reminders_paused";
 pub const SETTING_SESSION_DOWN: &str = "session_disconnected";
+/// When the WhatsApp session went down (RFC 3339), beside `SETTING_SESSION_DOWN`.
+pub const SETTING_SESSION_DOWN_SINCE: &str = "session_disconnected_since";
+/// The last `session.status` event that said connected (RFC 3339).
+pub const SETTING_SESSION_CONNECTED_AT: &str = "session_connected_at";
 
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {

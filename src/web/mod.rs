@@ -7,6 +7,7 @@ mod error;
 mod health;
 pub mod serve;
 mod webhook;
+pub mod whatsapp_state;
 
 use std::sync::Arc;
 

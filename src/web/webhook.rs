@@ -9,9 +9,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 
+use super::whatsapp_state;
 use super::{WebError, WebResult, WebState, json_error, secret_matches};
 use crate::services::{JobError, Services};
-use crate::store::{MessageKind, NewInbound, NewOutbound, SETTING_SESSION_DOWN};
+use crate::store::{MessageKind, NewInbound, NewOutbound};
 use crate::whatsapp::{InboundContent, InboundMessage, WebhookEvent, parse_webhook};
 
 /// The route's body limit (`web::router` applies it before the body is
@@ -125,11 +126,7 @@ pub async fn store_inbound(services: &Services, message: InboundMessage) -> Resu
 
 async fn session_status(services: &Services, connected: bool, raw: &str) -> Result<(), JobError> {
     let now = services.clock.now();
-    let was_down = services
-        .store
-        .setting(SETTING_SESSION_DOWN)
-        .await?
-        .is_some();
+    let was_down = whatsapp_state::record(services.store.as_ref(), connected, raw, now).await?;
     if !connected {
         if !was_down {
             tracing::error!(
@@ -137,17 +134,9 @@ async fn session_status(services: &Services, connected: bool, raw: &str) -> Resu
                 "WhatsApp session is not connected: all sending is on hold"
             );
         }
-        services
-            .store
-            .set_setting(SETTING_SESSION_DOWN, Some(raw), now)
-            .await?;
         return Ok(());
     }
     if was_down {
-        services
-            .store
-            .set_setting(SETTING_SESSION_DOWN, None, now)
-            .await?;
         tracing::info!("WhatsApp session connected again: sending resumes");
         let body = services
             .templates

@@ -10,6 +10,7 @@ mod admin_ops;
 mod admin_subscriptions;
 mod admin_transfer;
 mod admin_users_cli;
+mod admin_whatsapp;
 mod backup;
 mod bad_input;
 mod browser;

@@ -13,6 +13,7 @@ use super::charts::{self, ExpirationLabels, MessageLabels, MessagesDay};
 use super::{CurrentUser, i18n, pages};
 use crate::domain::clock::{local_to_utc, local_today};
 use crate::store::{self, DueSubscription, RenewalRow, StoreError};
+use crate::web::whatsapp_state::WhatsAppState;
 use crate::web::{WebResult, WebState};
 
 /// Days of grace after an end date in which a renewal still counts as on time.
@@ -83,7 +84,9 @@ struct Figures {
     pending_requests: i64,
     renewal: RenewalRate,
     renewal_percent: Option<i64>,
-    session_down: bool,
+    /// `WhatsAppState::code`, and its words.
+    whatsapp: &'static str,
+    whatsapp_text: String,
     paused: bool,
 }
 
@@ -151,6 +154,7 @@ async fn figures(state: &WebState) -> Result<(Figures, String, String), StoreErr
         &store.subscriptions_due(from, to).await?,
         tz,
     );
+    let whatsapp = WhatsAppState::read(services).await?;
     let figures = Figures {
         active: store.count_active_subscriptions().await?,
         expiring_7,
@@ -161,7 +165,8 @@ async fn figures(state: &WebState) -> Result<(Figures, String, String), StoreErr
         pending_requests: store.count_open_requests().await?,
         renewal_percent: renewal.percent(),
         renewal,
-        session_down: store.setting(store::SETTING_SESSION_DOWN).await?.is_some(),
+        whatsapp: whatsapp.code(),
+        whatsapp_text: whatsapp.text(locale, tz, services.clock.now()),
         paused: store::is_paused(store).await?,
     };
     let t = |key: &str| i18n::text(locale, key);

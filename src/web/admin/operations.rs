@@ -17,6 +17,7 @@ use crate::domain::clock::local_today;
 use crate::jobs::plan::plan_and_queue;
 use crate::services::JobError;
 use crate::store::{self, StoreError};
+use crate::web::whatsapp_state::WhatsAppState;
 use crate::web::{Id, WebResult, WebState};
 
 /// "7 días antes" / "el día del vencimiento" / "2 días después".
@@ -82,7 +83,8 @@ pub async fn show(
     let store = &services.store;
     let locale = services.config.locale;
     let paused = store.setting(store::SETTING_PAUSED).await?;
-    let session_down = store.setting(store::SETTING_SESSION_DOWN).await?;
+    let session_detail = store.setting(store::SETTING_SESSION_DOWN).await?;
+    let whatsapp = WhatsAppState::read(services).await?;
     let requests = store.open_requests().await?;
     let requests: Vec<RequestView> = requests
         .into_iter()
@@ -116,8 +118,9 @@ pub async fn show(
         context! {
             paused => paused.is_some(),
             paused_by => paused,
-            session_down => session_down.is_some(),
-            session_detail => session_down,
+            whatsapp => whatsapp.code(),
+            whatsapp_text => whatsapp.text(locale, services.config.timezone, services.clock.now()),
+            session_detail => session_detail,
             quiet_hours => services.config.quiet_hours.is_some(),
             settings => settings_lines(&services.config),
             requests => requests,
