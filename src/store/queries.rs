@@ -251,7 +251,8 @@ macro_rules! impl_store {
                      (SELECT COUNT(*) FROM subscriptions s WHERE s.client_id = c.id AND s.status = 'active') AS active_subscriptions, \
                      (SELECT MIN(s.end_date) FROM subscriptions s WHERE s.client_id = c.id AND s.status = 'active') AS next_end_date ",
                     client_search!(),
-                    "ORDER BY lower(c.name), c.id LIMIT $4 OFFSET $5"
+                    // By name as people read it: Álvaro with the a's, not after Zoé.
+                    "ORDER BY ", folded_name!(), ", c.id LIMIT $4 OFFSET $5"
                 ))
                 .bind(&query.name_pattern)
                 .bind(phone)

@@ -314,3 +314,24 @@ async fn renewal_history_of_a_client(backend: Backend) {
     db.cleanup().await;
 }
 both_backends!(renewal_history, super::renewal_history_of_a_client);
+
+/// Names sort as people read them: accents and case aside (Álvaro with the
+/// a's, not after Zoé).
+async fn names_sort_without_accents_or_case(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let s = db.store.as_ref();
+    let names = ["Zoé", "Óscar", "beto", "Íñigo", "Ángela", "Álvaro", "Ñusta"];
+    for (i, name) in names.iter().enumerate() {
+        s.create_client(&client(name, &format!("09911111{i:02}")), now())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        search(s, "").await,
+        ["Álvaro", "Ángela", "beto", "Íñigo", "Ñusta", "Óscar", "Zoé"]
+    );
+    db.cleanup().await;
+}
+both_backends!(name_sort, super::names_sort_without_accents_or_case);
