@@ -27,6 +27,19 @@ macro_rules! insert_outbox {
     };
 }
 
+// Statements written both alone and inside `apply_inbound`'s transaction:
+// one text each, so the two can never drift apart.
+pub(crate) const MARK_PROCESSED: &str = "UPDATE messages SET status = 'processed', updated_at = $1 \
+     WHERE id = $2 AND direction = 'in' AND status = 'received'";
+pub(crate) const SAVE_CONVERSATION: &str = "INSERT INTO conversations (phone, state, updated_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (phone) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at";
+pub(crate) const MARK_ONCE: &str = "INSERT INTO daily_marks (mark, day, created_at) VALUES ($1, $2, $3) ON CONFLICT (mark, day) DO NOTHING";
+pub(crate) const SET_OPTED_OUT: &str = "UPDATE clients SET opted_out_at = $1 WHERE id = $2";
+pub(crate) const ATTACH_RECEIPT: &str =
+    "UPDATE renewal_requests SET receipt_message_id = $1 WHERE id = $2";
+pub(crate) const CREATE_RENEWAL_REQUEST: &str = "INSERT INTO renewal_requests (client_id, subscription_id, status, created_at) \
+     VALUES ($1, $2, 'open', $3) RETURNING id";
+
 macro_rules! subscription_view {
     () => {
         "SELECT s.id, s.client_id, c.name AS client_name, c.phone, c.opted_out_at, s.service_id, \
@@ -214,7 +227,7 @@ macro_rules! impl_store {
             }
 
             async fn set_opted_out(&self, client_id: i64, at: Option<chrono::DateTime<chrono::Utc>>) -> $crate::store::StoreResult<()> {
-                sqlx::query("UPDATE clients SET opted_out_at = $1 WHERE id = $2")
+                sqlx::query($crate::store::queries::SET_OPTED_OUT)
                     .bind(at)
                     .bind(client_id)
                     .execute(&self.pool)
@@ -626,8 +639,7 @@ macro_rules! impl_store {
                 // First, so a message another worker handled meanwhile
                 // changes nothing (the transaction is dropped, rolled back).
                 let claimed = sqlx::query(
-                    "UPDATE messages SET status = 'processed', updated_at = $1 \
-                     WHERE id = $2 AND direction = 'in' AND status = 'received'",
+                    $crate::store::queries::MARK_PROCESSED,
                 )
                 .bind(now)
                 .bind(outcome.message_id)
@@ -639,8 +651,7 @@ macro_rules! impl_store {
                 }
                 if let Some((phone, state)) = &outcome.conversation {
                     sqlx::query(
-                        "INSERT INTO conversations (phone, state, updated_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (phone) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                        $crate::store::queries::SAVE_CONVERSATION,
                     )
                     .bind(phone)
                     .bind(state)
@@ -650,7 +661,7 @@ macro_rules! impl_store {
                 }
                 if let Some((mark, day)) = &outcome.daily_mark {
                     sqlx::query(
-                        "INSERT INTO daily_marks (mark, day, created_at) VALUES ($1, $2, $3) ON CONFLICT (mark, day) DO NOTHING",
+                        $crate::store::queries::MARK_ONCE,
                     )
                     .bind(mark)
                     .bind(day)
@@ -659,25 +670,22 @@ macro_rules! impl_store {
                     .await?;
                 }
                 if let Some((client_id, at)) = outcome.opt_out {
-                    sqlx::query("UPDATE clients SET opted_out_at = $1 WHERE id = $2")
+                    sqlx::query($crate::store::queries::SET_OPTED_OUT)
                         .bind(at)
                         .bind(client_id)
                         .execute(&mut *tx)
                         .await?;
                 }
                 if let Some((client_id, subscription_id)) = outcome.renewal_request {
-                    sqlx::query(
-                        "INSERT INTO renewal_requests (client_id, subscription_id, status, created_at) \
-                         VALUES ($1, $2, 'open', $3)",
-                    )
-                    .bind(client_id)
-                    .bind(subscription_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    let _: i64 = sqlx::query_scalar($crate::store::queries::CREATE_RENEWAL_REQUEST)
+                        .bind(client_id)
+                        .bind(subscription_id)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
                 }
                 if let Some(request_id) = outcome.receipt_for_request {
-                    sqlx::query("UPDATE renewal_requests SET receipt_message_id = $1 WHERE id = $2")
+                    sqlx::query($crate::store::queries::ATTACH_RECEIPT)
                         .bind(outcome.message_id)
                         .bind(request_id)
                         .execute(&mut *tx)
@@ -1049,7 +1057,7 @@ macro_rules! impl_store {
 
             async fn mark_once(&self, mark: &str, day: chrono::NaiveDate, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<bool> {
                 let inserted = sqlx::query(
-                    "INSERT INTO daily_marks (mark, day, created_at) VALUES ($1, $2, $3) ON CONFLICT (mark, day) DO NOTHING",
+                    $crate::store::queries::MARK_ONCE,
                 )
                 .bind(mark)
                 .bind(day)
@@ -1064,8 +1072,7 @@ macro_rules! impl_store {
 
             async fn mark_inbound_processed(&self, id: i64, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<bool> {
                 let n = sqlx::query(
-                    "UPDATE messages SET status = 'processed', updated_at = $1 \
-                     WHERE id = $2 AND direction = 'in' AND status = 'received'",
+                    $crate::store::queries::MARK_PROCESSED,
                 )
                 .bind(now)
                 .bind(id)
@@ -1084,8 +1091,7 @@ macro_rules! impl_store {
 
             async fn save_conversation(&self, phone: &str, state: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO conversations (phone, state, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (phone) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                    $crate::store::queries::SAVE_CONVERSATION,
                 )
                 .bind(phone)
                 .bind(state)
@@ -1107,8 +1113,7 @@ macro_rules! impl_store {
 
             async fn create_renewal_request(&self, client_id: i64, subscription_id: Option<i64>, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<i64> {
                 Ok(sqlx::query_scalar(
-                    "INSERT INTO renewal_requests (client_id, subscription_id, status, created_at) \
-                     VALUES ($1, $2, 'open', $3) RETURNING id",
+                    $crate::store::queries::CREATE_RENEWAL_REQUEST,
                 )
                 .bind(client_id)
                 .bind(subscription_id)
@@ -1118,7 +1123,7 @@ macro_rules! impl_store {
             }
 
             async fn attach_receipt(&self, request_id: i64, message_id: i64) -> $crate::store::StoreResult<()> {
-                sqlx::query("UPDATE renewal_requests SET receipt_message_id = $1 WHERE id = $2")
+                sqlx::query($crate::store::queries::ATTACH_RECEIPT)
                     .bind(message_id)
                     .bind(request_id)
                     .execute(&self.pool)
