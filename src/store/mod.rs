@@ -285,7 +285,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         jobs: &SendJobs,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Vec<i64>>>;
-    /// Whether `mark` was taken for `day` (see `mark_once`).
+    /// Whether `mark` was taken for `day` (by `apply_inbound`'s `daily_mark`).
     async fn daily_mark_taken(&self, mark: &str, day: NaiveDate) -> StoreResult<bool>;
     /// Inbound messages still `received` since before `before`: their job
     /// was lost (it gave up during an outage); the sweeper queues them again.
@@ -393,8 +393,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         value: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
-    /// Records `mark` for `day`; false if it was already there.
-    async fn mark_once(&self, mark: &str, day: NaiveDate, now: DateTime<Utc>) -> StoreResult<bool>;
 
     // --- conversation and staff
     /// Marks an inbound message handled; false if it was not `received`.
@@ -417,7 +415,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         subscription_id: Option<i64>,
         now: DateTime<Utc>,
     ) -> StoreResult<i64>;
-    async fn attach_receipt(&self, request_id: i64, message_id: i64) -> StoreResult<()>;
     /// Open requests, oldest first, with client and service.
     async fn open_requests(&self) -> StoreResult<Vec<PendingRequestView>>;
     /// In one transaction: moves the end date (only if it is still

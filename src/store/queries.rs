@@ -27,8 +27,8 @@ macro_rules! insert_outbox {
     };
 }
 
-// Statements written both alone and inside `apply_inbound`'s transaction:
-// one text each, so the two can never drift apart.
+// Statements of `apply_inbound`'s transaction, most of them also run alone
+// by a method of their own: one text each, so the two never drift apart.
 pub(crate) const MARK_PROCESSED: &str = "UPDATE messages SET status = 'processed', updated_at = $1 \
      WHERE id = $2 AND direction = 'in' AND status = 'received'";
 pub(crate) const SAVE_CONVERSATION: &str = "INSERT INTO conversations (phone, state, updated_at) VALUES ($1, $2, $3) \
@@ -1055,19 +1055,6 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn mark_once(&self, mark: &str, day: chrono::NaiveDate, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<bool> {
-                let inserted = sqlx::query(
-                    $crate::store::queries::MARK_ONCE,
-                )
-                .bind(mark)
-                .bind(day)
-                .bind(now)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-                Ok(inserted == 1)
-            }
-
             // --- conversation and staff
 
             async fn mark_inbound_processed(&self, id: i64, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<bool> {
@@ -1120,15 +1107,6 @@ macro_rules! impl_store {
                 .bind(now)
                 .fetch_one(&self.pool)
                 .await?)
-            }
-
-            async fn attach_receipt(&self, request_id: i64, message_id: i64) -> $crate::store::StoreResult<()> {
-                sqlx::query($crate::store::queries::ATTACH_RECEIPT)
-                    .bind(message_id)
-                    .bind(request_id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
             }
 
             async fn open_requests(&self) -> $crate::store::StoreResult<Vec<$crate::store::PendingRequestView>> {

@@ -480,11 +480,26 @@ async fn settings_and_daily_marks(backend: Backend) {
     );
     s.set_setting(SETTING_PAUSED, None, now()).await.unwrap();
     assert!(!is_paused(s.as_ref()).await.unwrap());
+    // A daily mark is taken once per day by the message that handles it; a
+    // second message taking it the same day changes nothing and fails not.
     let day = date(2026, 11, 25);
-    assert!(s.mark_once("unknown:+593", day, now()).await.unwrap());
-    assert!(!s.mark_once("unknown:+593", day, now()).await.unwrap());
+    assert!(!s.daily_mark_taken("unknown:+593", day).await.unwrap());
+    for wa in ["3EBMARK1", "3EBMARK2"] {
+        let inbound = received(s.as_ref(), wa).await;
+        let outcome = InboundOutcome {
+            message_id: inbound,
+            daily_mark: Some(("unknown:+593".into(), day)),
+            ..InboundOutcome::default()
+        };
+        let queued = s
+            .apply_inbound(&outcome, &avisa::jobs::queue::SEND_JOBS, now())
+            .await
+            .unwrap();
+        assert_eq!(queued, Some(Vec::new()));
+        assert!(s.daily_mark_taken("unknown:+593", day).await.unwrap());
+    }
     assert!(
-        s.mark_once("unknown:+593", day.succ_opt().unwrap(), now())
+        !s.daily_mark_taken("unknown:+593", day.succ_opt().unwrap())
             .await
             .unwrap()
     );
@@ -585,7 +600,14 @@ async fn renewal_requests_and_renewals(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    s.attach_receipt(req, inbound).await.unwrap();
+    let receipt = InboundOutcome {
+        message_id: inbound,
+        receipt_for_request: Some(req),
+        ..InboundOutcome::default()
+    };
+    s.apply_inbound(&receipt, &avisa::jobs::queue::SEND_JOBS, now())
+        .await
+        .unwrap();
     let pending = s.open_requests().await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].service.as_deref(), Some("Netflix"));
@@ -683,3 +705,21 @@ async fn renewal_requests_and_renewals(backend: Backend) {
     db.cleanup().await;
 }
 both_backends!(renewals, super::renewal_requests_and_renewals);
+
+/// A `received` inbound message from an unknown number, for the marks.
+async fn received(s: &dyn Store, wa_id: &str) -> i64 {
+    s.insert_inbound(
+        &NewInbound {
+            phone: "+593990009999".into(),
+            client_id: None,
+            kind: MessageKind::Reply,
+            body: "hola".into(),
+            media_kind: None,
+            wa_message_id: Some(wa_id.into()),
+        },
+        now(),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+}
