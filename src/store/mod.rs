@@ -1,6 +1,7 @@
 //! Persistence. One `Store` trait; `sqlite.rs` and `postgres.rs` implement it
 //! with the same SQL (see `queries.rs`), each with its own migrations.
 
+pub mod backend;
 pub mod backup;
 mod clients_model;
 pub(crate) mod import;
@@ -9,6 +10,7 @@ mod model_admin;
 mod ops;
 pub mod postgres;
 mod queries;
+mod settings;
 pub mod sqlite;
 mod text_enum;
 
@@ -23,6 +25,12 @@ pub use import::{Committed, ImportSession};
 pub use model::*;
 pub use model_admin::*;
 pub use ops::*;
+pub use settings::SettingsStore;
+
+/// The area traits, for callers of `Store` methods declared by an area.
+pub mod prelude {
+    pub use super::{SettingsStore, Store};
+}
 
 use crate::config::DatabaseUrl;
 use crate::domain::Money;
@@ -126,7 +134,7 @@ pub const SETTING_SESSION_DOWN_SINCE: &str = "session_disconnected_since";
 pub const SETTING_SESSION_CONNECTED_AT: &str = "session_connected_at";
 
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: SettingsStore + Send + Sync + std::fmt::Debug {
     fn backend_name(&self) -> &'static str;
     fn pool(&self) -> Pool;
     /// The store's own background tasks (SQLite's checkpoints), for
@@ -386,14 +394,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn preview_subscriptions(&self, rows: &[NewSubscription]) -> StoreResult<UpsertSummary>;
 
     // --- settings and once-a-day marks
-    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
-    async fn set_setting(
-        &self,
-        key: &str,
-        value: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()>;
-
     // --- conversation and staff
     /// Marks an inbound message handled; false if it was not `received`.
     async fn mark_inbound_processed(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
@@ -491,12 +491,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn count_audit(&self) -> StoreResult<i64>;
     /// The stored value of `key`, writing `value` first if there is none
     /// (two processes starting together agree on one value).
-    async fn setting_or_insert(
-        &self,
-        key: &str,
-        value: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<String>;
     async fn count_active_subscriptions(&self) -> StoreResult<i64>;
     /// Active subscriptions ending on each day of `from..=to` (days with none left out).
     async fn expirations_by_day(

@@ -137,6 +137,31 @@ impl PostgresStore {
 
 impl_store!(PostgresStore, sqlx::Postgres, "postgres");
 
+impl super::backend::SqlStore for PostgresStore {
+    fn pool_ref(&self) -> super::backend::PoolRef<'_> {
+        super::backend::PoolRef::Postgres(&self.pool)
+    }
+}
+
+#[async_trait::async_trait]
+impl super::backend::Backend for sqlx::Postgres {
+    const NAME: &'static str = "postgres";
+
+    async fn begin_write(
+        pool: &sqlx::Pool<Self>,
+    ) -> Result<sqlx::Transaction<'static, Self>, sqlx::Error> {
+        pool.begin().await
+    }
+
+    async fn push_jobs(
+        tx: &mut sqlx::Transaction<'static, Self>,
+        queue: &str,
+        tasks: Vec<EncodedTask>,
+    ) -> StoreResult<()> {
+        PostgresStore::push_jobs(tx, queue, tasks).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1028,33 +1028,6 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn setting(&self, key: &str) -> $crate::store::StoreResult<Option<String>> {
-                Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-                    .bind(key)
-                    .fetch_optional(&self.pool)
-                    .await?)
-            }
-
-            async fn set_setting(&self, key: &str, value: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
-                match value {
-                    Some(value) => {
-                        sqlx::query(
-                            "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
-                             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                        )
-                        .bind(key)
-                        .bind(value)
-                        .bind(now)
-                        .execute(&self.pool)
-                        .await?;
-                    }
-                    None => {
-                        sqlx::query("DELETE FROM settings WHERE key = $1").bind(key).execute(&self.pool).await?;
-                    }
-                }
-                Ok(())
-            }
-
             // --- conversation and staff
 
             async fn mark_inbound_processed(&self, id: i64, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<bool> {
@@ -1467,21 +1440,6 @@ macro_rules! impl_store {
 
             async fn count_audit(&self) -> $crate::store::StoreResult<i64> {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&self.pool).await?)
-            }
-
-            async fn setting_or_insert(&self, key: &str, value: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<String> {
-                sqlx::query(
-                    "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
-                )
-                .bind(key)
-                .bind(value)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-                Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-                    .bind(key)
-                    .fetch_one(&self.pool)
-                    .await?)
             }
 
             async fn count_active_subscriptions(&self) -> $crate::store::StoreResult<i64> {

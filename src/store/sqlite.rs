@@ -293,6 +293,31 @@ async fn checkpoint_in_background(
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
+
+impl super::backend::SqlStore for SqliteStore {
+    fn pool_ref(&self) -> super::backend::PoolRef<'_> {
+        super::backend::PoolRef::Sqlite(&self.pool)
+    }
+}
+
+#[async_trait::async_trait]
+impl super::backend::Backend for sqlx::Sqlite {
+    const NAME: &'static str = "sqlite";
+
+    async fn begin_write(
+        pool: &sqlx::Pool<Self>,
+    ) -> Result<sqlx::Transaction<'static, Self>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    async fn push_jobs(
+        tx: &mut sqlx::Transaction<'static, Self>,
+        queue: &str,
+        tasks: Vec<EncodedTask>,
+    ) -> StoreResult<()> {
+        SqliteStore::push_jobs(tx, queue, tasks).await
+    }
+}
 // The import's staging tables go to a temporary file (not memory: a million
 // rows would be a hundred MB of it). Page caches of 8 MB while staging and
 // matching (SQLite's sorts take as much memory as the main cache), 48 MB
