@@ -205,7 +205,7 @@ async fn retry_resends_once(backend: Backend) {
     assert!(location(&second).contains("notice=ops_notice_not_retried"));
 
     let sent = wait_sent(&app, 1).await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    app.settle().await;
     assert_eq!(app.sent().await.len(), 1, "one request for two clicks");
     assert_eq!(sent[0]["text"], "reintento");
     let row = store.message(id).await.unwrap().unwrap();
@@ -286,7 +286,7 @@ async fn run_today_plans_and_sends(backend: Backend) {
     assert_eq!(to, ["+593991111111", "+593992222222"]);
     // Running again sends nothing twice.
     client.post_form("/admin/operations/run", &[]).await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    app.settle().await;
     assert_eq!(app.sent().await.len(), 2);
     app.cleanup().await;
 }
@@ -305,7 +305,7 @@ async fn run_today_while_paused_waits(backend: Backend) {
         "{}",
         location(&response)
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.settle().await;
     assert!(
         app.sent().await.is_empty(),
         "paused: planned, held in the queue"

@@ -81,14 +81,14 @@ impl Story {
             .collect()
     }
 
-    /// Waits until the fake server has received `total` messages, then a
-    /// little longer so that an unexpected extra one would be seen too.
+    /// Waits until the fake server has received `total` messages, then until
+    /// nothing is left to run, so that an unexpected extra one is seen too.
     async fn until_sent(&self, total: usize) -> Vec<(String, String)> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.sent().await.len() < total && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(Duration::from_millis(600)).await;
+        self.app.settle().await;
         let sent = self.sent().await;
         assert_eq!(sent.len(), total, "{sent:#?}");
         sent

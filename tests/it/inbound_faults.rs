@@ -149,7 +149,7 @@ async fn each_reply_and_notice_once_whatever_step_fails(backend: Backend) {
             (sent_to(&app, CUSTOMER).await, sent_to(&app, STAFF).await);
         say(&app, &format!("3EBFAULT{n:04}"), "hola").await;
         // The handling job fails (and gives up): nothing is left behind.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        app.settle().await;
         let inbound = app
             .services
             .store
@@ -186,7 +186,7 @@ async fn each_reply_and_notice_once_whatever_step_fails(backend: Backend) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(done, "{step}: handled once the fault cleared");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        app.settle().await;
         assert_eq!(
             sent_to(&app, CUSTOMER).await,
             customer_before + 1,
@@ -266,7 +266,7 @@ async fn a_failed_staff_command_is_reported_and_not_run_twice(backend: Backend) 
         .unwrap()
         .id;
     app.services.queue.push_inbound(&[id]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    app.settle().await;
     assert_eq!(sent_to(&app, STAFF).await, 1, "not run again");
     assert_eq!(sent_to(&app, "593997777777").await, 0, "no confirmation");
     app.cleanup().await;

@@ -327,7 +327,7 @@ async fn hanging_server_times_out_as_unknown_and_is_not_resent(backend: Backend)
         .await
         .unwrap();
     assert!(again.plan.message_ids.is_empty(), "{:?}", again.plan);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.settle().await;
     assert_eq!(app.sent().await.len(), 1);
     // Staff may send it again by hand after checking with the customer.
     assert!(
@@ -426,7 +426,7 @@ async fn quiet_hours_hold_automatic_sends_only(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["date"], "2026-11-25");
     assert_eq!(body["planned"]["3"], 1);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.settle().await;
     assert!(
         app.sent().await.is_empty(),
         "automatic reminder waits for the window"
@@ -497,7 +497,7 @@ async fn cron_endpoint_contract(backend: Backend) {
     while app.sent().await.len() < 2 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.settle().await;
     assert_eq!(app.sent().await.len(), 2);
     let health = http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
@@ -613,7 +613,7 @@ async fn pause_holds_automatic_reminders_not_replies(backend: Backend) {
     })
     .await;
     assert!(ran, "the worker never finished the send jobs");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.settle().await;
     assert!(app.sent().await.is_empty(), "{:?}", app.sent().await);
     for id in &reminder_ids {
         let row = store.message(*id).await.unwrap().unwrap();

@@ -168,6 +168,45 @@ impl TestApp {
             .collect()
     }
 
+    /// Waits until there is nothing left to do now: no job due or running
+    /// in the job tables, no send in flight. A test that checks "nothing
+    /// more was sent" waits on this condition (with a deadline) instead of
+    /// sleeping and hoping the worker had its turn.
+    pub async fn settle(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let busy = self.busy_jobs().await;
+            if busy == 0 && self.services.queue.sending_now().is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still {busy} job(s) due or running after 30 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Jobs due now or running, in every queue.
+    async fn busy_jobs(&self) -> i64 {
+        match self.services.store.pool() {
+            avisa::store::Pool::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM Jobs WHERE status IN ('Pending', 'Queued', 'Running') \
+                 AND run_at <= strftime('%s', 'now')",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("count jobs"),
+            avisa::store::Pool::Postgres(pool) => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM apalis.jobs WHERE status IN ('Pending', 'Queued', 'Running') \
+                 AND run_at <= now()",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("count jobs"),
+        }
+    }
+
     pub async fn cleanup(self) {
         // Close the app's own pool before the runtime goes: an open SQLite
         // pool's maintenance task was seen spinning after its file was
