@@ -210,13 +210,14 @@ pub(crate) mod sql {
         "UPDATE import_clients SET client_id = c.id, changed = \
          (import_clients.names_vary OR import_clients.name <> c.name \
           OR (import_clients.email IS NOT NULL \
-              AND (import_clients.emails_vary OR c.email IS NULL OR import_clients.email <> c.email))) \
+              AND (import_clients.emails_vary OR c.email IS NULL \
+                   OR import_clients.email <> c.email))) \
          FROM clients c WHERE c.phone = import_clients.phone",
     ];
 
     /// After [`MATCH`] (whose ids it joins on).
-    pub const MATCH_SUBSCRIPTIONS: &str = "UPDATE import_rows SET subscription_id = s.id, changed = \
-         (s.end_date <> import_rows.end_date OR s.price_cents <> import_rows.price_cents \
+    pub const MATCH_SUBSCRIPTIONS: &str = "UPDATE import_rows SET subscription_id = s.id, \
+         changed = (s.end_date <> import_rows.end_date OR s.price_cents <> import_rows.price_cents \
           OR s.status <> 'active') \
          FROM import_clients ic, import_services sv, subscriptions s \
          WHERE ic.phone = import_rows.phone AND sv.name = import_rows.service \
@@ -266,14 +267,16 @@ pub(crate) mod sql {
              name_folded = excluded.name_folded, \
              email = COALESCE(excluded.email, clients.email), updated_at = excluded.updated_at",
         "INSERT INTO subscriptions \
-             (client_id, service_id, end_date, price_cents, currency, status, created_at, updated_at) \
+             (client_id, service_id, end_date, price_cents, currency, status, created_at, \
+              updated_at) \
          SELECT c.id, sv.service_id, r.end_date, r.price_cents, 'USD', 'active', $1, $1 \
          FROM import_rows r JOIN clients c ON c.phone = r.phone \
          JOIN import_services sv ON sv.name = r.service \
          WHERE r.subscription_id IS NULL OR r.changed \
          ORDER BY r.row_number \
          ON CONFLICT (client_id, service_id) DO UPDATE SET end_date = excluded.end_date, \
-             price_cents = excluded.price_cents, status = 'active', updated_at = excluded.updated_at",
+             price_cents = excluded.price_cents, status = 'active', \
+             updated_at = excluded.updated_at",
     ];
 
     /// [`WRITE`] with the new clients' ids given (SQLite, after
@@ -293,7 +296,8 @@ pub(crate) mod sql {
              name_folded = excluded.name_folded, \
              email = COALESCE(excluded.email, clients.email), updated_at = excluded.updated_at",
         "INSERT INTO subscriptions \
-             (created_at, updated_at, client_id, service_id, end_date, price_cents, currency, status) \
+             (created_at, updated_at, client_id, service_id, end_date, price_cents, currency, \
+              status) \
          SELECT $1, $1, COALESCE(ic.client_id, $2 + ic.new_number), sv.service_id, \
              r.end_date, r.price_cents, 'USD', 'active' \
          FROM import_rows r JOIN import_clients ic ON ic.first_row = r.client_row \
@@ -301,7 +305,8 @@ pub(crate) mod sql {
          WHERE r.subscription_id IS NULL OR r.changed \
          ORDER BY r.row_number \
          ON CONFLICT (client_id, service_id) DO UPDATE SET end_date = excluded.end_date, \
-             price_cents = excluded.price_cents, status = 'active', updated_at = excluded.updated_at",
+             price_cents = excluded.price_cents, status = 'active', \
+             updated_at = excluded.updated_at",
     ];
 }
 

@@ -61,8 +61,6 @@ pub mod prelude {
     };
 }
 
-use crate::config::DatabaseUrl;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// In the database's own words (see [`describe_sqlx`]). Not a
@@ -195,12 +193,20 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
 }
 
-/// Opens the database named by `url`, creating a SQLite file if needed, and
+/// Where the database is: a SQLite file or a PostgreSQL server's URL
+/// (`config::DatabaseUrl` converts into it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location<'a> {
+    Sqlite(&'a std::path::Path),
+    Postgres(&'a str),
+}
+
+/// Opens the database at `location`, creating a SQLite file if needed, and
 /// runs migrations.
-pub async fn connect(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
-    let store: Arc<dyn Store> = match url {
-        DatabaseUrl::Sqlite { path } => Arc::new(sqlite::SqliteStore::open(path).await?),
-        DatabaseUrl::Postgres { url } => Arc::new(postgres::PostgresStore::open(url).await?),
+pub async fn connect<'a>(location: impl Into<Location<'a>>) -> StoreResult<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = match location.into() {
+        Location::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path).await?),
+        Location::Postgres(url) => Arc::new(postgres::PostgresStore::open(url).await?),
     };
     store.migrate().await?;
     Ok(store)

@@ -32,7 +32,8 @@ async fn open_error(options: &PgConnectOptions, error: sqlx::Error) -> String {
                 Ok(Ok(connection)) => {
                     let _ = connection.close().await;
                     format!(
-                        "no connection within {} s (the server is slow or refusing new connections)",
+                        "no connection within {} s \
+                         (the server is slow or refusing new connections)",
                         CONNECT_TIMEOUT.as_secs()
                     )
                 }
