@@ -6,17 +6,27 @@
 
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
 use crate::domain::Clock;
 use crate::jobs::ingest;
 use crate::jobs::{JobQueue, Pacer};
-use crate::store::Store;
+use crate::store::{Location, Store};
 use crate::templates::Templates;
 use crate::whatsapp::Provider;
 
 /// The error jobs, chat and handlers share (defined beside the queue, the
 /// lowest layer that returns it).
 pub use crate::jobs::error::JobError;
+
+/// The configured database, as the store opens it.
+impl<'a> From<&'a DatabaseUrl> for Location<'a> {
+    fn from(url: &'a DatabaseUrl) -> Location<'a> {
+        match url {
+            DatabaseUrl::Sqlite { path } => Location::Sqlite(path),
+            DatabaseUrl::Postgres { url } => Location::Postgres(url),
+        }
+    }
+}
 
 /// Everything a job needs, shared by the worker, the web handlers and the CLI.
 #[derive(Debug, Clone)]

@@ -14,6 +14,8 @@ use tokio::sync::Notify;
 use super::error::JobError;
 use crate::store::{EncodedTask, InboundJobs, Pool, SendJobs};
 
+pub mod tables;
+
 /// Send outbox message `message_id` if it is still queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendMessage {

@@ -28,7 +28,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{NewSubscription, StoreResult, UpsertSummary};
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, Connection};
+
+use super::backend::{Backend, power_of_two_chunks_of, query_builder_for};
+use super::{NewSubscription, StoreResult, UpsertSummary, fold};
 
 /// An import in progress. Dropping it writes nothing.
 #[async_trait]
@@ -51,16 +55,75 @@ pub struct Committed {
     pub write_time: Duration,
 }
 
+/// How an import runs on one backend ([`Backend::IMPORT`]): the statements
+/// are [`sql`]'s, these are the differences.
+///
+/// [`Backend::IMPORT`]: super::backend::Backend::IMPORT
+#[derive(Debug)]
+pub struct ImportPlan {
+    /// The staging tables' row-order key (SQLite's `INTEGER PRIMARY KEY` is
+    /// the table's own row order).
+    pub key: &'static str,
+    /// Run first on the connection.
+    pub setup: &'static [&'static str],
+    /// Run after the clients are matched (PostgreSQL plans temporary
+    /// tables blind without `ANALYZE`).
+    pub after_match: &'static [&'static str],
+    /// Run before the write transaction.
+    pub before_write: &'static [&'static str],
+    /// The write transaction's first statement.
+    pub begin: &'static str,
+    /// The write transaction's statements (`$1` now, `$2` the largest
+    /// client id).
+    pub write: &'static [&'static str],
+}
+
+/// The connection an import's staging tables live on.
+pub(crate) enum Staging {
+    Sqlite(PoolConnection<sqlx::Sqlite>),
+    Postgres(PoolConnection<sqlx::Postgres>),
+}
+
+impl From<PoolConnection<sqlx::Sqlite>> for Staging {
+    fn from(connection: PoolConnection<sqlx::Sqlite>) -> Staging {
+        Staging::Sqlite(connection)
+    }
+}
+
+impl From<PoolConnection<sqlx::Postgres>> for Staging {
+    fn from(connection: PoolConnection<sqlx::Postgres>) -> Staging {
+        Staging::Postgres(connection)
+    }
+}
+
+/// Runs `$body` with `$connection` bound to the staging connection
+/// (`&mut PoolConnection<Sqlite>` or `<Postgres>`) and `$plan` to its
+/// backend's [`ImportPlan`], like `on_pool!` for a store.
+macro_rules! on_staging {
+    ($staging:expr, |$connection:ident, $plan:ident| $body:expr) => {
+        match $staging {
+            Staging::Sqlite($connection) => {
+                let $plan = &<sqlx::Sqlite as Backend>::IMPORT;
+                $body
+            }
+            Staging::Postgres($connection) => {
+                let $plan = &<sqlx::Postgres as Backend>::IMPORT;
+                $body
+            }
+        }
+    };
+}
+
 /// One connection's staged import (its temporary tables live and die with
 /// the connection, which is closed afterwards rather than pooled again).
-pub(crate) struct Staged<DB: sqlx::Database> {
-    pub(crate) connection: sqlx::pool::PoolConnection<DB>,
+pub(crate) struct Staged {
+    staging: Staging,
     /// Rows staged so far; the next row's order is this + 1.
-    pub(crate) rows: i64,
+    rows: i64,
     /// Each service name as written → its first row.
-    pub(crate) services: HashMap<String, i64>,
+    services: HashMap<String, i64>,
     /// The counts, once matched against the database, until more rows come.
-    pub(crate) summary: Option<UpsertSummary>,
+    summary: Option<UpsertSummary>,
 }
 
 /// Rows per staging INSERT: a chunk's bound values stay far below both
@@ -116,22 +179,23 @@ pub(crate) fn fold_clients(rows: &[NewSubscription], first_row: i64) -> Vec<Clie
     folds
 }
 
-/// The statements, the same on both backends (only the staging tables'
-/// key type and how the write transaction begins differ: see
-/// `impl_import!`).
+/// The statements, the same on both backends (the differences are each
+/// backend's [`ImportPlan`]).
 pub(crate) mod sql {
     /// The clients, one row per phone, from the batches' folds: the first
     /// row, the last name, the last email given, and whether names (or
     /// given emails) disagreed within a batch or between batches.
     pub const CLIENTS: &str = "INSERT INTO import_clients \
-         (first_row, phone, name, email, names_vary, emails_vary) \
-         SELECT MIN(first_row), phone, MAX(last_name), MAX(last_email), \
+         (first_row, phone, name, name_folded, email, names_vary, emails_vary) \
+         SELECT MIN(first_row), phone, MAX(last_name), MAX(last_name_folded), MAX(last_email), \
              (MAX(CASE WHEN names_vary THEN 1 ELSE 0 END) = 1 OR MIN(name) <> MAX(name)), \
              (MAX(CASE WHEN emails_vary THEN 1 ELSE 0 END) = 1 \
               OR COALESCE(MIN(email) <> MAX(email), FALSE)) \
          FROM (SELECT f.first_row, f.phone, f.name, f.email, f.names_vary, f.emails_vary, \
                    FIRST_VALUE(f.name) OVER (PARTITION BY f.phone ORDER BY f.first_row DESC) \
                        AS last_name, \
+                   FIRST_VALUE(f.name_folded) OVER (PARTITION BY f.phone \
+                       ORDER BY f.first_row DESC) AS last_name_folded, \
                    FIRST_VALUE(f.email) OVER (PARTITION BY f.phone \
                        ORDER BY f.email IS NULL, f.first_row DESC) AS last_email \
                FROM import_folds f) folds \
@@ -146,13 +210,14 @@ pub(crate) mod sql {
         "UPDATE import_clients SET client_id = c.id, changed = \
          (import_clients.names_vary OR import_clients.name <> c.name \
           OR (import_clients.email IS NOT NULL \
-              AND (import_clients.emails_vary OR c.email IS NULL OR import_clients.email <> c.email))) \
+              AND (import_clients.emails_vary OR c.email IS NULL \
+                   OR import_clients.email <> c.email))) \
          FROM clients c WHERE c.phone = import_clients.phone",
     ];
 
     /// After [`MATCH`] (whose ids it joins on).
-    pub const MATCH_SUBSCRIPTIONS: &str = "UPDATE import_rows SET subscription_id = s.id, changed = \
-         (s.end_date <> import_rows.end_date OR s.price_cents <> import_rows.price_cents \
+    pub const MATCH_SUBSCRIPTIONS: &str = "UPDATE import_rows SET subscription_id = s.id, \
+         changed = (s.end_date <> import_rows.end_date OR s.price_cents <> import_rows.price_cents \
           OR s.status <> 'active') \
          FROM import_clients ic, import_services sv, subscriptions s \
          WHERE ic.phone = import_rows.phone AND sv.name = import_rows.service \
@@ -194,21 +259,24 @@ pub(crate) mod sql {
         "UPDATE import_services SET service_id = \
          (SELECT s.id FROM services s WHERE lower(s.name) = lower(import_services.name)) \
          WHERE service_id IS NULL",
-        "INSERT INTO clients (name, phone, email, notes, created_at, updated_at) \
-         SELECT name, phone, email, '', $1, $1 FROM import_clients \
+        "INSERT INTO clients (name, name_folded, phone, email, notes, created_at, updated_at) \
+         SELECT name, name_folded, phone, email, '', $1, $1 FROM import_clients \
          WHERE client_id IS NULL OR changed \
          ORDER BY first_row \
          ON CONFLICT (phone) DO UPDATE SET name = excluded.name, \
+             name_folded = excluded.name_folded, \
              email = COALESCE(excluded.email, clients.email), updated_at = excluded.updated_at",
         "INSERT INTO subscriptions \
-             (client_id, service_id, end_date, price_cents, currency, status, created_at, updated_at) \
+             (client_id, service_id, end_date, price_cents, currency, status, created_at, \
+              updated_at) \
          SELECT c.id, sv.service_id, r.end_date, r.price_cents, 'USD', 'active', $1, $1 \
          FROM import_rows r JOIN clients c ON c.phone = r.phone \
          JOIN import_services sv ON sv.name = r.service \
          WHERE r.subscription_id IS NULL OR r.changed \
          ORDER BY r.row_number \
          ON CONFLICT (client_id, service_id) DO UPDATE SET end_date = excluded.end_date, \
-             price_cents = excluded.price_cents, status = 'active', updated_at = excluded.updated_at",
+             price_cents = excluded.price_cents, status = 'active', \
+             updated_at = excluded.updated_at",
     ];
 
     /// [`WRITE`] with the new clients' ids given (SQLite, after
@@ -218,16 +286,18 @@ pub(crate) mod sql {
     pub const WRITE_NUMBERED: [&str; 5] = [
         WRITE[0],
         WRITE[1],
-        "INSERT INTO clients (created_at, updated_at, id, name, phone, email, notes) \
-         SELECT $1, $1, $2 + new_number, name, phone, email, '' FROM import_clients \
+        "INSERT INTO clients (created_at, updated_at, id, name, name_folded, phone, email, notes) \
+         SELECT $1, $1, $2 + new_number, name, name_folded, phone, email, '' FROM import_clients \
          WHERE client_id IS NULL ORDER BY first_row",
-        "INSERT INTO clients (created_at, updated_at, id, name, phone, email, notes) \
-         SELECT $1, $1, client_id, name, phone, email, '' FROM import_clients \
+        "INSERT INTO clients (created_at, updated_at, id, name, name_folded, phone, email, notes) \
+         SELECT $1, $1, client_id, name, name_folded, phone, email, '' FROM import_clients \
          WHERE changed ORDER BY first_row \
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+             name_folded = excluded.name_folded, \
              email = COALESCE(excluded.email, clients.email), updated_at = excluded.updated_at",
         "INSERT INTO subscriptions \
-             (created_at, updated_at, client_id, service_id, end_date, price_cents, currency, status) \
+             (created_at, updated_at, client_id, service_id, end_date, price_cents, currency, \
+              status) \
          SELECT $1, $1, COALESCE(ic.client_id, $2 + ic.new_number), sv.service_id, \
              r.end_date, r.price_cents, 'USD', 'active' \
          FROM import_rows r JOIN import_clients ic ON ic.first_row = r.client_row \
@@ -235,214 +305,178 @@ pub(crate) mod sql {
          WHERE r.subscription_id IS NULL OR r.changed \
          ORDER BY r.row_number \
          ON CONFLICT (client_id, service_id) DO UPDATE SET end_date = excluded.end_date, \
-             price_cents = excluded.price_cents, status = 'active', updated_at = excluded.updated_at",
+             price_cents = excluded.price_cents, status = 'active', \
+             updated_at = excluded.updated_at",
     ];
 }
 
-/// The staging tables and the `ImportSession` of one backend. `$key` is the
-/// staging tables' row-order key (SQLite's `INTEGER PRIMARY KEY` is the
-/// table's own row order), `$begin` the write transaction's first
-/// statement, `setup` statements run first on the connection,
-/// `after_match` lists of statements after the clients are matched
-/// (PostgreSQL plans temporary tables blind without `ANALYZE`),
-/// `before_write` ones before the write transaction, `write` its
-/// statements.
-macro_rules! impl_import {
-    (
-        $store:ty,
-        $db:ty,
-        $key:literal,
-        $begin:literal,
-        setup: [$($setup:literal),* $(,)?],
-        after_match: [$($after_match:expr),* $(,)?],
-        before_write: [$($before_write:literal),* $(,)?],
-        write: $write:expr $(,)?
-    ) => {
-        impl $store {
-            async fn open_import(
-                &self,
-            ) -> $crate::store::StoreResult<Box<dyn $crate::store::ImportSession>> {
-                let mut connection = self.pool.acquire().await?;
-                // Its temporary tables and settings end with it.
-                connection.close_on_drop();
-                let statements = [
-                    $($setup,)*
-                    concat!(
-                        "CREATE TEMP TABLE import_rows (row_number ", $key, ", ",
-                        "phone TEXT NOT NULL, service TEXT NOT NULL, end_date DATE NOT NULL, ",
-                        "price_cents BIGINT NOT NULL, subscription_id BIGINT, client_row BIGINT, ",
-                        "changed BOOLEAN NOT NULL DEFAULT FALSE)"
-                    ),
-                    concat!(
-                        "CREATE TEMP TABLE import_folds (first_row ", $key, ", ",
-                        "phone TEXT NOT NULL, name TEXT NOT NULL, email TEXT, ",
-                        "names_vary BOOLEAN NOT NULL, emails_vary BOOLEAN NOT NULL)"
-                    ),
-                    concat!(
-                        "CREATE TEMP TABLE import_clients (first_row ", $key, ", ",
-                        "phone TEXT NOT NULL UNIQUE, name TEXT NOT NULL, email TEXT, ",
-                        "names_vary BOOLEAN NOT NULL, emails_vary BOOLEAN NOT NULL, ",
-                        "client_id BIGINT, changed BOOLEAN NOT NULL DEFAULT FALSE, new_number BIGINT)"
-                    ),
-                    concat!(
-                        "CREATE TEMP TABLE import_services (first_row ", $key, ", ",
-                        "name TEXT NOT NULL UNIQUE, service_id BIGINT)"
-                    ),
-                ];
-                for statement in statements {
-                    sqlx::query(statement).execute(&mut *connection).await?;
-                }
-                Ok(Box::new($crate::store::import::Staged::<$db> {
-                    connection,
-                    rows: 0,
-                    services: std::collections::HashMap::new(),
-                    summary: None,
-                }))
+/// The staging tables; `{key}` is the plan's row-order key.
+const CREATE_TABLES: [&str; 4] = [
+    "CREATE TEMP TABLE import_rows (row_number {key}, \
+     phone TEXT NOT NULL, service TEXT NOT NULL, end_date DATE NOT NULL, \
+     price_cents BIGINT NOT NULL, subscription_id BIGINT, client_row BIGINT, \
+     changed BOOLEAN NOT NULL DEFAULT FALSE)",
+    "CREATE TEMP TABLE import_folds (first_row {key}, \
+     phone TEXT NOT NULL, name TEXT NOT NULL, name_folded TEXT NOT NULL, email TEXT, \
+     names_vary BOOLEAN NOT NULL, emails_vary BOOLEAN NOT NULL)",
+    "CREATE TEMP TABLE import_clients (first_row {key}, \
+     phone TEXT NOT NULL UNIQUE, name TEXT NOT NULL, name_folded TEXT NOT NULL, email TEXT, \
+     names_vary BOOLEAN NOT NULL, emails_vary BOOLEAN NOT NULL, \
+     client_id BIGINT, changed BOOLEAN NOT NULL DEFAULT FALSE, new_number BIGINT)",
+    "CREATE TEMP TABLE import_services (first_row {key}, \
+     name TEXT NOT NULL UNIQUE, service_id BIGINT)",
+];
+const STAGE_SERVICES: &str = "INSERT INTO import_services (first_row, name) ";
+const STAGE_ROWS: &str =
+    "INSERT INTO import_rows (row_number, phone, service, end_date, price_cents) ";
+const STAGE_FOLDS: &str = "INSERT INTO import_folds \
+     (first_row, phone, name, name_folded, email, names_vary, emails_vary) ";
+const CLEAR_CLIENTS: &str = "DELETE FROM import_clients";
+
+impl Staged {
+    /// Creates the staging tables on `staging`, a connection of its own.
+    pub(crate) async fn open(mut staging: Staging) -> StoreResult<Box<dyn ImportSession>> {
+        on_staging!(&mut staging, |connection, plan| {
+            // Its temporary tables and settings end with it.
+            connection.close_on_drop();
+            let create = CREATE_TABLES.map(|sql| sql.replace("{key}", plan.key));
+            for statement in plan.setup.iter().map(|s| s.to_string()).chain(create) {
+                let statement = sqlx::query(AssertSqlSafe(statement));
+                statement.execute(&mut **connection).await?;
             }
+        });
+        Ok(Box::new(Staged {
+            staging,
+            rows: 0,
+            services: HashMap::new(),
+            summary: None,
+        }))
+    }
+
+    /// Matches the staged rows against the database (no write lock: only
+    /// the temporary tables change) and counts.
+    async fn matched(&mut self) -> StoreResult<UpsertSummary> {
+        if let Some(summary) = self.summary {
+            return Ok(summary);
         }
-
-        impl $crate::store::import::Staged<$db> {
-            /// Matches the staged rows against the database (no write lock:
-            /// only the temporary tables change) and counts.
-            async fn matched(&mut self) -> $crate::store::StoreResult<$crate::store::UpsertSummary> {
-                use $crate::store::import::sql;
-                if let Some(summary) = self.summary {
-                    return Ok(summary);
-                }
-                let services: Vec<(&String, &i64)> = self.services.iter().collect();
-                let mut services = services;
-                services.sort_by_key(|(_, first)| **first);
-                for chunk in $crate::store::queries::power_of_two_chunks_of(
-                    &services,
-                    $crate::store::import::STAGE_ROWS_PER_INSERT,
-                ) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO import_services (first_row, name) ",
-                    );
-                    insert.push_values(chunk, |mut row, (name, first)| {
-                        row.push_bind(**first).push_bind(name.as_str());
-                    });
-                    insert.push(" ON CONFLICT DO NOTHING");
-                    insert.build().execute(&mut *self.connection).await?;
-                }
-                let statements = ["DELETE FROM import_clients", sql::CLIENTS]
-                    .into_iter()
-                    .chain(sql::MATCH)
-                    .chain([$($after_match,)*].into_iter().flatten())
-                    .chain([sql::MATCH_SUBSCRIPTIONS]);
-                for statement in statements {
-                    sqlx::query(statement).execute(&mut *self.connection).await?;
-                }
-                let (created, updated, subs_created, subs_updated): (i64, i64, i64, i64) =
-                    sqlx::query_as(sql::COUNT).fetch_one(&mut *self.connection).await?;
-                let count = |n: i64| u64::try_from(n).unwrap_or_default();
-                let summary = $crate::store::UpsertSummary {
-                    clients_created: count(created),
-                    clients_updated: count(updated),
-                    subscriptions_created: count(subs_created),
-                    subscriptions_updated: count(subs_updated),
-                };
-                self.summary = Some(summary);
-                Ok(summary)
+        let mut services: Vec<(&String, &i64)> = self.services.iter().collect();
+        services.sort_by_key(|(_, first)| **first);
+        let counts: (i64, i64, i64, i64) = on_staging!(&mut self.staging, |connection, plan| {
+            for chunk in power_of_two_chunks_of(&services, STAGE_ROWS_PER_INSERT) {
+                let mut insert = query_builder_for(connection, STAGE_SERVICES);
+                insert.push_values(chunk, |mut row, (name, first)| {
+                    row.push_bind(**first).push_bind(name.as_str());
+                });
+                insert.push(" ON CONFLICT DO NOTHING");
+                insert.build().execute(&mut **connection).await?;
             }
-        }
-
-        #[async_trait::async_trait]
-        impl $crate::store::ImportSession for $crate::store::import::Staged<$db> {
-            async fn stage(
-                &mut self,
-                rows: &[$crate::store::NewSubscription],
-            ) -> $crate::store::StoreResult<()> {
-                use $crate::store::import::{STAGE_ROWS_PER_INSERT, fold_clients};
-                use $crate::store::queries::power_of_two_chunks_of;
-                if rows.is_empty() {
-                    return Ok(());
-                }
-                self.summary = None;
-                let first = self.rows + 1;
-                let numbered: Vec<(i64, &$crate::store::NewSubscription)> =
-                    (first..).zip(rows).collect();
-                for chunk in power_of_two_chunks_of(&numbered, STAGE_ROWS_PER_INSERT) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO import_rows (row_number, phone, service, end_date, price_cents) ",
-                    );
-                    insert.push_values(chunk, |mut values, (number, row)| {
-                        values
-                            .push_bind(*number)
-                            .push_bind(row.phone.as_str())
-                            .push_bind(row.service.as_str())
-                            .push_bind(row.end_date)
-                            .push_bind(row.price.cents());
-                    });
-                    insert.build().execute(&mut *self.connection).await?;
-                }
-                let folds = fold_clients(rows, first);
-                for chunk in power_of_two_chunks_of(&folds, STAGE_ROWS_PER_INSERT) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO import_folds \
-                         (first_row, phone, name, email, names_vary, emails_vary) ",
-                    );
-                    insert.push_values(chunk, |mut values, fold| {
-                        values
-                            .push_bind(fold.first_row)
-                            .push_bind(fold.phone)
-                            .push_bind(fold.name)
-                            .push_bind(fold.email)
-                            .push_bind(fold.names_vary)
-                            .push_bind(fold.emails_vary);
-                    });
-                    insert.build().execute(&mut *self.connection).await?;
-                }
-                for (number, row) in &numbered {
-                    if !self.services.contains_key(&row.service) {
-                        self.services.insert(row.service.clone(), *number);
-                    }
-                }
-                self.rows = first - 1 + rows.len() as i64;
-                Ok(())
+            let statements = [CLEAR_CLIENTS, sql::CLIENTS]
+                .into_iter()
+                .chain(sql::MATCH)
+                .chain(plan.after_match.iter().copied())
+                .chain([sql::MATCH_SUBSCRIPTIONS]);
+            for statement in statements {
+                sqlx::query(statement).execute(&mut **connection).await?;
             }
-
-            fn staged(&self) -> u64 {
-                u64::try_from(self.rows).unwrap_or_default()
-            }
-
-            async fn preview(&mut self) -> $crate::store::StoreResult<$crate::store::UpsertSummary> {
-                self.matched().await
-            }
-
-            async fn commit(
-                mut self: Box<Self>,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<$crate::store::Committed> {
-                use sqlx::Connection as _;
-                let summary = self.matched().await?;
-                let before_write: &[&str] = &[$($before_write,)*];
-                for statement in before_write.iter().copied() {
-                    sqlx::query(statement).execute(&mut *self.connection).await?;
-                }
-                let started = std::time::Instant::now();
-                let mut tx = self.connection.begin_with($begin).await?;
-                let last_client: i64 = sqlx::query_scalar($crate::store::import::sql::LAST_CLIENT)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                for statement in $write {
-                    let mut query = sqlx::query(statement);
-                    if statement.contains("$1") {
-                        query = query.bind(now);
-                    }
-                    if statement.contains("$2") {
-                        query = query.bind(last_client);
-                    }
-                    query.execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok($crate::store::Committed {
-                    summary,
-                    write_time: started.elapsed(),
-                })
-            }
-        }
-    };
+            sqlx::query_as(sql::COUNT)
+                .fetch_one(&mut **connection)
+                .await?
+        });
+        let (created, updated, subs_created, subs_updated) = counts;
+        let count = |n: i64| u64::try_from(n).unwrap_or_default();
+        let summary = UpsertSummary {
+            clients_created: count(created),
+            clients_updated: count(updated),
+            subscriptions_created: count(subs_created),
+            subscriptions_updated: count(subs_updated),
+        };
+        self.summary = Some(summary);
+        Ok(summary)
+    }
 }
 
-pub(crate) use impl_import;
+#[async_trait]
+impl ImportSession for Staged {
+    async fn stage(&mut self, rows: &[NewSubscription]) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.summary = None;
+        let first = self.rows + 1;
+        let numbered: Vec<(i64, &NewSubscription)> = (first..).zip(rows).collect();
+        let folds = fold_clients(rows, first);
+        on_staging!(&mut self.staging, |connection, _plan| {
+            for chunk in power_of_two_chunks_of(&numbered, STAGE_ROWS_PER_INSERT) {
+                let mut insert = query_builder_for(connection, STAGE_ROWS);
+                insert.push_values(chunk, |mut values, (number, row)| {
+                    values
+                        .push_bind(*number)
+                        .push_bind(row.phone.as_str())
+                        .push_bind(row.service.as_str())
+                        .push_bind(row.end_date)
+                        .push_bind(row.price.cents());
+                });
+                insert.build().execute(&mut **connection).await?;
+            }
+            for chunk in power_of_two_chunks_of(&folds, STAGE_ROWS_PER_INSERT) {
+                let mut insert = query_builder_for(connection, STAGE_FOLDS);
+                insert.push_values(chunk, |mut values, client| {
+                    values
+                        .push_bind(client.first_row)
+                        .push_bind(client.phone)
+                        .push_bind(client.name)
+                        .push_bind(fold(client.name))
+                        .push_bind(client.email)
+                        .push_bind(client.names_vary)
+                        .push_bind(client.emails_vary);
+                });
+                insert.build().execute(&mut **connection).await?;
+            }
+        });
+        for (number, row) in &numbered {
+            if !self.services.contains_key(&row.service) {
+                self.services.insert(row.service.clone(), *number);
+            }
+        }
+        self.rows = first - 1 + rows.len() as i64;
+        Ok(())
+    }
+
+    fn staged(&self) -> u64 {
+        u64::try_from(self.rows).unwrap_or_default()
+    }
+
+    async fn preview(&mut self) -> StoreResult<UpsertSummary> {
+        self.matched().await
+    }
+
+    async fn commit(mut self: Box<Self>, now: DateTime<Utc>) -> StoreResult<Committed> {
+        let summary = self.matched().await?;
+        let write_time = on_staging!(&mut self.staging, |connection, plan| {
+            for statement in plan.before_write.iter().copied() {
+                sqlx::query(statement).execute(&mut **connection).await?;
+            }
+            let started = std::time::Instant::now();
+            let mut tx = connection.begin_with(plan.begin).await?;
+            let last_client: i64 = sqlx::query_scalar(sql::LAST_CLIENT)
+                .fetch_one(&mut *tx)
+                .await?;
+            for statement in plan.write.iter().copied() {
+                let mut query = sqlx::query(statement);
+                if statement.contains("$1") {
+                    query = query.bind(now);
+                }
+                if statement.contains("$2") {
+                    query = query.bind(last_client);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            started.elapsed()
+        });
+        Ok(Committed {
+            summary,
+            write_time,
+        })
+    }
+}

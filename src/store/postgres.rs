@@ -5,12 +5,9 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use super::import::impl_import;
-use super::queries::{
-    client_search, folded_name, impl_store, insert_outbox, message_columns, service_row,
-    subscription_view,
-};
-use super::{EncodedTask, Pool, StoreError, StoreResult, describe_sqlx};
+use super::backend::{Backend, PoolRef, SqlStore};
+use super::import::{ImportPlan, sql};
+use super::{EncodedTask, Pool, Store, StoreError, StoreResult, describe_sqlx};
 
 pub const MIGRATIONS_TABLE: &str = "avisa_migrations";
 
@@ -35,7 +32,8 @@ async fn open_error(options: &PgConnectOptions, error: sqlx::Error) -> String {
                 Ok(Ok(connection)) => {
                     let _ = connection.close().await;
                     format!(
-                        "no connection within {} s (the server is slow or refusing new connections)",
+                        "no connection within {} s \
+                         (the server is slow or refusing new connections)",
                         CONNECT_TIMEOUT.as_secs()
                     )
                 }
@@ -102,50 +100,57 @@ impl PostgresStore {
     pub fn pg_pool(&self) -> &PgPool {
         &self.pool
     }
+}
 
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.pool.begin().await
+#[async_trait::async_trait]
+impl Store for PostgresStore {
+    fn backend_name(&self) -> &'static str {
+        <sqlx::Postgres as Backend>::NAME
     }
 
-    /// Writes apalis tasks inside our transaction, exactly as
-    /// `PostgresStorage`'s own push does inside its.
-    async fn push_jobs(
-        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-        queue: &str,
-        tasks: Vec<EncodedTask>,
-    ) -> StoreResult<()> {
-        apalis_postgres::queries::push_tasks(&mut **tx, queue, tasks)
-            .await
-            .map_err(|e| StoreError::Jobs(e.to_string()))
-    }
-
-    fn background_reports(&self) -> Vec<crate::health::TaskReport> {
-        Vec::new()
-    }
-
-    fn pool_handle(&self) -> Pool {
+    fn pool(&self) -> Pool {
         Pool::Postgres(self.pool.clone())
     }
 
-    async fn run_migrations(&self) -> StoreResult<()> {
+    fn background_tasks(&self) -> Vec<crate::health::TaskReport> {
+        Vec::new()
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
         let mut migrator = sqlx::migrate!("./migrations/postgres");
         migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
         migrator.run(&self.pool).await?;
+        super::clients::fill_folded_names(self).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 }
 
-impl_store!(PostgresStore, sqlx::Postgres, "postgres");
-
-impl super::backend::SqlStore for PostgresStore {
-    fn pool_ref(&self) -> super::backend::PoolRef<'_> {
-        super::backend::PoolRef::Postgres(&self.pool)
+impl SqlStore for PostgresStore {
+    fn pool_ref(&self) -> PoolRef<'_> {
+        PoolRef::Postgres(&self.pool)
     }
 }
 
 #[async_trait::async_trait]
-impl super::backend::Backend for sqlx::Postgres {
+impl Backend for sqlx::Postgres {
     const NAME: &'static str = "postgres";
+    const IMPORT: ImportPlan = ImportPlan {
+        key: "BIGINT PRIMARY KEY",
+        setup: &[],
+        after_match: &[
+            "ANALYZE import_rows",
+            "ANALYZE import_clients",
+            "ANALYZE import_services",
+        ],
+        before_write: &[],
+        begin: "BEGIN",
+        write: &sql::WRITE,
+    };
 
     async fn begin_write(
         pool: &sqlx::Pool<Self>,
@@ -158,7 +163,9 @@ impl super::backend::Backend for sqlx::Postgres {
         queue: &str,
         tasks: Vec<EncodedTask>,
     ) -> StoreResult<()> {
-        PostgresStore::push_jobs(tx, queue, tasks).await
+        crate::jobs::queue::tables::push_postgres(tx, queue, tasks)
+            .await
+            .map_err(|e| StoreError::Jobs(e.to_string()))
     }
 }
 
@@ -179,17 +186,3 @@ mod tests {
         assert!(connect_cause(&refused).starts_with("connection refused"));
     }
 }
-impl_import!(
-    PostgresStore,
-    sqlx::Postgres,
-    "BIGINT PRIMARY KEY",
-    "BEGIN",
-    setup: [],
-    after_match: [[
-        "ANALYZE import_rows",
-        "ANALYZE import_clients",
-        "ANALYZE import_services"
-    ]],
-    before_write: [],
-    write: super::import::sql::WRITE,
-);

@@ -4,17 +4,14 @@
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, SqlitePool};
 
-use super::import::impl_import;
-use super::queries::{
-    client_search, folded_name, impl_store, insert_outbox, message_columns, service_row,
-    subscription_view,
-};
-use super::{EncodedTask, Pool, StoreError, StoreResult};
+use super::backend::{Backend, PoolRef, SqlStore};
+use super::import::{ImportPlan, sql};
+use super::{EncodedTask, Pool, Store, StoreError, StoreResult};
 use crate::health::{Health, supervise};
 use tokio_util::sync::CancellationToken;
 
@@ -103,75 +100,6 @@ impl SqliteStore {
 
     pub fn sqlite_pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    /// Takes the write lock up front: a deferred transaction that reads and
-    /// then writes fails at once with SQLITE_BUSY when another connection
-    /// wrote in between, instead of waiting for the busy timeout.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
-    }
-
-    /// Writes apalis tasks inside our transaction: the same rows as
-    /// `apalis_sqlite::queries::push_tasks`, which runs one INSERT (one round
-    /// trip to SQLite's worker thread) per task; here many share a statement.
-    async fn push_jobs(
-        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-        queue: &str,
-        tasks: Vec<EncodedTask>,
-    ) -> StoreResult<()> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        for chunk in super::queries::power_of_two_chunks(&tasks) {
-            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata, idempotency_key) ",
-            );
-            insert.push_values(chunk, |mut row, task| {
-                let id = task
-                    .task_id()
-                    .map(|id| id.to_string())
-                    .unwrap_or_else(|| ulid::Ulid::generate().to_string());
-                // Defaults as apalis' own push: now, 25 attempts, priority 0.
-                let run_at = task.run_at().unwrap_or(now) as i64;
-                let max_attempts = task.max_attempts().unwrap_or(25) as i64;
-                let priority = task.priority().unwrap_or_default() as i64;
-                let metadata = serde_json::to_string(task.metadata()).unwrap_or_default();
-                row.push_bind(task.args.clone())
-                    .push_bind(id)
-                    .push_bind(queue.to_string())
-                    .push("'Pending'")
-                    .push("0")
-                    .push_bind(max_attempts)
-                    .push_bind(run_at)
-                    .push_bind(priority)
-                    .push_bind(metadata)
-                    .push_bind(task.idempotency_key().map(str::to_string));
-            });
-            insert.push(" ON CONFLICT (job_type, idempotency_key) DO NOTHING");
-            insert
-                .build()
-                .execute(&mut **tx)
-                .await
-                .map_err(|e| StoreError::Jobs(e.to_string()))?;
-        }
-        Ok(())
-    }
-
-    fn pool_handle(&self) -> Pool {
-        Pool::Sqlite(self.pool.clone())
-    }
-
-    fn background_reports(&self) -> Vec<crate::health::TaskReport> {
-        self.health.report()
-    }
-
-    async fn run_migrations(&self) -> StoreResult<()> {
-        let mut migrator = sqlx::migrate!("./migrations/sqlite");
-        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
-        migrator.run(&self.pool).await?;
-        Ok(())
     }
 }
 
@@ -292,18 +220,63 @@ async fn checkpoint_in_background(
     Ok(())
 }
 
-impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    fn backend_name(&self) -> &'static str {
+        <sqlx::Sqlite as Backend>::NAME
+    }
 
-impl super::backend::SqlStore for SqliteStore {
-    fn pool_ref(&self) -> super::backend::PoolRef<'_> {
-        super::backend::PoolRef::Sqlite(&self.pool)
+    fn pool(&self) -> Pool {
+        Pool::Sqlite(self.pool.clone())
+    }
+
+    fn background_tasks(&self) -> Vec<crate::health::TaskReport> {
+        self.health.report()
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut migrator = sqlx::migrate!("./migrations/sqlite");
+        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+        migrator.run(&self.pool).await?;
+        super::clients::fill_folded_names(self).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+impl SqlStore for SqliteStore {
+    fn pool_ref(&self) -> PoolRef<'_> {
+        PoolRef::Sqlite(&self.pool)
     }
 }
 
 #[async_trait::async_trait]
-impl super::backend::Backend for sqlx::Sqlite {
+impl Backend for sqlx::Sqlite {
     const NAME: &'static str = "sqlite";
+    // The import's staging tables go to a temporary file (not memory: a
+    // million rows would be a hundred MB of it). Page caches of 8 MB while
+    // staging and matching (SQLite's sorts take as much memory as the main
+    // cache), 48 MB for the write: it touches every page of the tables and
+    // indexes it grows, and each one read again from the file is time with
+    // the write lock held. New clients are numbered before the write.
+    const IMPORT: ImportPlan = ImportPlan {
+        key: "INTEGER PRIMARY KEY",
+        setup: &[
+            "PRAGMA temp_store = FILE",
+            "PRAGMA temp.cache_size = -8192",
+            "PRAGMA cache_size = -8192",
+        ],
+        after_match: &sql::NUMBER_NEW_CLIENTS,
+        before_write: &["PRAGMA cache_size = -49152"],
+        begin: "BEGIN IMMEDIATE",
+        write: &sql::WRITE_NUMBERED,
+    };
 
+    /// Takes the write lock up front (see [`Backend::begin_write`]).
     async fn begin_write(
         pool: &sqlx::Pool<Self>,
     ) -> Result<sqlx::Transaction<'static, Self>, sqlx::Error> {
@@ -315,33 +288,15 @@ impl super::backend::Backend for sqlx::Sqlite {
         queue: &str,
         tasks: Vec<EncodedTask>,
     ) -> StoreResult<()> {
-        SqliteStore::push_jobs(tx, queue, tasks).await
+        crate::jobs::queue::tables::push_sqlite(tx, queue, tasks)
+            .await
+            .map_err(|e| StoreError::Jobs(e.to_string()))
     }
 }
-// The import's staging tables go to a temporary file (not memory: a million
-// rows would be a hundred MB of it). Page caches of 8 MB while staging and
-// matching (SQLite's sorts take as much memory as the main cache), 48 MB
-// for the write: it touches every page of the tables and indexes it grows,
-// and each one read again from the file is time with the write lock held.
-impl_import!(
-    SqliteStore,
-    sqlx::Sqlite,
-    "INTEGER PRIMARY KEY",
-    "BEGIN IMMEDIATE",
-    setup: [
-        "PRAGMA temp_store = FILE",
-        "PRAGMA temp.cache_size = -8192",
-        "PRAGMA cache_size = -8192",
-    ],
-    after_match: [super::import::sql::NUMBER_NEW_CLIENTS],
-    before_write: ["PRAGMA cache_size = -49152"],
-    write: super::import::sql::WRITE_NUMBERED,
-);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
 
     #[test]
     fn busy_handler_retries_until_the_timeout() {
