@@ -8,6 +8,7 @@ pub(crate) mod import;
 mod model;
 mod model_admin;
 mod ops;
+mod phone_column;
 pub mod postgres;
 mod queries;
 mod settings;
@@ -170,7 +171,7 @@ pub trait Store: SettingsStore + Send + Sync + std::fmt::Debug {
     async fn set_subscription_status(
         &self,
         subscription_id: i64,
-        status: &str,
+        status: SubscriptionStatus,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
     async fn count_clients(&self) -> StoreResult<i64>;

@@ -235,7 +235,7 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn set_subscription_status(&self, subscription_id: i64, status: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
+            async fn set_subscription_status(&self, subscription_id: i64, status: $crate::store::SubscriptionStatus, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
                 sqlx::query("UPDATE subscriptions SET status = $1, updated_at = $2 WHERE id = $3")
                     .bind(status)
                     .bind(now)
