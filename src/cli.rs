@@ -364,7 +364,7 @@ async fn chat(services: &Services, from: &str, text: &str) -> anyhow::Result<()>
     let store = &services.store;
     let client = store.client_by_phone(phone.as_str()).await?;
     let inbound = NewInbound {
-        phone: phone.to_string(),
+        phone: phone.clone(),
         client_id: client.map(|c| c.id),
         kind: crate::chat::inbound_kind(&services.config, &phone, text),
         body: text.to_string(),

@@ -13,7 +13,7 @@ use crate::domain::{Phone, clock::local_today};
 use crate::services::{JobError, Services};
 use crate::store::{Direction, MessageKind, MessageStatus, NewOutbound};
 
-pub use render::Texts;
+pub use render::ReplyTexts;
 
 /// How an inbound message is logged and routed: a `/…` from a staff number is
 /// a staff command; everything else goes through the customer conversation.
@@ -36,13 +36,8 @@ pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), 
     if row.direction != Direction::In || row.status != MessageStatus::Received {
         return Ok(());
     }
-    let Ok(phone) = Phone::from_e164(row.phone.clone()) else {
-        tracing::warn!(message_id, phone = %row.phone, "inbound message with an invalid phone; ignored");
-        store
-            .mark_inbound_processed(message_id, services.clock.now())
-            .await?;
-        return Ok(());
-    };
+    // Decoded once from the row (and parsed once, from the webhook).
+    let phone = &row.phone;
     let config = &services.config;
     // Routed by the kind decided when it arrived (`inbound_kind`).
     if row.kind == MessageKind::Staff {
@@ -56,39 +51,39 @@ pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), 
         {
             return Ok(());
         }
-        if let Err(e) = staff::handle(services, &phone, &row.body).await {
+        if let Err(e) = staff::handle(services, phone, &row.body).await {
             tracing::error!(message_id, error = %e, "staff command failed");
             let answer = staff::failed(config.locale);
-            if let Err(e) = queue(services, &phone, None, MessageKind::Staff, answer).await {
+            if let Err(e) = queue(services, phone, None, MessageKind::Staff, answer).await {
                 tracing::error!(message_id, error = %e, "cannot tell staff that their command failed");
             }
         }
     } else {
         // One transaction: state, effects, replies, their jobs and the
         // processed mark commit together.
-        customer::handle(services, &services.flows, &phone, &row).await?;
+        customer::handle(services, &services.flows, phone, &row).await?;
     }
     Ok(())
 }
 
 /// Staff acting on a customer ends any handoff (DESIGN.md "Handoff").
-pub(crate) async fn end_handoff(services: &Services, phone: &str) -> Result<(), JobError> {
-    let Some(saved) = services.store.conversation(phone).await? else {
+pub(crate) async fn end_handoff(services: &Services, phone: &Phone) -> Result<(), JobError> {
+    let Some(saved) = services.store.conversation(phone.as_str()).await? else {
         return Ok(());
     };
     let in_handoff = matches!(
         serde_json::from_str::<ConversationState>(&saved.state),
         Ok(ConversationState::Handoff { .. })
     );
-    if in_handoff && let Ok(phone) = Phone::from_e164(phone.to_string()) {
-        save_state(services, &phone, &ConversationState::Idle).await?;
+    if in_handoff {
+        save_state(services, phone, &ConversationState::Idle).await?;
     }
     Ok(())
 }
 
-pub(crate) fn texts(services: &Services) -> Texts<'_> {
+pub(crate) fn texts(services: &Services) -> ReplyTexts<'_> {
     let config = &services.config;
-    Texts {
+    ReplyTexts {
         templates: &services.templates,
         locale: config.locale,
         business_name: &config.business_name,

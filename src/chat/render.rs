@@ -9,9 +9,9 @@ use crate::conversation::{InboundContent, MediaKind, Reply, StaffNotice, Subscri
 use crate::domain::{Locale, Money, days_left, days_phrase, long_date, short_date};
 use crate::templates::{TemplateError, Templates};
 
-/// What rendering needs besides the templates.
+/// What rendering replies and staff notices needs besides the templates.
 #[derive(Debug, Clone, Copy)]
-pub struct Texts<'a> {
+pub struct ReplyTexts<'a> {
     pub templates: &'a Templates,
     pub locale: Locale,
     pub business_name: &'a str,
@@ -65,7 +65,7 @@ impl LineCtx {
     }
 }
 
-impl Texts<'_> {
+impl ReplyTexts<'_> {
     fn lines(&self, items: &[SubscriptionLine]) -> Vec<LineCtx> {
         items
             .iter()

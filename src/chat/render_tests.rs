@@ -208,7 +208,7 @@ fn chat_templates_snapshots() {
         let code = locale.code();
         let templates = Templates::load(locale, None).unwrap();
         let flows = Flows::load(locale, None).unwrap();
-        let texts = Texts {
+        let texts = ReplyTexts {
             templates: &templates,
             locale,
             business_name: "Tienda Demo",

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use crate::conversation::ConversationState;
-use crate::domain::{Phone, add_months, long_date};
+use crate::domain::{add_months, long_date};
 use crate::services::{JobError, Services};
 use crate::store::{MessageKind, NewRenewal, RenewalRow, SubscriptionView};
 
@@ -16,9 +16,8 @@ pub struct Renewed {
     /// The audit row written (who, old and new end date, months, amount).
     pub renewal: RenewalRow,
     pub new_end_date: NaiveDate,
-    /// The confirmation queued to the customer; `None` when the stored
-    /// phone is not a valid E.164 number (nothing can be sent).
-    pub confirmation_id: Option<i64>,
+    /// The confirmation queued to the customer.
+    pub confirmation_id: i64,
 }
 
 /// Extends `sub` by `months` from its end date (or from today when it has
@@ -50,33 +49,30 @@ pub async fn renew(
         .store
         .renew_subscription(&request, services.clock.now())
         .await?;
-    let mut confirmation_id = None;
-    if let Ok(customer) = Phone::from_e164(sub.phone.clone()) {
-        let body = services.templates.render(
-            "renewal_confirmation.txt",
-            json!({
-                "client_name": sub.client_name,
-                "service": sub.service,
-                "months": months,
-                "long_date": long_date(new_end, locale),
-                "business_name": services.config.business_name,
-            }),
-        )?;
-        let id = super::queue(
-            services,
-            &customer,
-            Some(sub.client_id),
-            MessageKind::Reply,
-            body,
-        )
-        .await?;
-        confirmation_id = Some(id);
-        super::save_state(services, &customer, &ConversationState::Idle).await?;
-    }
+    let customer = &sub.phone;
+    let body = services.templates.render(
+        "renewal_confirmation.txt",
+        json!({
+            "client_name": sub.client_name,
+            "service": sub.service,
+            "months": months,
+            "long_date": long_date(new_end, locale),
+            "business_name": services.config.business_name,
+        }),
+    )?;
+    let id = super::queue(
+        services,
+        customer,
+        Some(sub.client_id),
+        MessageKind::Reply,
+        body,
+    )
+    .await?;
+    super::save_state(services, customer, &ConversationState::Idle).await?;
     tracing::info!(subscription = sub.id, months, by, "renewed");
     Ok(Renewed {
         renewal,
         new_end_date: new_end,
-        confirmation_id,
+        confirmation_id: id,
     })
 }

@@ -10,7 +10,9 @@ use crate::conversation::{StaffCommand, Target, help_text, normalize, parse_comm
 use crate::domain::{Locale, Money, Phone, long_date};
 use crate::i18n;
 use crate::services::{JobError, Services};
-use crate::store::{MessageKind, NewSubscription, SETTING_PAUSED, StoreError, SubscriptionView};
+use crate::store::{
+    MessageKind, NewSubscription, SETTING_PAUSED, StoreError, SubscriptionStatus, SubscriptionView,
+};
 
 /// The answer when a command failed midway (the database went away).
 pub(super) fn failed(locale: Locale) -> String {
@@ -199,7 +201,7 @@ async fn add(
     store
         .upsert_subscriptions(&[row], services.clock.now())
         .await?;
-    end_handoff(services, phone.as_str()).await?;
+    end_handoff(services, &phone).await?;
     let date = long_date(end_date, locale);
     Ok(i18n::format(
         locale,
@@ -241,9 +243,13 @@ async fn cancel(
         )),
         [only] => {
             store
-                .set_subscription_status(only.id, "cancelled", services.clock.now())
+                .set_subscription_status(
+                    only.id,
+                    SubscriptionStatus::Cancelled,
+                    services.clock.now(),
+                )
                 .await?;
-            end_handoff(services, phone.as_str()).await?;
+            end_handoff(services, phone).await?;
             Ok(i18n::format(
                 locale,
                 "staff.cancelled",

@@ -9,12 +9,12 @@ use serde_json::json;
 
 use super::end_handoff;
 use super::render::LineCtx;
-use crate::conversation::ClientQuery;
+use crate::conversation::ClientLookup;
 use crate::domain::clock::local_to_utc;
 use crate::domain::{Locale, Money, short_date};
 use crate::i18n;
 use crate::services::{JobError, Services};
-use crate::store::{SubscriptionView, is_paused};
+use crate::store::{MessageStatus, SubscriptionView, is_paused};
 
 /// How many recent messages `/cliente` shows.
 const CLIENT_MESSAGES: i64 = 5;
@@ -90,7 +90,7 @@ pub(super) async fn ending(
         .map(|s| EndingItem {
             line: line(s, today, locale),
             client_name: s.client_name.clone(),
-            phone: s.phone.clone(),
+            phone: s.phone.to_string(),
             opted_out: s.opted_out_at.is_some(),
         })
         .collect();
@@ -100,13 +100,13 @@ pub(super) async fn ending(
     )?)
 }
 
-pub(super) async fn client(services: &Services, query: ClientQuery) -> Result<String, JobError> {
+pub(super) async fn client(services: &Services, query: ClientLookup) -> Result<String, JobError> {
     let store = &services.store;
     let locale = services.config.locale;
     let today = super::today(services);
     let found = match &query {
-        ClientQuery::Phone(phone) => store.client_by_phone(phone.as_str()).await?,
-        ClientQuery::Name(name) => {
+        ClientLookup::Phone(phone) => store.client_by_phone(phone.as_str()).await?,
+        ClientLookup::Name(name) => {
             let mut clients = store.clients_by_name(name).await?;
             if clients.len() > 1 {
                 let list: Vec<_> = clients
@@ -123,8 +123,8 @@ pub(super) async fn client(services: &Services, query: ClientQuery) -> Result<St
     };
     let Some(client) = found else {
         let what = match &query {
-            ClientQuery::Phone(phone) => phone.to_string(),
-            ClientQuery::Name(name) => name.clone(),
+            ClientLookup::Phone(phone) => phone.to_string(),
+            ClientLookup::Name(name) => name.clone(),
         };
         return Ok(i18n::format(
             locale,
@@ -143,7 +143,7 @@ pub(super) async fn client(services: &Services, query: ClientQuery) -> Result<St
         })
         .collect();
     let mut messages = store
-        .messages_for_phone(&client.phone, CLIENT_MESSAGES)
+        .messages_for_phone(client.phone.as_str(), CLIENT_MESSAGES)
         .await?;
     messages.reverse();
     let messages: Vec<_> = messages
@@ -197,7 +197,7 @@ pub(super) async fn summary(services: &Services) -> Result<String, JobError> {
         .message_counts(start, start + Duration::days(1))
         .await?
         .iter()
-        .filter(|c| c.status == "failed")
+        .filter(|c| c.status == MessageStatus::Failed)
         .map(|c| c.count)
         .sum();
     let pending = store.count_open_requests().await?;

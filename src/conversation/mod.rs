@@ -13,5 +13,5 @@ pub use customer::{
 pub use flows::{Flows, FlowsError, Intent, MenuOption, normalize};
 pub use reply::{Effect, InboundContent, MediaKind, Reply, StaffNotice, SubscriptionLine};
 pub use staff::{
-    ClientQuery, CommandKind, StaffCommand, Target, UsageError, help_text, parse_command,
+    ClientLookup, CommandKind, StaffCommand, Target, UsageError, help_text, parse_command,
 };

@@ -28,8 +28,10 @@ pub enum Target {
     Subscription(i64),
 }
 
+/// The client a staff `/cliente` command names (the panel's search box is
+/// `store::ClientQuery`, which also matches parts of numbers).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientQuery {
+pub enum ClientLookup {
     Phone(Phone),
     /// Part of a client's name, as typed.
     Name(String),
@@ -52,7 +54,7 @@ pub enum StaffCommand {
     Overdue {
         days: u32,
     },
-    Client(ClientQuery),
+    Client(ClientLookup),
     Add {
         phone: Phone,
         service: String,
@@ -210,11 +212,11 @@ fn parse_client(args: &[&str], region: Region) -> Result<StaffCommand, Problem> 
         let (phone, used) = take_phone(args, region)?;
         return match args.get(used) {
             Some(extra) => Err(Problem::Extra(extra.to_string())),
-            None => Ok(StaffCommand::Client(ClientQuery::Phone(phone))),
+            None => Ok(StaffCommand::Client(ClientLookup::Phone(phone))),
         };
     }
     join_clean(args)
-        .map(|name| StaffCommand::Client(ClientQuery::Name(name)))
+        .map(|name| StaffCommand::Client(ClientLookup::Name(name)))
         .ok_or(Problem::MissingClient)
 }
 

@@ -11,7 +11,7 @@
 //! it). The file starts with a UTF-8 byte order mark so spreadsheets read
 //! accents right; the importer skips it.
 
-use crate::store::ExportRow;
+use crate::store::{ExportRow, SubscriptionStatus};
 
 /// The header the export writes: the importer's canonical column names.
 pub const EXPORT_HEADER: [&str; 7] = [
@@ -43,12 +43,9 @@ pub fn write_csv(rows: &[ExportRow]) -> Result<Export, csv::Error> {
     let mut clients = std::collections::HashSet::new();
     for row in rows {
         clients.insert(row.client_id);
-        let (Some(service), Some(end_date), Some(cents), Some("active")) = (
-            &row.service,
-            row.end_date,
-            row.price_cents,
-            row.status.as_deref(),
-        ) else {
+        let (Some(service), Some(end_date), Some(cents), Some(SubscriptionStatus::Active)) =
+            (&row.service, row.end_date, row.price_cents, row.status)
+        else {
             continue;
         };
         writer.write_record([
@@ -125,7 +122,7 @@ mod tests {
             service: sub.map(|s| s.0.to_string()),
             end_date: sub.map(|s| NaiveDate::from_ymd_opt(2026, 12, s.1).unwrap()),
             price_cents: sub.map(|s| s.2),
-            status: sub.map(|s| s.3.to_string()),
+            status: sub.map(|s| s.3.parse().expect("a subscription status")),
         }
     }
 
@@ -197,7 +194,7 @@ mod tests {
             .collect();
         let expected: Vec<_> = rows
             .iter()
-            .filter(|r| r.status.as_deref() == Some("active"))
+            .filter(|r| r.status == Some(SubscriptionStatus::Active))
             .map(|r| {
                 (
                     r.name.clone(),

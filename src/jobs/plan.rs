@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::domain::{Locale, Phone, Tiers, days_left, days_phrase, long_date};
+use crate::domain::{Locale, Tiers, days_left, days_phrase, long_date};
 use crate::store::{PlannedMessage, ReminderKey, SubscriptionView};
 use crate::templates::{TemplateError, Templates};
 
@@ -17,8 +17,10 @@ use crate::services::{JobError, Services};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlanReport {
     pub date: NaiveDate,
-    /// Reminders newly planned, per tier (every configured tier listed).
-    pub planned: BTreeMap<String, u64>,
+    /// Reminders newly planned, per tier in days before the end date
+    /// (every configured tier listed). JSON shows the tiers as keys
+    /// (`{"7":1,"3":0}`).
+    pub planned: BTreeMap<i32, u64>,
     /// Due but not sent: opted-out clients, unusable phone numbers.
     pub skipped: u64,
     /// Due, but this (subscription, end date, tier) was already handled.
@@ -92,7 +94,7 @@ pub fn draft(
             out.already_sent += 1;
             continue;
         }
-        if sub.opted_out_at.is_some() || Phone::from_e164(sub.phone.clone()).is_err() {
+        if sub.opted_out_at.is_some() {
             out.skipped += 1;
             continue;
         }
@@ -143,7 +145,9 @@ struct ReminderContext<'a> {
     payment_instructions: &'a str,
 }
 
-pub struct Texts<'a> {
+/// What rendering a reminder needs besides its subscriptions (the chat's
+/// replies use `chat::ReplyTexts`).
+pub struct ReminderTexts<'a> {
     pub templates: &'a Templates,
     pub locale: Locale,
     pub business_name: &'a str,
@@ -151,7 +155,7 @@ pub struct Texts<'a> {
 }
 
 /// Renders one client's reminder.
-pub fn render(texts: &Texts<'_>, items: &[DueItem]) -> Result<String, TemplateError> {
+pub fn render(texts: &ReminderTexts<'_>, items: &[DueItem]) -> Result<String, TemplateError> {
     let first = &items[0].subscription;
     let context = ReminderContext {
         client_name: first
@@ -183,7 +187,7 @@ pub fn render(texts: &Texts<'_>, items: &[DueItem]) -> Result<String, TemplateEr
 
 /// Turns a draft into outbox rows to record.
 pub fn planned_messages(
-    texts: &Texts<'_>,
+    texts: &ReminderTexts<'_>,
     draft: &Draft,
 ) -> Result<Vec<PlannedMessage>, TemplateError> {
     draft
@@ -191,7 +195,7 @@ pub fn planned_messages(
         .iter()
         .filter_map(|items| {
             let first = &items[0].subscription;
-            let phone = Phone::from_e164(first.phone.clone()).ok()?;
+            let phone = first.phone.clone();
             Some(render(texts, items).map(|body| {
                 PlannedMessage {
                     client_id: first.client_id,
@@ -215,12 +219,8 @@ pub fn planned_messages(
 }
 
 /// An empty per-tier table with every configured tier, highest first in JSON.
-pub fn tier_table(tiers: &Tiers) -> BTreeMap<String, u64> {
-    tiers
-        .as_slice()
-        .iter()
-        .map(|t| (t.to_string(), 0))
-        .collect()
+pub fn tier_table(tiers: &Tiers) -> BTreeMap<i32, u64> {
+    tiers.as_slice().iter().map(|t| (*t, 0)).collect()
 }
 
 /// Messages recorded per transaction: large enough to be fast, small
@@ -248,7 +248,7 @@ pub async fn plan_day(
     drop((candidates, done));
     timings.draft = started.elapsed();
     let started = Instant::now();
-    let texts = Texts {
+    let texts = ReminderTexts {
         templates: &s.templates,
         locale: s.config.locale,
         business_name: &s.config.business_name,
@@ -266,7 +266,7 @@ pub async fn plan_day(
     };
     let count = |report: &mut PlanReport, message: &PlannedMessage| {
         for (key, _) in &message.reminders {
-            *report.planned.entry(key.tier.to_string()).or_default() += 1;
+            *report.planned.entry(key.tier).or_default() += 1;
         }
     };
     if dry_run {
@@ -326,14 +326,14 @@ mod tests {
             id,
             client_id: client,
             client_name: format!("Cliente {client}"),
-            phone: format!("+59399{:07}", client),
+            phone: crate::domain::Phone::from_e164(format!("+59399{:07}", client)).unwrap(),
             opted_out_at: None,
             service_id: 1,
             service: "Netflix".into(),
             end_date: end,
             price_cents: 750,
             currency: "USD".into(),
-            status: "active".into(),
+            status: crate::store::SubscriptionStatus::Active,
         }
     }
 
@@ -379,7 +379,7 @@ mod tests {
     #[test]
     fn cancelled_and_out_of_window_are_ignored() {
         let mut cancelled = sub(1, 1, d(26));
-        cancelled.status = "cancelled".into();
+        cancelled.status = crate::store::SubscriptionStatus::Cancelled;
         let far = sub(2, 2, NaiveDate::from_ymd_opt(2026, 12, 20).unwrap());
         let draft = draft(&[cancelled, far], &HashSet::new(), &Tiers::default(), d(25));
         assert_eq!(draft, Draft::default());
@@ -387,7 +387,7 @@ mod tests {
 
     fn render_with(locale: Locale, items: &[DueItem]) -> String {
         let templates = Templates::load(locale, None).unwrap();
-        let texts = Texts {
+        let texts = ReminderTexts {
             templates: &templates,
             locale,
             business_name: "StreamEC",

@@ -11,7 +11,7 @@ use super::send::{Delivery, Hold, Mode, deliver};
 use crate::domain::Locale;
 use crate::i18n;
 use crate::services::{JobError, Services};
-use crate::store::PlannedMessage;
+use crate::store::{MessageStatus, PlannedMessage};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TierResult {
@@ -119,14 +119,8 @@ pub async fn run(
             Delivery::Failed { .. } | Delivery::NotPending => {
                 // NotPending: another process (a running `serve`) took it; report its end state.
                 match s.store.message(id).await?.map(|m| m.status) {
-                    Some(status)
-                        if status == "sent" || status == "delivered" || status == "read" =>
-                    {
-                        record(&mut tiers, id, |t| t.sent += 1)
-                    }
-                    Some(status) if status == "unknown" => {
-                        record(&mut tiers, id, |t| t.unknown += 1)
-                    }
+                    Some(status) if status.is_sent() => record(&mut tiers, id, |t| t.sent += 1),
+                    Some(MessageStatus::Unknown) => record(&mut tiers, id, |t| t.unknown += 1),
                     _ => record(&mut tiers, id, |t| t.failed += 1),
                 }
             }
@@ -169,12 +163,7 @@ pub fn table(outcome: &RemindOutcome, locale: Locale) -> String {
     ));
     let mut totals = (0, 0, 0, 0, 0);
     for (tier, result) in outcome.tiers.iter().rev() {
-        let planned = outcome
-            .plan
-            .planned
-            .get(&tier.to_string())
-            .copied()
-            .unwrap_or(0);
+        let planned = outcome.plan.planned.get(tier).copied().unwrap_or(0);
         let label = match tier {
             0 => t("remind.tier_today"),
             t if *t < 0 => i18n::format(locale, "remind.tier_overdue", &[("n", t)]),

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::Phone;
 use crate::services::{JobError, Services};
 use crate::store::{self, Direction, MessageRow, MessageStatus, PRIORITY_INTERACTIVE};
 use crate::whatsapp::SendError;
@@ -114,17 +113,9 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     // From here until the outcome is recorded, a shutdown that cannot wait
     // marks this row `unknown` (see `JobQueue::sending`).
     let _sending = s.queue.sending(id);
-    let phone = match Phone::from_e164(message.phone.clone()) {
-        Ok(phone) => phone,
-        Err(e) => {
-            s.store
-                .mark_failed(id, &e.to_string(), true, s.clock.now())
-                .await?;
-            return Ok(Delivery::Failed { permanent: true });
-        }
-    };
+    let phone = &message.phone;
     let started = std::time::Instant::now();
-    let result = s.provider.send_text(&phone, &message.body).await;
+    let result = s.provider.send_text(phone, &message.body).await;
     metrics::histogram!("avisa_send_seconds").record(started.elapsed().as_secs_f64());
     // The pause before the next send counts from now, when this one ended.
     if let Err(e) = slot.done().await {

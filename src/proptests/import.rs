@@ -163,7 +163,7 @@ proptest! {
                 service: Some(service.clone()),
                 end_date: Some(*end_date),
                 price_cents: Some(*cents),
-                status: Some("active".into()),
+                status: Some(crate::store::SubscriptionStatus::Active),
             })
             .collect();
         let file = write_csv(&export).expect("written");

@@ -15,6 +15,7 @@ mod inbound;
 mod model;
 mod model_admin;
 mod ops;
+mod phone_column;
 mod outbox;
 mod pacing;
 pub mod postgres;

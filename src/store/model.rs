@@ -29,7 +29,7 @@ pub struct UpsertSummary {
 pub struct ClientRow {
     pub id: i64,
     pub name: String,
-    pub phone: String,
+    pub phone: Phone,
     pub email: Option<String>,
     pub opted_out_at: Option<DateTime<Utc>>,
     pub notes: String,
@@ -41,14 +41,14 @@ pub struct SubscriptionView {
     pub id: i64,
     pub client_id: i64,
     pub client_name: String,
-    pub phone: String,
+    pub phone: Phone,
     pub opted_out_at: Option<DateTime<Utc>>,
     pub service_id: i64,
     pub service: String,
     pub end_date: NaiveDate,
     pub price_cents: i64,
     pub currency: String,
-    pub status: String,
+    pub status: SubscriptionStatus,
 }
 
 impl SubscriptionView {
@@ -57,7 +57,7 @@ impl SubscriptionView {
     }
 
     pub fn is_active(&self) -> bool {
-        self.status == "active"
+        self.status == SubscriptionStatus::Active
     }
 }
 
@@ -118,6 +118,32 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// A subscription's state: active, or cancelled (kept for history).
+    SubscriptionStatus {
+        Active => "active",
+        Cancelled => "cancelled",
+    }
+);
+
+text_enum!(
+    /// A renewal request: open until staff renew (or close) it.
+    RequestStatus {
+        Open => "open",
+        Closed => "closed",
+    }
+);
+
+impl MessageStatus {
+    /// Sent and accepted by WhatsApp (sent, delivered or read).
+    pub fn is_sent(self) -> bool {
+        matches!(
+            self,
+            MessageStatus::Sent | MessageStatus::Delivered | MessageStatus::Read
+        )
+    }
+}
+
 /// Send order: conversation replies and staff traffic before bulk reminders.
 pub const PRIORITY_INTERACTIVE: i32 = 0;
 pub const PRIORITY_BULK: i32 = 1;
@@ -165,7 +191,7 @@ pub struct SendJobs {
 /// An inbound WhatsApp message to log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewInbound {
-    pub phone: String,
+    pub phone: Phone,
     pub client_id: Option<i64>,
     pub kind: MessageKind,
     pub body: String,
@@ -177,7 +203,8 @@ pub struct NewInbound {
 pub struct MessageRow {
     pub id: i64,
     pub direction: Direction,
-    pub phone: String,
+    /// Decoded once from the stored E.164 text.
+    pub phone: Phone,
     pub client_id: Option<i64>,
     pub kind: MessageKind,
     pub body: String,
@@ -211,14 +238,14 @@ pub struct QueuedMessage {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
 pub struct TierStatusCount {
     pub tier: i32,
-    pub status: String,
+    pub status: MessageStatus,
     pub count: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
 pub struct KindStatusCount {
-    pub kind: String,
-    pub status: String,
+    pub kind: MessageKind,
+    pub status: MessageStatus,
     pub count: i64,
 }
 
@@ -228,7 +255,7 @@ pub struct RenewalRequestRow {
     pub id: i64,
     pub client_id: i64,
     pub subscription_id: Option<i64>,
-    pub status: String,
+    pub status: RequestStatus,
     pub receipt_message_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
@@ -240,7 +267,7 @@ pub struct PendingRequestView {
     pub id: i64,
     pub client_id: i64,
     pub client_name: String,
-    pub phone: String,
+    pub phone: Phone,
     pub subscription_id: Option<i64>,
     pub service: Option<String>,
     pub end_date: Option<NaiveDate>,

@@ -93,5 +93,5 @@ pub struct DayCount {
 pub struct DueSubscription {
     pub id: i64,
     pub end_date: NaiveDate,
-    pub status: String,
+    pub status: super::SubscriptionStatus,
 }

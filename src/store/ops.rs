@@ -6,18 +6,19 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{MessageRow, NewSubscription, UpsertSummary};
+use super::{
+    Direction, MessageKind, MessageRow, MessageStatus, NewSubscription, SubscriptionStatus,
+    UpsertSummary,
+};
 
 /// Filters for the messages log; `None` means "any". `phone` is E.164 (the
 /// caller normalises what staff typed with `Phone::parse`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageFilter {
     pub phone: Option<String>,
-    /// reminder | reply | staff | notice
-    pub kind: Option<String>,
-    pub status: Option<String>,
-    /// in | out
-    pub direction: Option<String>,
+    pub kind: Option<MessageKind>,
+    pub status: Option<MessageStatus>,
+    pub direction: Option<Direction>,
     /// `created_at >= from`
     pub from: Option<DateTime<Utc>>,
     /// `created_at < until`
@@ -41,8 +42,8 @@ pub struct ExportRow {
     pub service: Option<String>,
     pub end_date: Option<NaiveDate>,
     pub price_cents: Option<i64>,
-    /// `active` or `cancelled`; `None` when the client has no subscription.
-    pub status: Option<String>,
+    /// `None` when the client has no subscription.
+    pub status: Option<SubscriptionStatus>,
 }
 
 /// What the database holds that an import could change, for
@@ -52,7 +53,7 @@ pub struct ImportSnapshot {
     /// (phone, name, email)
     pub clients: Vec<(String, String, Option<String>)>,
     /// (phone, service name, end date, price cents, status)
-    pub subscriptions: Vec<(String, String, NaiveDate, i64, String)>,
+    pub subscriptions: Vec<(String, String, NaiveDate, i64, SubscriptionStatus)>,
 }
 
 struct ClientState {
@@ -86,7 +87,7 @@ pub fn preview_upsert(snapshot: &ImportSnapshot, rows: &[NewSubscription]) -> Up
         .map(|(phone, service, end, cents, status)| {
             (
                 (phone.clone(), service.to_lowercase()),
-                (*end, *cents, status == "active"),
+                (*end, *cents, *status == SubscriptionStatus::Active),
             )
         })
         .collect();
@@ -157,14 +158,14 @@ mod tests {
                     "Netflix".into(),
                     NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
                     750,
-                    "active".into(),
+                    SubscriptionStatus::Active,
                 ),
                 (
                     "+593991234567".into(),
                     "Spotify".into(),
                     NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(),
                     399,
-                    "cancelled".into(),
+                    SubscriptionStatus::Cancelled,
                 ),
             ],
         };

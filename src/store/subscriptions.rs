@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::backend::{SqlStore, begin_write, on_pool, unique_as};
-use super::{StoreError, StoreResult, SubscriptionInput, SubscriptionView};
+use super::{StoreError, StoreResult, SubscriptionInput, SubscriptionStatus, SubscriptionView};
 
 /// A subscription joined with its client and service; a `WHERE` follows.
 const VIEW: &str = "SELECT s.id, s.client_id, c.name AS client_name, c.phone, c.opted_out_at, \
@@ -70,7 +70,7 @@ pub trait SubscriptionStore {
     async fn set_subscription_status(
         &self,
         subscription_id: i64,
-        status: &str,
+        status: SubscriptionStatus,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
     /// `Duplicate("service")` when the client already has that service.
@@ -137,7 +137,7 @@ impl<S: SqlStore> SubscriptionStore for S {
     async fn set_subscription_status(
         &self,
         subscription_id: i64,
-        status: &str,
+        status: SubscriptionStatus,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         on_pool!(self, |pool| {

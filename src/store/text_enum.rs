@@ -3,9 +3,9 @@
 //! serialized as their text for templates and JSON.
 
 /// Declares `enum $name { $variant => "text", … }` with `as_str`,
-/// `FromStr`, `Display`, `Serialize`, comparison with `&str`, and sqlx
-/// decoding from a TEXT column on every backend (an unknown text is a
-/// decode error naming it).
+/// `FromStr`, `Display`, `Serialize`, and sqlx
+/// encoding to / decoding from a TEXT column on every backend (an unknown
+/// text is a decode error naming it).
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -47,12 +47,8 @@ macro_rules! text_enum {
             }
         }
 
-        impl PartialEq<str> for $name {
-            fn eq(&self, other: &str) -> bool {
-                self.as_str() == other
-            }
-        }
-
+        // Only for the integration tests' assertions on stored text; code
+        // in `src` compares enums (no literal is compared anywhere there).
         impl PartialEq<&str> for $name {
             fn eq(&self, other: &&str) -> bool {
                 self.as_str() == *other
@@ -72,6 +68,19 @@ macro_rules! text_enum {
             }
         }
 
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            &'q str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                let text: &'q str = self.as_str();
+                <&'q str as sqlx::Encode<'q, DB>>::encode(text, buf)
+            }
+        }
+
         impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
         where
             &'r str: sqlx::Decode<'r, DB>,
@@ -88,7 +97,7 @@ pub(crate) use text_enum;
 
 #[cfg(test)]
 mod tests {
-    use crate::store::{Direction, MessageKind, MessageStatus};
+    use crate::store::{Direction, MessageKind, MessageStatus, RequestStatus, SubscriptionStatus};
 
     #[test]
     fn every_value_round_trips_through_its_text() {
@@ -100,7 +109,7 @@ mod tests {
             assert_eq!(kind.as_str().parse::<MessageKind>(), Ok(*kind));
         }
         assert_eq!("in".parse::<Direction>(), Ok(Direction::In));
-        assert!(MessageStatus::Unknown == "unknown");
+        assert_eq!(MessageStatus::Unknown.as_str(), "unknown");
     }
 
     #[test]
@@ -110,5 +119,48 @@ mod tests {
             error.contains("sideways") && error.contains("Direction"),
             "{error}"
         );
+    }
+
+    /// Binds each value, reads it back from a TEXT column and checks that a
+    /// text outside the enum is a decode error naming the text and the type.
+    async fn round_trips_through_sqlite<T>(pool: &sqlx::SqlitePool, all: &[T], name: &str)
+    where
+        T: Copy
+            + PartialEq
+            + std::fmt::Debug
+            + Send
+            + Unpin
+            + for<'q> sqlx::Encode<'q, sqlx::Sqlite>
+            + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Sqlite>
+            + 'static,
+    {
+        for value in all {
+            let back: T = sqlx::query_scalar("SELECT CAST($1 AS TEXT)")
+                .bind(*value)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(back, *value);
+        }
+        let error = sqlx::query_scalar::<_, T>("SELECT 'sideways'")
+            .fetch_one(pool)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`sideways` is not a") && error.contains(name),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_enum_is_decoded_from_its_stored_text() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        round_trips_through_sqlite(&pool, MessageStatus::ALL, "MessageStatus").await;
+        round_trips_through_sqlite(&pool, MessageKind::ALL, "MessageKind").await;
+        round_trips_through_sqlite(&pool, Direction::ALL, "Direction").await;
+        round_trips_through_sqlite(&pool, SubscriptionStatus::ALL, "SubscriptionStatus").await;
+        round_trips_through_sqlite(&pool, RequestStatus::ALL, "RequestStatus").await;
     }
 }

@@ -111,7 +111,7 @@ pub async fn store_inbound(services: &Services, message: InboundMessage) -> Resu
     };
     let inbound = NewInbound {
         kind: crate::chat::inbound_kind(&services.config, &phone, &body),
-        phone: phone.to_string(),
+        phone,
         // The store links the client by phone in the same statement.
         client_id: None,
         body,

@@ -149,7 +149,7 @@ async fn renew_from_web_is_renew_from_chat(backend: Backend) {
         )
     );
     let inbound = NewInbound {
-        phone: STAFF.into(),
+        phone: avisa::domain::Phone::from_e164(STAFF.into()).unwrap(),
         client_id: None,
         kind: MessageKind::Staff,
         body: "/renovar 0987654321".into(),

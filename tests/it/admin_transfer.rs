@@ -166,7 +166,11 @@ async fn export_reimports_unchanged(backend: Backend) {
         .unwrap()
         .remove(0);
     store
-        .set_subscription_status(diego_sub.id, "cancelled", Utc::now())
+        .set_subscription_status(
+            diego_sub.id,
+            avisa::store::SubscriptionStatus::Cancelled,
+            Utc::now(),
+        )
         .await
         .unwrap();
 

@@ -94,7 +94,7 @@ async fn a_backup_taken_while_serving_restores_every_row() {
             let mut n = 0;
             while writing.load(Ordering::Relaxed) {
                 let message = NewInbound {
-                    phone: "+593991234567".into(),
+                    phone: avisa::domain::Phone::from_e164("+593991234567".into()).unwrap(),
                     client_id: None,
                     kind: MessageKind::Reply,
                     body: format!("hola {n}"),

@@ -83,7 +83,7 @@ impl Chat {
             .store()
             .insert_inbound(
                 &NewInbound {
-                    phone: phone.into(),
+                    phone: avisa::domain::Phone::from_e164(phone.into()).unwrap(),
                     client_id: None,
                     kind: if staff {
                         MessageKind::Staff

@@ -343,7 +343,7 @@ async fn customer_renews_through_whatsapp(backend: Backend) {
     let next_day = remind::run(&services, d(2026, 11, 26), false, &no_progress)
         .await
         .unwrap();
-    assert_eq!(next_day.plan.planned["3"], 1);
+    assert_eq!(next_day.plan.planned[&3], 1);
     assert_eq!(next_day.plan.planned.values().sum::<u64>(), 1);
     assert_eq!(next_day.plan.skipped, 0);
     let sent = story.until_sent(9).await;
@@ -430,7 +430,7 @@ async fn customer_renews_through_whatsapp(backend: Backend) {
     let opted_in = remind::run(&services, week_before, false, &no_progress)
         .await
         .unwrap();
-    assert_eq!(opted_in.plan.planned["7"], 1);
+    assert_eq!(opted_in.plan.planned[&7], 1);
     assert_eq!(opted_in.plan.skipped, 0);
     let sent = story.until_sent(14).await;
     assert_eq!(

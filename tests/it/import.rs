@@ -215,7 +215,7 @@ async fn staged_counts_follow_the_row_rules(backend: Backend) {
         .unwrap();
     let spotify = store.subscriptions_of_client(carla.id).await.unwrap()[0].id;
     store
-        .set_subscription_status(spotify, "cancelled", now())
+        .set_subscription_status(spotify, avisa::store::SubscriptionStatus::Cancelled, now())
         .await
         .unwrap();
 

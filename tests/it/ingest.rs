@@ -17,7 +17,7 @@ const KNOWN: &str = "+593991234567";
 
 fn inbound(phone: &str, wa: Option<&str>, body: &str) -> NewInbound {
     NewInbound {
-        phone: phone.into(),
+        phone: avisa::domain::Phone::from_e164(phone.into()).unwrap(),
         client_id: None,
         kind: MessageKind::Reply,
         body: body.into(),

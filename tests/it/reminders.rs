@@ -114,9 +114,9 @@ async fn remind_sends_exactly_once_with_catch_up(backend: Backend) {
         "{text}"
     );
     assert_eq!(outcome.plan.skipped, 1, "opted-out client is skipped");
-    assert_eq!(outcome.plan.planned["0"], 1);
-    assert_eq!(outcome.plan.planned["3"], 1);
-    assert_eq!(outcome.plan.planned["7"], 1);
+    assert_eq!(outcome.plan.planned[&0], 1);
+    assert_eq!(outcome.plan.planned[&3], 1);
+    assert_eq!(outcome.plan.planned[&7], 1);
     assert_eq!(outcome.tiers[&0].sent, 1);
     assert!(remind::table(&outcome, avisa::domain::Locale::En).contains("total"));
 

@@ -103,7 +103,7 @@ async fn ending_window_skips_cancelled(backend: Backend) {
     .unwrap();
     let d = s.client_by_phone("+593994444444").await.unwrap().unwrap();
     let d_sub = s.subscriptions_of_client(d.id).await.unwrap()[0].id;
-    s.set_subscription_status(d_sub, "cancelled", now())
+    s.set_subscription_status(d_sub, avisa::store::SubscriptionStatus::Cancelled, now())
         .await
         .unwrap();
     let due = s
@@ -119,7 +119,7 @@ both_backends!(ending_window, super::ending_window_skips_cancelled);
 fn planned(sub: &SubscriptionView, tier: i32) -> PlannedMessage {
     PlannedMessage {
         client_id: sub.client_id,
-        phone: Phone::from_e164(sub.phone.clone()).unwrap(),
+        phone: sub.phone.clone(),
         body: format!("recordatorio {}", sub.service),
         reminders: vec![(
             ReminderKey {
@@ -169,7 +169,7 @@ async fn reminders_are_recorded_once(backend: Backend) {
         counts,
         vec![TierStatusCount {
             tier: 3,
-            status: "queued".into(),
+            status: avisa::store::MessageStatus::Queued,
             count: 1
         }]
     );
@@ -302,7 +302,7 @@ async fn concurrent_batches_record_each_reminder_once(backend: Backend) {
         s.reminder_counts(today).await.unwrap(),
         vec![TierStatusCount {
             tier: 3,
-            status: "queued".into(),
+            status: avisa::store::MessageStatus::Queued,
             count: 600
         }]
     );
@@ -389,8 +389,8 @@ async fn outbox_claims_once(backend: Backend) {
     assert_eq!(
         counts,
         vec![KindStatusCount {
-            kind: "reply".into(),
-            status: "read".into(),
+            kind: avisa::store::MessageKind::Reply,
+            status: avisa::store::MessageStatus::Read,
             count: 1
         }]
     );
@@ -436,7 +436,7 @@ async fn inbound_is_deduplicated(backend: Backend) {
     };
     let s = &db.store;
     let msg = NewInbound {
-        phone: "+593991111111".into(),
+        phone: Phone::from_e164("+593991111111".into()).unwrap(),
         client_id: None,
         kind: MessageKind::Reply,
         body: "hola".into(),
@@ -530,7 +530,7 @@ async fn conversation_state_upserts(backend: Backend) {
     let id = s
         .insert_inbound(
             &NewInbound {
-                phone: "+593991111111".into(),
+                phone: Phone::from_e164("+593991111111".into()).unwrap(),
                 client_id: None,
                 kind: MessageKind::Reply,
                 body: "hola".into(),
@@ -710,7 +710,7 @@ both_backends!(renewals, super::renewal_requests_and_renewals);
 async fn received(s: &dyn Store, wa_id: &str) -> i64 {
     s.insert_inbound(
         &NewInbound {
-            phone: "+593990009999".into(),
+            phone: Phone::from_e164("+593990009999".into()).unwrap(),
             client_id: None,
             kind: MessageKind::Reply,
             body: "hola".into(),

@@ -76,7 +76,7 @@ async fn search_by_name_and_phone(backend: Backend) {
         price: Money::from_cents(599),
     };
     let hbo_sub = s.create_subscription(ana, &second, now()).await.unwrap();
-    s.set_subscription_status(hbo_sub, "cancelled", now())
+    s.set_subscription_status(hbo_sub, avisa::store::SubscriptionStatus::Cancelled, now())
         .await
         .unwrap();
     let page = s

@@ -41,7 +41,7 @@ async fn messages_log_filters_and_pages(backend: Backend) {
         .await
         .unwrap();
     let inbound = NewInbound {
-        phone: phone("0991111111").to_string(),
+        phone: phone("0991111111"),
         client_id: None,
         kind: MessageKind::Reply,
         body: "hola".into(),
@@ -80,20 +80,20 @@ async fn messages_log_filters_and_pages(backend: Backend) {
     assert_eq!(ids(&page), vec![d, c, a]);
 
     let outbound_of_phone = MessageFilter {
-        direction: Some("out".into()),
+        direction: Some(avisa::store::Direction::Out),
         ..by_phone.clone()
     };
     let page = s.message_log(&outbound_of_phone, 50, 0).await.unwrap();
     assert_eq!(ids(&page), vec![c, a]);
 
     let staff = MessageFilter {
-        kind: Some("staff".into()),
+        kind: Some(avisa::store::MessageKind::Staff),
         ..MessageFilter::default()
     };
     assert_eq!(ids(&s.message_log(&staff, 50, 0).await.unwrap()), vec![c]);
 
     let failed = MessageFilter {
-        status: Some("failed".into()),
+        status: Some(avisa::store::MessageStatus::Failed),
         ..MessageFilter::default()
     };
     let page = s.message_log(&failed, 50, 0).await.unwrap();
@@ -251,7 +251,7 @@ async fn export_rows_list_every_client(backend: Backend) {
         .into_iter()
         .find(|v| v.service == "HBO")
         .unwrap();
-    s.set_subscription_status(hbo.id, "cancelled", now())
+    s.set_subscription_status(hbo.id, avisa::store::SubscriptionStatus::Cancelled, now())
         .await
         .unwrap();
 
@@ -265,7 +265,7 @@ async fn export_rows_list_every_client(backend: Backend) {
                 r.service.as_deref(),
                 r.end_date,
                 r.price_cents,
-                r.status.as_deref(),
+                r.status.map(|s| s.as_str()),
             )
         })
         .collect();
@@ -336,7 +336,7 @@ async fn preview_counts_what_upsert_does(backend: Backend) {
     // Reactivating a cancelled subscription is an update.
     let luis = s.client_by_phone("+593992222222").await.unwrap().unwrap();
     let sub = s.subscriptions_of_client(luis.id).await.unwrap().remove(0);
-    s.set_subscription_status(sub.id, "cancelled", now())
+    s.set_subscription_status(sub.id, avisa::store::SubscriptionStatus::Cancelled, now())
         .await
         .unwrap();
     let again = [row("Luis", "0992222222", "Netflix", date(2026, 12, 3), 800)];

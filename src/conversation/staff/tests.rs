@@ -199,15 +199,15 @@ fn due_and_overdue_days() {
 fn client_by_phone_or_name() {
     assert_eq!(
         ok("/cliente 0991234567"),
-        StaffCommand::Client(ClientQuery::Phone(ana()))
+        StaffCommand::Client(ClientLookup::Phone(ana()))
     );
     assert_eq!(
         ok("/client +593 99 123 4567"),
-        StaffCommand::Client(ClientQuery::Phone(ana()))
+        StaffCommand::Client(ClientLookup::Phone(ana()))
     );
     assert_eq!(
         ok("/cliente Ana María Pérez"),
-        StaffCommand::Client(ClientQuery::Name("Ana María Pérez".into()))
+        StaffCommand::Client(ClientLookup::Name("Ana María Pérez".into()))
     );
     assert_eq!(
         problem("/cliente"),

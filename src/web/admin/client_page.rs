@@ -52,7 +52,7 @@ pub async fn page(
     let subs = store.subscriptions_of_client(id).await?;
     let history = store.renewals_of_client(id, HISTORY_LIMIT).await?;
     let messages = store
-        .messages_for_phone(&client.phone, CONVERSATION_LIMIT)
+        .messages_for_phone(client.phone.as_str(), CONVERSATION_LIMIT)
         .await?;
     let service_list = store.services_with_counts().await?;
     let today = today(services);

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::charts::{self, ExpirationLabels, MessageLabels, MessagesDay};
 use super::{CurrentUser, i18n, pages};
 use crate::domain::clock::{local_to_utc, local_today};
-use crate::store::{self, DueSubscription, RenewalRow, StoreError};
+use crate::store::{self, DueSubscription, MessageKind, MessageStatus, RenewalRow, StoreError};
 use crate::web::whatsapp_state::WhatsAppState;
 use crate::web::{WebResult, WebState};
 
@@ -108,10 +108,10 @@ async fn messages_on(
         ..MessagesDay::default()
     };
     for c in &counts {
-        match c.status.as_str() {
-            "sent" | "delivered" | "read" => out.sent += c.count,
-            "failed" => out.failed += c.count,
-            "queued" | "sending" => out.queued += c.count,
+        match c.status {
+            status if status.is_sent() => out.sent += c.count,
+            MessageStatus::Failed => out.failed += c.count,
+            MessageStatus::Queued | MessageStatus::Sending => out.queued += c.count,
             _ => {}
         }
     }
@@ -141,10 +141,10 @@ async fn figures(state: &WebState) -> Result<(Figures, String, String), StoreErr
             today_counts = counts;
         }
     }
-    let reminders = |statuses: &[&str]| -> i64 {
+    let reminders = |counted: fn(MessageStatus) -> bool| -> i64 {
         today_counts
             .iter()
-            .filter(|c| c.kind == "reminder" && statuses.contains(&c.status.as_str()))
+            .filter(|c| c.kind == MessageKind::Reminder && counted(c.status))
             .map(|c| c.count)
             .sum()
     };
@@ -160,8 +160,8 @@ async fn figures(state: &WebState) -> Result<(Figures, String, String), StoreErr
         expiring_7,
         revenue_7: store.revenue_due(today, in_days(6)).await?,
         revenue_30: store.revenue_due(today, in_days(29)).await?,
-        reminders_sent_today: reminders(&["sent", "delivered", "read"]),
-        reminders_failed_today: reminders(&["failed"]),
+        reminders_sent_today: reminders(MessageStatus::is_sent),
+        reminders_failed_today: reminders(|s| s == MessageStatus::Failed),
         pending_requests: store.count_open_requests().await?,
         renewal_percent: renewal.percent(),
         renewal,
@@ -279,12 +279,12 @@ mod tests {
             DueSubscription {
                 id: 4,
                 end_date: d(11, 12),
-                status: "active".into(),
+                status: crate::store::SubscriptionStatus::Active,
             },
             DueSubscription {
                 id: 5,
                 end_date: d(11, 5),
-                status: "cancelled".into(),
+                status: crate::store::SubscriptionStatus::Cancelled,
             },
         ];
         let rate = renewal_rate(&renewals, &current, tz);

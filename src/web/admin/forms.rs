@@ -68,7 +68,7 @@ impl ClientForm {
     pub fn from_row(row: &crate::store::ClientRow) -> ClientForm {
         ClientForm {
             name: row.name.clone(),
-            phone: row.phone.clone(),
+            phone: row.phone.to_string(),
             email: row.email.clone().unwrap_or_default(),
             notes: row.notes.clone(),
         }

@@ -28,6 +28,17 @@ pub const STATUSES: [&str; 10] = [
 ];
 pub const DIRECTIONS: [&str; 2] = ["out", "in"];
 
+/// An optional choice from a fixed list: empty is "any", anything not on
+/// the list is an error.
+fn choice<T: std::str::FromStr>(value: &str) -> Result<Option<T>, ()> {
+    let value = value.trim();
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        value.parse().map(Some).map_err(|_| ())
+    }
+}
+
 /// The filter form as typed (every field may be empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default)]
@@ -62,32 +73,17 @@ impl MessagesQuery {
                 }
             }
         }
-        let choice = |value: &str, allowed: &[&str]| -> Result<Option<String>, ()> {
-            let value = value.trim();
-            if value.is_empty() {
-                Ok(None)
-            } else if allowed.contains(&value) {
-                Ok(Some(value.to_string()))
-            } else {
-                Err(())
-            }
-        };
-        for (field, value, allowed, slot) in [
-            ("kind", &self.kind, &KINDS[..], &mut filter.kind),
-            ("status", &self.status, &STATUSES[..], &mut filter.status),
-            (
-                "direction",
-                &self.direction,
-                &DIRECTIONS[..],
-                &mut filter.direction,
-            ),
-        ] {
-            match choice(value, allowed) {
-                Ok(v) => *slot = v,
-                Err(()) => {
-                    errors.insert(field, "ops_error_choice");
-                }
-            }
+        match choice(&self.kind) {
+            Ok(v) => filter.kind = v,
+            Err(()) => _ = errors.insert("kind", "ops_error_choice"),
+        }
+        match choice(&self.status) {
+            Ok(v) => filter.status = v,
+            Err(()) => _ = errors.insert("status", "ops_error_choice"),
+        }
+        match choice(&self.direction) {
+            Ok(v) => filter.direction = v,
+            Err(()) => _ = errors.insert("direction", "ops_error_choice"),
         }
         let mut date = |field: &'static str, value: &str| -> Option<NaiveDate> {
             let value = value.trim();
@@ -177,7 +173,7 @@ mod tests {
         .filter(Region::default(), tz)
         .unwrap();
         assert_eq!(f.phone.as_deref(), Some("+593991234567"));
-        assert_eq!(f.kind.as_deref(), Some("reminder"));
+        assert_eq!(f.kind, Some(crate::store::MessageKind::Reminder));
         assert_eq!(f.status, None);
         // Guayaquil is UTC-5 all year.
         assert_eq!(

@@ -68,7 +68,7 @@ pub fn view(message: MessageRow, locale: Locale) -> MessageView {
                 MessageStatus::Failed | MessageStatus::Unknown
             ),
         direction: message.direction.to_string(),
-        phone: message.phone,
+        phone: message.phone.to_string(),
         client_id: message.client_id,
         kind_label: label(locale, "ops_kind_", message.kind.as_str()),
         status_label: label(locale, "ops_status_", message.status.as_str()),
@@ -171,7 +171,7 @@ mod tests {
         let row = MessageRow {
             id: 1,
             direction: Direction::Out,
-            phone: "+593991234567".into(),
+            phone: crate::domain::Phone::from_e164("+593991234567".into()).unwrap(),
             client_id: Some(3),
             kind: crate::store::MessageKind::Reminder,
             body: "á".repeat(100),

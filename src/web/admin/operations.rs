@@ -4,6 +4,8 @@
 //! masked, the WhatsApp session state, and pending renewal requests with
 //! "Confirmar" (one month, through `chat::renewal::renew` like `/renovar`).
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect};
 use minijinja::context;
@@ -45,6 +47,16 @@ pub struct RunQuery {
 struct TierCount {
     label: String,
     count: u64,
+}
+
+/// Tier counts as the redirect carries them: `7:1,3:0`, most days first.
+pub fn format_planned(planned: &BTreeMap<i32, u64>) -> String {
+    planned
+        .iter()
+        .rev()
+        .map(|(tier, count)| format!("{tier}:{count}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// `7:1,3:0` → tiers with counts, most days first; junk is ignored.
@@ -92,7 +104,7 @@ pub async fn show(
             id: r.id,
             client_id: r.client_id,
             client_name: r.client_name,
-            phone: r.phone,
+            phone: r.phone.to_string(),
             can_confirm: r.subscription_id.is_some(),
             service: r.service,
             end_date: r.end_date,
@@ -164,12 +176,7 @@ pub async fn run(State(state): State<WebState>, user: CurrentUser) -> WebResult 
     let services = &state.services;
     let today = local_today(services.clock.as_ref(), services.config.timezone);
     let report = plan_and_queue(services, today, true).await?;
-    let planned: Vec<String> = report
-        .planned
-        .iter()
-        .map(|(tier, count)| format!("{tier}:{count}"))
-        .collect();
-    let planned = planned.join(",");
+    let planned = format_planned(&report.planned);
     audit(
         &state,
         &user,
@@ -246,6 +253,17 @@ mod tests {
             parse_planned("0:1,7:2,x:1,3:"),
             vec![(7, 2), (0, 1)],
             "junk ignored, most days first"
+        );
+    }
+
+    #[test]
+    fn planned_counts_are_formatted_for_the_redirect_and_read_back() {
+        let planned = BTreeMap::from([(-3, 0), (0, 2), (3, 1), (10, 4)]);
+        let text = format_planned(&planned);
+        assert_eq!(text, "10:4,3:1,0:2,-3:0", "most days first, numerically");
+        assert_eq!(
+            parse_planned(&text),
+            planned.into_iter().rev().collect::<Vec<_>>()
         );
     }
 }

@@ -17,7 +17,9 @@ use super::{CurrentUser, audit, pages};
 use crate::chat::renewal;
 use crate::domain::Money;
 use crate::services::JobError;
-use crate::store::{Store, StoreError, StoreResult, SubscriptionInput, SubscriptionView};
+use crate::store::{
+    Store, StoreError, StoreResult, SubscriptionInput, SubscriptionStatus, SubscriptionView,
+};
 use crate::web::{Id, WebError, WebResult, WebState};
 
 /// The service a valid form names and the price that applies.
@@ -281,7 +283,7 @@ pub async fn cancel(State(state): State<WebState>, user: CurrentUser, Id(id): Id
     let now = services.clock.now();
     services
         .store
-        .set_subscription_status(id, "cancelled", now)
+        .set_subscription_status(id, SubscriptionStatus::Cancelled, now)
         .await?;
     audit(&state, &user, "subscription.cancel", &describe(&sub)).await;
     Ok(done(
