@@ -172,7 +172,7 @@ mod tests {
         let help = es.render_long_help().to_string();
         assert!(help.contains("Uso:"), "{help}");
         assert!(help.contains("Comandos:"), "{help}");
-        assert!(help.contains("importa clientes"), "{help}");
+        assert!(help.contains("Importa clientes"), "{help}");
         for english in [
             "Usage",
             "Commands",
