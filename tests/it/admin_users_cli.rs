@@ -45,7 +45,7 @@ async fn users_are_added_listed_and_changed_from_the_command_line() {
     let short = avisa(dir.path(), &["user", "add", "ana@example.com"], "short\n");
     assert!(!short.status.success());
     assert!(
-        text(&short).contains("al menos 10 caracteres"),
+        text(&short).contains("at least 10 characters"),
         "{}",
         text(&short)
     );
