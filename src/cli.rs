@@ -2,7 +2,10 @@
 //! comes from the i18n catalog (`cli.*`): Spanish by default, English with
 //! `AVISA_LOCALE=en`.
 
+mod help;
 mod users;
+
+pub use help::{command, locale_from_env};
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -17,15 +20,14 @@ use crate::config::{Config, DatabaseUrl, LogFormat};
 use crate::domain::clock::local_today;
 use crate::domain::{Phone, parse_date};
 use crate::i18n;
+use crate::import::FieldError;
 use crate::services::Services;
 use crate::store::{self, NewInbound};
 
+/// The command line. Its words (about, arguments' help) come from the
+/// catalog: build it with [`command`], not `Cli::parse`.
 #[derive(Debug, Parser)]
-#[command(
-    name = "avisa",
-    version,
-    about = "WhatsApp renewal reminders, customer chat and staff commands"
-)]
+#[command(name = "avisa", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -33,56 +35,37 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP server, the job worker and the daily schedule.
     Serve,
-    /// Create or upgrade the database tables, then exit.
     Migrate,
-    /// Import clients and subscriptions from a CSV file (upsert by phone + service).
     Import {
         file: PathBuf,
-        /// Check the file and report, write nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Import the good rows and list the bad ones instead of rejecting the file.
         #[arg(long)]
         skip_invalid: bool,
     },
-    /// Plan a day's reminders and send them now (quiet hours do not apply).
     Remind {
-        /// Day to plan (YYYY-MM-DD or DD/MM/YYYY); default today.
         #[arg(long)]
         date: Option<String>,
-        /// Print the messages that would be sent; write and send nothing.
         #[arg(long)]
         dry_run: bool,
     },
-    /// Feed one inbound message through the conversation and print the replies.
     Chat {
-        /// The sender's phone number.
         #[arg(long)]
         from: String,
-        /// The message text.
         text: Vec<String>,
     },
-    /// Stop automatic reminders until `avisa resume` (nothing queued is lost).
     Pause,
-    /// Resume automatic reminders.
     Resume,
-    /// Staff web panel users.
     User {
         #[command(subcommand)]
         command: users::UserCommand,
     },
-    /// Sends per tier and status for a day.
     Stats {
-        /// Day (YYYY-MM-DD or DD/MM/YYYY); default today.
         #[arg(long)]
         date: Option<String>,
     },
-    /// Write a consistent copy of the SQLite database to FILE, also while
-    /// `serve` runs (never overwrites; PostgreSQL: use pg_dump, exit code 2).
     Backup {
-        /// The new file to write.
         file: PathBuf,
     },
 }
@@ -119,6 +102,14 @@ pub fn error_report(error: &anyhow::Error) -> String {
         report.push_str(&text);
     }
     report
+}
+
+/// The command line of this process, with `--help` in the language of
+/// `AVISA_LOCALE` (clap exits for `--help`, `--version` and usage errors).
+pub fn parse() -> Cli {
+    use clap::FromArgMatches;
+    let matches = command(locale_from_env()).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
@@ -184,7 +175,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
 
 fn day(services: &Services, date: Option<&str>) -> anyhow::Result<NaiveDate> {
     match date {
-        Some(text) => parse_date(text).map_err(|e| anyhow::anyhow!("--date: {e}")),
+        Some(text) => parse_date(text).map_err(|e| {
+            let reason = FieldError::from(e).message(services.config.locale);
+            anyhow::anyhow!("--date: {reason}")
+        }),
         None => Ok(local_today(
             services.clock.as_ref(),
             services.config.timezone,
@@ -260,50 +254,90 @@ async fn import(
     } else {
         Some(store::connect(&config.database_url).await?)
     };
+    let locale = config.locale;
     let loaded = crate::import::load::import_file(
         file,
         config.default_region,
         store.as_deref(),
         skip_invalid,
-        |error| eprintln!("{error}"),
+        move |error| eprintln!("{}", error.render(locale)),
     )
-    .await?;
+    .await
+    .map_err(|e| anyhow::anyhow!(e.render(locale)))?;
     if loaded.rows == 0 && loaded.invalid_lines == 0 {
         // Exit 1, like a file with bad rows: a cron job importing an export
         // that came out empty should fail loudly, and nothing is lost by it
         // (nothing was written).
+        let file = file.display();
         eprintln!(
-            "{}: the file has a header but no data rows: nothing to import",
-            file.display()
+            "{}",
+            i18n::format(locale, "cli.import_no_data", &[("file", &file)])
         );
         return Ok(std::process::ExitCode::FAILURE);
     }
     if loaded.invalid_lines > 0 && !skip_invalid {
+        let invalid = i18n::plural(locale, "import.invalid_rows", loaded.invalid_lines);
         eprintln!(
-            "{} invalid row(s): nothing imported (fix them, or use --skip-invalid)",
-            loaded.invalid_lines
+            "{}",
+            i18n::format(locale, "cli.import_rejected", &[("invalid", &invalid)])
         );
         return Ok(std::process::ExitCode::FAILURE);
     }
     let Some(written) = loaded.written else {
-        println!("{} valid row(s); dry run: nothing written", loaded.rows);
+        let valid = i18n::plural(locale, "count.valid_rows", loaded.rows);
+        println!(
+            "{}",
+            i18n::format(locale, "cli.import_dry_run", &[("valid", &valid)])
+        );
         return Ok(std::process::ExitCode::SUCCESS);
     };
-    let total = written.summary;
-    println!(
-        "imported {} row(s): clients {} created, {} updated; subscriptions {} created, {} updated{}",
-        loaded.rows,
-        total.clients_created,
-        total.clients_updated,
-        total.subscriptions_created,
-        total.subscriptions_updated,
-        if loaded.invalid_lines == 0 {
-            String::new()
-        } else {
-            format!("; {} invalid row(s) skipped", loaded.invalid_lines)
-        }
-    );
+    println!("{}", import_summary(locale, &loaded, &written.summary));
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// "15 filas importadas: clientes 14 nuevos, 1 actualizado; suscripciones
+/// 15 nuevas, 0 actualizadas" (and the invalid rows skipped, if any).
+fn import_summary(
+    locale: crate::domain::Locale,
+    loaded: &crate::import::load::Loaded,
+    total: &store::UpsertSummary,
+) -> String {
+    let count = |key: &str, n: u64| i18n::plural(locale, key, n);
+    let summary = i18n::format(
+        locale,
+        "cli.imported",
+        &[
+            (
+                "rows",
+                &i18n::plural(locale, "count.imported_rows", loaded.rows),
+            ),
+            (
+                "clients_created",
+                &count("ops_import_created_m", total.clients_created),
+            ),
+            (
+                "clients_updated",
+                &count("ops_import_updated_m", total.clients_updated),
+            ),
+            (
+                "subscriptions_created",
+                &count("ops_import_created_f", total.subscriptions_created),
+            ),
+            (
+                "subscriptions_updated",
+                &count("ops_import_updated_f", total.subscriptions_updated),
+            ),
+        ],
+    );
+    if loaded.invalid_lines == 0 {
+        return summary;
+    }
+    let skipped = i18n::plural(locale, "count.skipped_rows", loaded.invalid_lines);
+    i18n::format(
+        locale,
+        "cli.imported_skipped",
+        &[("summary", &summary), ("skipped", &skipped)],
+    )
 }
 
 /// Exit code of `avisa backup` on PostgreSQL: not an error of the run, a
@@ -355,9 +389,11 @@ async fn backup(config: &Config, file: &Path) -> anyhow::Result<std::process::Ex
 }
 
 async fn chat(services: &Services, from: &str, text: &str) -> anyhow::Result<()> {
-    let phone = Phone::parse(from, services.config.default_region)
-        .map_err(|e| anyhow::anyhow!("--from: {e}"))?;
     let locale = services.config.locale;
+    let phone = Phone::parse(from, services.config.default_region).map_err(|e| {
+        let reason = FieldError::from(e).message(locale);
+        anyhow::anyhow!("--from: {reason}")
+    })?;
     if text.trim().is_empty() {
         bail!(i18n::text(locale, "cli.chat_empty"));
     }

@@ -1,10 +1,8 @@
 //! The `avisa` binary: parse the command line and hand over to the library.
 
-use clap::Parser;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = avisa::cli::Cli::parse();
+    let cli = avisa::cli::parse();
     match avisa::cli::run(cli).await {
         Ok(code) => code,
         Err(error) => {

@@ -8,22 +8,22 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 
 use crate::config::Config;
+use crate::domain::Locale;
 use crate::i18n;
 use crate::store::{self, StoreError};
 use crate::web::admin::password;
 
+/// `avisa user …`; the words of its help are in the catalog
+/// (`help.user.*`, see `cli::help`).
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a panel user (asks for the password).
     Add { email: String },
-    /// Set a new password for a panel user and end their sessions.
     Passwd { email: String },
-    /// List panel users: email, created, last login.
     List,
 }
 
 /// A plausible email: something@domain.tld, no spaces; lowercased.
-pub fn normalize_email(input: &str) -> anyhow::Result<String> {
+pub fn normalize_email(locale: Locale, input: &str) -> anyhow::Result<String> {
     let email = input.trim().to_lowercase();
     let valid = match email.split_once('@') {
         Some((local, domain)) => {
@@ -36,21 +36,27 @@ pub fn normalize_email(input: &str) -> anyhow::Result<String> {
         None => false,
     };
     if !valid || email.chars().any(char::is_whitespace) {
-        bail!("`{input}` is not an email address");
+        bail!(i18n::format(locale, "cli.bad_email", &[("value", &input)]));
     }
     Ok(email)
 }
 
 /// The new password: twice without echo on a terminal, else one stdin line.
-fn read_new_password() -> anyhow::Result<String> {
+fn read_new_password(locale: Locale) -> anyhow::Result<String> {
+    let min = password::MIN_PASSWORD_CHARS;
+    let unreadable = || i18n::text(locale, "cli.password_unreadable");
+    let strong = |password: &str| {
+        password::check_strength(password)
+            .map_err(|_| anyhow::anyhow!(i18n::plural(locale, "cli.password_short", min)))
+    };
     let password = if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password("Password (at least 10 characters): ")
-            .context("cannot read the password")?;
-        password::check_strength(&first)?;
-        let second = rpassword::prompt_password("Repeat the password: ")
-            .context("cannot read the password")?;
+        let prompt = i18n::plural(locale, "cli.password_prompt", min);
+        let first = rpassword::prompt_password(prompt).with_context(unreadable)?;
+        strong(&first)?;
+        let again = i18n::text(locale, "cli.password_repeat");
+        let second = rpassword::prompt_password(again).with_context(unreadable)?;
         if first != second {
-            bail!("the passwords do not match");
+            bail!(i18n::text(locale, "cli.password_mismatch"));
         }
         first
     } else {
@@ -58,10 +64,10 @@ fn read_new_password() -> anyhow::Result<String> {
         std::io::stdin()
             .lock()
             .read_line(&mut line)
-            .context("cannot read the password from stdin")?;
+            .with_context(unreadable)?;
         line.trim_end_matches(['\r', '\n']).to_string()
     };
-    password::check_strength(&password)?;
+    strong(&password)?;
     Ok(password)
 }
 
@@ -69,7 +75,7 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
     let locale = config.locale;
     match command {
         UserCommand::Add { email } => {
-            let email = normalize_email(&email)?;
+            let email = normalize_email(locale, &email)?;
             let store = store::connect(&config.database_url).await?;
             if store.user_credentials(&email).await?.is_some() {
                 bail!(i18n::format(
@@ -78,7 +84,7 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
                     &[("email", &email)]
                 ));
             }
-            let secret = read_new_password()?;
+            let secret = read_new_password(locale)?;
             let hash = tokio::task::spawn_blocking(move || password::hash(&secret)).await??;
             match store.create_user(&email, &hash, chrono::Utc::now()).await {
                 Ok(_) => println!(
@@ -90,7 +96,7 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::Passwd { email } => {
-            let email = normalize_email(&email)?;
+            let email = normalize_email(locale, &email)?;
             let store = store::connect(&config.database_url).await?;
             let Some(user) = store.user_credentials(&email).await? else {
                 bail!(i18n::format(
@@ -99,7 +105,7 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
                     &[("email", &email)]
                 ));
             };
-            let secret = read_new_password()?;
+            let secret = read_new_password(locale)?;
             let hash = tokio::task::spawn_blocking(move || password::hash(&secret)).await??;
             store.set_user_password(user.id, &hash).await?;
             let ended = store.delete_user_sessions(user.id).await?;
@@ -160,7 +166,7 @@ mod tests {
     #[test]
     fn emails_are_checked_and_lowercased() {
         assert_eq!(
-            normalize_email(" Ana@Example.COM ").unwrap(),
+            normalize_email(Locale::Es, " Ana@Example.COM ").unwrap(),
             "ana@example.com"
         );
         for bad in [
@@ -171,7 +177,7 @@ mod tests {
             "a b@x.com",
             "a@x.com.",
         ] {
-            assert!(normalize_email(bad).is_err(), "{bad}");
+            assert!(normalize_email(Locale::Es, bad).is_err(), "{bad}");
         }
     }
 }

@@ -1,5 +1,7 @@
-//! Every setting declared once: its variable, its default, what it is for,
-//! whether it is a secret, and how the panel shows its value. `Config`'s
+//! Every setting declared once: its variable, its default, whether it is a
+//! secret, and how the panel shows its value; what it is for is worded in
+//! the i18n catalog under `setting.<NAME>` (a test checks every setting has
+//! it in both languages). `Config`'s
 //! parsing takes names and defaults from here (so an error names the
 //! variable this table declares), `avisa.toml` keys are checked against it,
 //! the panel's settings view (`web::admin::config_view`) lists it, and a
@@ -8,6 +10,8 @@
 use std::time::Duration;
 
 use super::{Config, LogFormat};
+use crate::domain::Locale;
+use crate::i18n;
 
 /// What applies when a variable is not set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,17 +83,23 @@ pub struct Setting {
     pub default: SettingDefault,
     /// Never shown nor logged: the panel says only whether it is set.
     pub secret: bool,
-    /// README's "meaning" column (Markdown).
-    pub meaning: &'static str,
     /// Its value in force; passwords inside URLs are masked.
     pub show: fn(&Config) -> Shown,
+}
+
+impl Setting {
+    /// What the setting is for, from the i18n catalog (`setting.<NAME>`):
+    /// the English text is README's "meaning" column (Markdown), the
+    /// Spanish one what `avisa serve --help` shows by default.
+    pub fn meaning(&self, locale: Locale) -> String {
+        i18n::text(locale, &format!("setting.{}", self.name))
+    }
 }
 
 macro_rules! settings {
     ($($name:ident {
         default: $default:expr,
         secret: $secret:expr,
-        meaning: $meaning:expr,
         show: $show:expr,
     })*) => {
         $(
@@ -97,7 +107,6 @@ macro_rules! settings {
                 name: stringify!($name),
                 default: $default,
                 secret: $secret,
-                meaning: $meaning,
                 show: $show,
             };
         )*
@@ -112,37 +121,31 @@ settings! {
     DATABASE_URL {
         default: Value("sqlite://avisa.db"),
         secret: false,
-        meaning: "SQLite file (created if missing; its folder must exist) or `postgres://…`",
         show: |c| Shown::Value(c.database_url.redacted()),
     }
     AVISA_LISTEN {
         default: Value("0.0.0.0:8080"),
         secret: false,
-        meaning: "HTTP address",
         show: |c| Shown::Value(c.listen.to_string()),
     }
     AVISA_TIMEZONE {
         default: Value("America/Guayaquil"),
         secret: false,
-        meaning: "business time zone (IANA); \"today\" and the schedule use it",
         show: |c| Shown::Value(c.timezone.name().to_string()),
     }
     AVISA_REMINDER_TIME {
         default: Value("09:00"),
         secret: false,
-        meaning: "daily automatic run, local time (also run at start-up if already past)",
         show: |c| Shown::Value(c.reminder_time.format("%H:%M").to_string()),
     }
     AVISA_REMINDER_DAYS {
         default: Value("7,3,1,0"),
         secret: false,
-        meaning: "tiers, each day once; negative = days after expiry, e.g. `7,3,1,0,-3`",
         show: |c| Shown::Value(c.reminder_days.to_string()),
     }
     AVISA_QUIET_HOURS {
         default: Value("21:00-08:00"),
         secret: false,
-        meaning: "no automatic reminders in this window; `off` disables",
         show: |c| {
             Shown::or_nothing(
                 c.quiet_hours
@@ -153,31 +156,26 @@ settings! {
     AVISA_DEFAULT_REGION {
         default: Value("EC"),
         secret: false,
-        meaning: "region for numbers without country code (`0991234567`)",
         show: |c| Shown::Value(format!("{:?}", c.default_region.id())),
     }
     AVISA_LOCALE {
         default: Value("es"),
         secret: false,
-        meaning: "`es` or `en`",
         show: |c| Shown::Value(c.locale.code().to_string()),
     }
     AVISA_BUSINESS_NAME {
         default: Empty,
         secret: false,
-        meaning: "signature in messages",
         show: |c| Shown::Value(c.business_name.clone()),
     }
     AVISA_PAYMENT_INSTRUCTIONS {
         default: Empty,
         secret: false,
-        meaning: "shown in reminders and when a customer wants to renew",
         show: |c| Shown::Value(c.payment_instructions.clone()),
     }
     AVISA_STAFF_PHONES {
         default: Empty,
         secret: false,
-        meaning: "comma-separated staff numbers (commands, notices)",
         show: |c| {
             let phones: Vec<String> = c.staff_phones.iter().map(ToString::to_string).collect();
             Shown::or_nothing((!phones.is_empty()).then(|| phones.join(", ")))
@@ -186,55 +184,46 @@ settings! {
     AVISA_CRON_TOKEN {
         default: Unset,
         secret: true,
-        meaning: "enables `POST /cron/notifications` (at least 16 characters)",
         show: |c| Shown::Secret { set: c.cron_token.is_some() },
     }
     AVISA_HANDOFF_HOURS {
         default: Value("12"),
         secret: false,
-        meaning: "bot silence after a customer asks for a person",
         show: |c| Shown::Value(c.handoff_hours.to_string()),
     }
     AVISA_SEND_INTERVAL_MS {
         default: Value("5000"),
         secret: false,
-        meaning: "pause between sends (WaSender account protection), counted from the previous send's completion and shared through the database by every process sending for the same number; `0` with jitter `0` turns pacing off",
         show: |c| Shown::millis(c.send_interval),
     }
     AVISA_SEND_JITTER_MS {
         default: Value("2000"),
         secret: false,
-        meaning: "random extra pause per send",
         show: |c| Shown::millis(c.send_jitter),
     }
     AVISA_SEND_MAX_ATTEMPTS {
         default: Value("5"),
         secret: false,
-        meaning: "attempts for transient failures (5xx, connection refused) before `failed`; 429s do not count",
         show: |c| Shown::Value(c.send_max_attempts.to_string()),
     }
     AVISA_SEND_RETRY_BASE_MS {
         default: Value("2000"),
         secret: false,
-        meaning: "first retry delay; doubles each attempt, capped at 10 min",
         show: |c| Shown::millis(c.send_retry_base),
     }
     AVISA_TEMPLATES_DIR {
         default: FolderIfPresent("templates"),
         secret: false,
-        meaning: "message template overrides, file by file (`es/reminder.txt`)",
         show: |c| Shown::or_nothing(c.templates_dir.as_ref().map(|p| p.display().to_string())),
     }
     AVISA_FLOWS_DIR {
         default: FolderIfPresent("flows"),
         secret: false,
-        meaning: "conversation keyword overrides (`es.toml`, `en.toml`)",
         show: |c| Shown::or_nothing(c.flows_dir.as_ref().map(|p| p.display().to_string())),
     }
     AVISA_LOG_FORMAT {
         default: Value("human"),
         secret: false,
-        meaning: "`human` or `json`, on stderr; colours only when stderr is a terminal",
         show: |c| {
             Shown::Value(match c.log_format {
                 LogFormat::Human => "human".to_string(),
@@ -245,13 +234,11 @@ settings! {
     WASENDER_API_KEY {
         default: Unset,
         secret: true,
-        meaning: "session API key; unset → console provider (prints, does not send)",
         show: |c| Shown::Secret { set: c.wasender_api_key.is_some() },
     }
     WASENDER_BASE_URL {
         default: Value("https://www.wasenderapi.com/api"),
         secret: false,
-        meaning: "for tests and proxies",
         show: |c| {
             let mut url = c.wasender_base_url.clone();
             if url.password().is_some() {
@@ -264,31 +251,26 @@ settings! {
     WASENDER_TIMEOUT_MS {
         default: Value("20000"),
         secret: false,
-        meaning: "timeout of one WaSender request; a request that times out after it was sent is recorded `unknown` (WhatsApp may have it) and never resent automatically",
         show: |c| Shown::millis(c.wasender_timeout),
     }
     WASENDER_WEBHOOK_SECRET {
         default: Unset,
         secret: true,
-        meaning: "webhook secret; unset → webhook answers 503",
         show: |c| Shown::Secret { set: c.wasender_webhook_secret.is_some() },
     }
     AVISA_SECRET_KEY {
         default: Generated,
         secret: true,
-        meaning: "signs panel session cookies (at least 32 characters); unset → a random key is generated on first start and kept in the database (`settings`), so restarts keep sessions. Changing it logs everyone out.",
         show: |c| Shown::SecretOrGenerated { set: c.secret_key.is_some() },
     }
     AVISA_PUBLIC_URL {
         default: Unset,
         secret: false,
-        meaning: "public address, e.g. `https://avisa.fly.dev`; https makes panel cookies `Secure`",
         show: |c| Shown::or_nothing(c.public_url.as_ref().map(ToString::to_string)),
     }
     AVISA_TRUST_PROXY {
         default: Value("false"),
         secret: false,
-        meaning: "`true`: take the client address for login limits from `Fly-Client-IP` / `X-Forwarded-For`",
         show: |c| Shown::Value(c.trust_proxy.to_string()),
     }
 }
@@ -334,7 +316,7 @@ mod tests {
             "| `{}` | {} | {} |",
             setting.name,
             setting.default.readme(),
-            setting.meaning
+            setting.meaning(Locale::En)
         )
     }
 
@@ -352,6 +334,16 @@ mod tests {
             "README's Configuration table must be, row for row:\n{}",
             expected.join("\n")
         );
+    }
+
+    #[test]
+    fn every_setting_is_worded_in_both_languages() {
+        for setting in SETTINGS {
+            for locale in [Locale::Es, Locale::En] {
+                let key = format!("setting.{}", setting.name);
+                assert!(i18n::has(locale, &key), "{key} missing in {locale:?}");
+            }
+        }
     }
 
     #[test]

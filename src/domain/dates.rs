@@ -1,6 +1,6 @@
 //! Calendar dates: parsing what people type, long human text, month arithmetic.
 
-use chrono::{Datelike, Months, NaiveDate, Weekday};
+use chrono::{Datelike, Months, NaiveDate};
 
 use super::Locale;
 
@@ -48,108 +48,140 @@ pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
         .unwrap_or(NaiveDate::MAX)
 }
 
-const ES_MONTHS: [&str; 12] = [
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-];
-const EN_MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-fn weekday_es(day: Weekday) -> &'static str {
-    match day {
-        Weekday::Mon => "lunes",
-        Weekday::Tue => "martes",
-        Weekday::Wed => "miércoles",
-        Weekday::Thu => "jueves",
-        Weekday::Fri => "viernes",
-        Weekday::Sat => "sábado",
-        Weekday::Sun => "domingo",
-    }
+/// A language's calendar words and date patterns: the one place dates get
+/// their words.
+///
+/// Kept here as data rather than in the i18n catalog on purpose: these are
+/// calendar facts (CLDR's month and weekday names and word order), not
+/// wording anyone rewrites; they fill customer message templates as well as
+/// panel pages and staff answers; and `domain` stays pure, below `i18n`
+/// (which depends on `domain::Locale`). Each function below reads the table
+/// for its locale, so adding a language is adding one `Calendar`.
+struct Calendar {
+    months: [&'static str; 12],
+    /// Monday first.
+    weekdays: [&'static str; 7],
+    /// `{weekday}`, `{day}`, `{month}`, `{year}`.
+    long: &'static str,
+    short: &'static str,
+    /// chrono format of a chart's day label.
+    day_month: &'static str,
+    today: &'static str,
+    /// Days ahead and ago, one and other (CLDR's cardinal forms of both
+    /// languages), `{n}` filled.
+    ahead: [&'static str; 2],
+    ago: [&'static str; 2],
 }
 
-fn weekday_en(day: Weekday) -> &'static str {
-    match day {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    }
-}
+const ES: Calendar = Calendar {
+    months: [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ],
+    weekdays: [
+        "lunes",
+        "martes",
+        "miércoles",
+        "jueves",
+        "viernes",
+        "sábado",
+        "domingo",
+    ],
+    long: "{weekday} {day} de {month} de {year}",
+    short: "{day} de {month}",
+    day_month: "%d/%m",
+    today: "hoy",
+    ahead: ["en 1 día", "en {n} días"],
+    ago: ["hace 1 día", "hace {n} días"],
+};
 
-/// "lunes 1 de diciembre de 2026" / "Monday, December 1, 2026".
-pub fn long_date(date: NaiveDate, locale: Locale) -> String {
-    let month = date.month0() as usize;
+const EN: Calendar = Calendar {
+    months: [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+    weekdays: [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ],
+    long: "{weekday}, {month} {day}, {year}",
+    short: "{month} {day}",
+    day_month: "%m/%d",
+    today: "today",
+    ahead: ["in 1 day", "in {n} days"],
+    ago: ["1 day ago", "{n} days ago"],
+};
+
+fn calendar(locale: Locale) -> &'static Calendar {
     match locale {
-        Locale::Es => format!(
-            "{} {} de {} de {}",
-            weekday_es(date.weekday()),
-            date.day(),
-            ES_MONTHS[month],
-            date.year()
-        ),
-        Locale::En => format!(
-            "{}, {} {}, {}",
-            weekday_en(date.weekday()),
-            EN_MONTHS[month],
-            date.day(),
-            date.year()
-        ),
+        Locale::Es => &ES,
+        Locale::En => &EN,
     }
+}
+
+fn fill(pattern: &str, date: NaiveDate, names: &Calendar) -> String {
+    let weekday = names.weekdays[date.weekday().num_days_from_monday() as usize];
+    pattern
+        .replace("{weekday}", weekday)
+        .replace("{day}", &date.day().to_string())
+        .replace("{month}", names.months[date.month0() as usize])
+        .replace("{year}", &date.year().to_string())
+}
+
+/// "martes 1 de diciembre de 2026" / "Tuesday, December 1, 2026".
+pub fn long_date(date: NaiveDate, locale: Locale) -> String {
+    let names = calendar(locale);
+    fill(names.long, date, names)
 }
 
 /// "1 de diciembre" / "December 1": for compact lists.
 pub fn short_date(date: NaiveDate, locale: Locale) -> String {
-    let month = date.month0() as usize;
-    match locale {
-        Locale::Es => format!("{} de {}", date.day(), ES_MONTHS[month]),
-        Locale::En => format!("{} {}", EN_MONTHS[month], date.day()),
-    }
+    let names = calendar(locale);
+    fill(names.short, date, names)
+}
+
+/// "01/12" / "12/01": a day on a chart's axis.
+pub fn day_month(date: NaiveDate, locale: Locale) -> String {
+    date.format(calendar(locale).day_month).to_string()
 }
 
 /// "hoy", "en 1 día", "en 3 días", "hace 2 días" — the relative wording used in
 /// messages, with correct plurals.
 pub fn days_phrase(days_left: i64, locale: Locale) -> String {
-    match locale {
-        Locale::Es => match days_left {
-            0 => "hoy".into(),
-            1 => "en 1 día".into(),
-            -1 => "hace 1 día".into(),
-            n if n > 1 => format!("en {n} días"),
-            n => format!("hace {} días", -n),
-        },
-        Locale::En => match days_left {
-            0 => "today".into(),
-            1 => "in 1 day".into(),
-            -1 => "1 day ago".into(),
-            n if n > 1 => format!("in {n} days"),
-            n => format!("{} days ago", -n),
-        },
-    }
+    let names = calendar(locale);
+    let forms = match days_left {
+        0 => return names.today.to_string(),
+        n if n > 0 => names.ahead,
+        _ => names.ago,
+    };
+    let n = days_left.unsigned_abs();
+    let form = if n == 1 { forms[0] } else { forms[1] };
+    form.replace("{n}", &n.to_string())
 }
 
 #[cfg(test)]
@@ -223,6 +255,9 @@ mod tests {
             "Tuesday, December 1, 2026"
         );
         assert_eq!(short_date(d(2026, 12, 1), Locale::Es), "1 de diciembre");
+        assert_eq!(short_date(d(2026, 12, 1), Locale::En), "December 1");
+        assert_eq!(day_month(d(2026, 12, 1), Locale::Es), "01/12");
+        assert_eq!(day_month(d(2026, 12, 1), Locale::En), "12/01");
     }
 
     #[test]
@@ -242,5 +277,8 @@ mod tests {
         assert_eq!(days_phrase(3, Locale::Es), "en 3 días");
         assert_eq!(days_phrase(-3, Locale::Es), "hace 3 días");
         assert_eq!(days_phrase(7, Locale::En), "in 7 days");
+        assert_eq!(days_phrase(-1, Locale::En), "1 day ago");
+        assert_eq!(days_phrase(-2, Locale::En), "2 days ago");
+        assert_eq!(days_phrase(0, Locale::En), "today");
     }
 }

@@ -9,7 +9,7 @@ pub mod policy;
 use serde::{Deserialize, Serialize};
 
 pub use clock::{Clock, FixedClock, OffsetClock, SystemClock};
-pub use dates::{DateError, add_months, days_phrase, long_date, parse_date, short_date};
+pub use dates::{DateError, add_months, day_month, days_phrase, long_date, parse_date, short_date};
 pub use money::{Money, MoneyError};
 pub use phone::{Phone, PhoneError, Region};
 pub use policy::{QuietHours, Tiers, days_left};

@@ -208,7 +208,11 @@ fn rust_code_only_uses_known_keys() {
 /// redirects, form errors by field, error pages): string literals that
 /// start with one of these prefixes and are whole keys (not `"ops_kind_"`
 /// prefixes completed at run time).
-const KEY_PREFIXES: [&str; 11] = [
+const KEY_PREFIXES: [&str; 15] = [
+    "import.",
+    "cli.",
+    "count.",
+    "audit.",
     "notice_",
     "ops_notice_",
     "field_",
@@ -230,10 +234,13 @@ fn prefixed_keys(source: &str) -> Vec<String> {
         while let Some(i) = rest.find(&open) {
             rest = &rest[i + 1..];
             let end = rest
-                .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+                .find(|c: char| {
+                    !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+                })
                 .unwrap_or(rest.len());
             let key = &rest[..end];
-            if rest[end..].starts_with('"') && !key.ends_with('_') {
+            let file = key.ends_with(".html") || key.ends_with(".txt");
+            if rest[end..].starts_with('"') && !key.ends_with('_') && !key.ends_with('.') && !file {
                 keys.push(key.to_string());
             }
         }
@@ -264,6 +271,7 @@ fn literal_keys(source: &str) -> Vec<String> {
         "i18n::format(",
         "i18n::plural(",
         "i18n::lookup(",
+        "i18n::lookup_form(",
     ] {
         let mut rest = source;
         while let Some(i) = rest.find(call) {
@@ -279,4 +287,140 @@ fn literal_keys(source: &str) -> Vec<String> {
         }
     }
     keys
+}
+
+/// English that must never show in Spanish output.
+const ENGLISH: [&str; 16] = [
+    "could not",
+    "cannot",
+    "is empty",
+    "already",
+    "row(s)",
+    "(s)",
+    "(es)",
+    "invalid",
+    "imported",
+    "line ",
+    " the ",
+    "is not ",
+    "missing",
+    "expected",
+    "Usage",
+    "Print help",
+];
+
+/// Fails on any of [`ENGLISH`] in `text`, leaving out what is not words:
+/// `{placeholders}`, `--flags` and clap's `[OPTIONS]` in a usage line.
+fn assert_spanish(what: &str, text: &str) {
+    let mut words = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        words.push_str(&rest[..start]);
+        rest = rest[start..]
+            .find('}')
+            .map_or("", |end| &rest[start + end + 1..]);
+    }
+    words.push_str(rest);
+    let lower: String = words
+        .replace("[OPTIONS]", "")
+        .split(' ')
+        .filter(|word| !word.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    for word in ENGLISH {
+        assert!(
+            !lower.contains(&word.to_lowercase()),
+            "{what}: English {word:?} in Spanish output:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn no_spanish_catalog_text_is_english() {
+    for (key, entry) in &parsed(Locale::Es) {
+        for text in texts(entry) {
+            assert_spanish(key, text);
+        }
+    }
+}
+
+/// What the importer, the CLI's `--help` and the CLI's import summary say
+/// by default: every kind of error, rendered in Spanish.
+#[test]
+fn import_errors_and_cli_help_are_spanish_by_default() {
+    use crate::import::{ImportError, RowError, RowProblem, parse_csv};
+
+    let bad = "nombres,apellidos,telefono,email,servicio,vence,precio\n\
+               ,X,12345,ana,,31/02/2026,7.505\n\
+               Beto,Y,09912abc45,b@c.com,Netflix,2026-01-01,abc\n\
+               Carla,Z,0991234567,,Netflix,,\n\
+               Dora,W,0991234568,,Netflix,mañana,-1\n\
+               Eva,V,0991234569,,Netflix,2026-01-01,99999999999999999999\n\
+               Fe,U,0991234570,,Netflix,2026-01-01,7.5055\n\
+               Gil,T,0991234570,,NETFLIX,2026-01-01,7,50,extra\n";
+    let parsed = parse_csv(bad.as_bytes(), crate::domain::Region::default()).unwrap();
+    assert!(parsed.errors.len() >= 10, "{:?}", parsed.errors);
+    for error in &parsed.errors {
+        assert_spanish("import error", &error.to_string());
+        assert!(error.to_string().starts_with("línea "), "{error}");
+    }
+    let long = RowError {
+        line: 2,
+        column: Some("servicio".into()),
+        problem: RowProblem::Field(
+            crate::import::fields::check_service(&"x".repeat(200)).unwrap_err(),
+        ),
+    };
+    assert_spanish("long service", &long.to_string());
+    let whole = ImportError::Rows(parsed.errors.clone());
+    assert_spanish("rows", &whole.to_string());
+    let headers = [
+        parse_csv(b"", crate::domain::Region::default()).unwrap_err(),
+        parse_csv(b"nombres,servicio\n", crate::domain::Region::default()).unwrap_err(),
+        parse_csv(
+            b"nombres,telefono,phone,servicio,vence,precio\n",
+            crate::domain::Region::default(),
+        )
+        .unwrap_err(),
+        parse_csv(b"nombres\n\xff\n", crate::domain::Region::default()).unwrap_err(),
+    ];
+    for error in headers {
+        assert_spanish("file error", &error.to_string());
+    }
+
+    let mut command = crate::cli::command(Locale::Es);
+    assert_spanish("avisa --help", &command.render_long_help().to_string());
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for name in names {
+        let Some(sub) = command.find_subcommand_mut(&name) else {
+            continue;
+        };
+        assert_spanish(&name, &sub.render_long_help().to_string());
+    }
+
+    for (key, n) in [
+        ("count.imported_rows", 1),
+        ("count.imported_rows", 15),
+        ("count.skipped_rows", 2),
+        ("import.invalid_rows", 3),
+        ("count.valid_rows", 1),
+    ] {
+        assert_spanish(key, &plural(Locale::Es, key, n));
+    }
+    assert_eq!(
+        plural(Locale::Es, "count.imported_rows", 1),
+        "1 fila importada"
+    );
+    assert_eq!(
+        plural(Locale::Es, "count.imported_rows", 15),
+        "15 filas importadas"
+    );
+    assert_eq!(
+        plural(Locale::En, "count.imported_rows", 1),
+        "1 row imported"
+    );
 }

@@ -1,30 +1,29 @@
 //! One check per client/subscription field, shared by the CSV importer and
 //! the web panel's forms so both accept and reject exactly the same values.
-//! Errors are typed: the importer prints them (English, `Display`), the web
-//! panel shows them through its i18n catalogs (`FieldError::key`).
+//! Errors are typed; their words come from the i18n catalog: the importer
+//! says what was wrong with the value (`FieldError::message`, with the value
+//! quoted), the web panel's forms say it next to the field
+//! (`FieldError::key`).
 
 use chrono::NaiveDate;
 
-use crate::domain::{DateError, Money, MoneyError, Phone, PhoneError, Region, parse_date};
+use crate::domain::{DateError, Locale, Money, MoneyError, Phone, PhoneError, Region, parse_date};
+use crate::i18n;
 
 /// Longest service name accepted.
 pub const MAX_SERVICE_LEN: usize = 100;
 
+/// What is wrong with one field's value. `Display` is
+/// [`FieldError::message`] in the default language (Spanish).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message(Locale::default()))]
 pub enum FieldError {
-    #[error("name is empty")]
     NameEmpty,
-    #[error(transparent)]
     Phone(#[from] PhoneError),
-    #[error("`{0}` is not an email address")]
     Email(String),
-    #[error("service is empty")]
     ServiceEmpty,
-    #[error("service name has {0} characters (at most {MAX_SERVICE_LEN})")]
     ServiceTooLong(usize),
-    #[error(transparent)]
     Date(#[from] DateError),
-    #[error(transparent)]
     Price(#[from] MoneyError),
 }
 
@@ -52,6 +51,72 @@ impl FieldError {
         }
     }
 }
+
+impl FieldError {
+    /// The catalog key of [`FieldError::message`] (`import.<what>`) and the
+    /// value it quotes, if any.
+    fn message_parts(&self) -> (&'static str, Option<&str>) {
+        match self {
+            FieldError::NameEmpty => ("import.name_empty", None),
+            FieldError::Phone(PhoneError::Empty) => ("import.phone_empty", None),
+            FieldError::Phone(PhoneError::BadCharacters(v)) => ("import.phone_characters", Some(v)),
+            FieldError::Phone(PhoneError::Unparseable(v)) => ("import.phone_unparseable", Some(v)),
+            FieldError::Phone(PhoneError::Invalid(v)) => ("import.phone_invalid", Some(v)),
+            FieldError::Email(v) => ("import.email", Some(v)),
+            FieldError::ServiceEmpty => ("import.service_empty", None),
+            FieldError::ServiceTooLong(_) => ("import.service_long", None),
+            FieldError::Date(DateError::Empty) => ("import.date_empty", None),
+            FieldError::Date(DateError::Malformed(v)) => ("import.date_malformed", Some(v)),
+            FieldError::Date(DateError::NotInCalendar(v)) => ("import.date_calendar", Some(v)),
+            FieldError::Price(MoneyError::Empty) => ("import.price_empty", None),
+            FieldError::Price(MoneyError::Malformed(v)) => ("import.price_malformed", Some(v)),
+            FieldError::Price(MoneyError::TooPrecise(v)) => ("import.price_precise", Some(v)),
+            FieldError::Price(MoneyError::Ambiguous(v)) => ("import.price_ambiguous", Some(v)),
+            FieldError::Price(MoneyError::Negative(v)) => ("import.price_negative", Some(v)),
+            FieldError::Price(MoneyError::TooLarge(v)) => ("import.price_large", Some(v)),
+        }
+    }
+
+    /// What is wrong, naming the value as it was written: «12345» no es un
+    /// número de teléfono válido.
+    pub fn message(&self, locale: Locale) -> String {
+        let (key, value) = self.message_parts();
+        let length = match self {
+            FieldError::ServiceTooLong(length) => *length,
+            _ => 0,
+        };
+        i18n::format(
+            locale,
+            key,
+            &[
+                ("value", &value.unwrap_or_default()),
+                ("n", &length),
+                ("max", &MAX_SERVICE_LEN),
+            ],
+        )
+    }
+}
+
+/// Every `FieldError::message` key, for catalog completeness tests.
+pub const FIELD_MESSAGE_KEYS: &[&str] = &[
+    "import.name_empty",
+    "import.phone_empty",
+    "import.phone_characters",
+    "import.phone_unparseable",
+    "import.phone_invalid",
+    "import.email",
+    "import.service_empty",
+    "import.service_long",
+    "import.date_empty",
+    "import.date_malformed",
+    "import.date_calendar",
+    "import.price_empty",
+    "import.price_malformed",
+    "import.price_precise",
+    "import.price_ambiguous",
+    "import.price_negative",
+    "import.price_large",
+];
 
 /// Every `FieldError::key`, for catalog completeness tests.
 pub const FIELD_ERROR_KEYS: &[&str] = &[
@@ -172,6 +237,39 @@ mod tests {
             .map(|r| r.as_ref().unwrap_err().key())
             .collect();
         assert_eq!(keys, FIELD_ERROR_KEYS);
+        let messages: Vec<&str> = samples
+            .iter()
+            .map(|r| r.as_ref().unwrap_err().message_parts().0)
+            .collect();
+        assert_eq!(messages, FIELD_MESSAGE_KEYS);
+        for key in FIELD_MESSAGE_KEYS {
+            for locale in [Locale::Es, Locale::En] {
+                assert!(i18n::has(locale, key), "{key} missing in {locale:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn messages_quote_the_value_in_the_chosen_language() {
+        let unparseable = check_phone("12345", Region::default()).unwrap_err();
+        assert_eq!(
+            unparseable.message(Locale::Es),
+            "«12345» no es un número de teléfono válido"
+        );
+        assert_eq!(
+            unparseable.message(Locale::En),
+            "`12345` could not be read as a phone number"
+        );
+        assert_eq!(unparseable.to_string(), unparseable.message(Locale::Es));
+        assert_eq!(
+            check_service("").unwrap_err().message(Locale::Es),
+            "falta el servicio"
+        );
+        let long = check_service(&"x".repeat(MAX_SERVICE_LEN + 1)).unwrap_err();
+        assert_eq!(
+            long.message(Locale::Es),
+            "el nombre del servicio tiene 101 caracteres (máximo 100)"
+        );
     }
 
     #[test]

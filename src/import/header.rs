@@ -4,6 +4,8 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
 use super::ImportError;
+use crate::domain::Locale;
+use crate::i18n;
 
 /// A column avisa understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,13 +143,21 @@ impl Columns {
     }
 }
 
-/// For [`ImportError::MissingColumns`]: `telefono (or phone, celular, whatsapp)`.
-pub(crate) fn describe_missing(missing: &[String]) -> String {
+/// For [`ImportError::MissingColumns`]: `telefono (o teléfono, phone,
+/// celular, whatsapp)`.
+pub(crate) fn describe_missing(locale: Locale, missing: &[String]) -> String {
     missing
         .iter()
         .map(
             |name| match Field::ALL.into_iter().find(|f| f.canonical() == name) {
-                Some(field) => format!("{name} (or {})", field.accepted()[1..].join(", ")),
+                Some(field) => i18n::format(
+                    locale,
+                    "import.missing_column",
+                    &[
+                        ("name", name),
+                        ("aliases", &field.accepted()[1..].join(", ")),
+                    ],
+                ),
                 None => name.clone(),
             },
         )

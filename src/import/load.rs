@@ -11,16 +11,19 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 
 use super::{ImportError, Item, RowError, check_encoding, read_csv};
-use crate::domain::Region;
+use crate::domain::{Locale, Region};
+use crate::i18n;
 use crate::store::{Committed, NewSubscription, Store, StoreError};
 
 /// Rows handed to the store at a time, and batches waiting at most.
 const BATCH: usize = 4_096;
 const BATCHES_AHEAD: usize = 4;
 
+/// Why a file was not imported. `Display` is [`LoadError::render`] in the
+/// default language (Spanish) for the import's own errors.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {}", path.display())]
+    #[error("{}", self.render(Locale::default()))]
     Open {
         path: PathBuf,
         source: std::io::Error,
@@ -29,8 +32,24 @@ pub enum LoadError {
     Import(#[from] ImportError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the CSV reader stopped: {0}")]
+    #[error("{}", self.render(Locale::default()))]
     Reader(String),
+}
+
+impl LoadError {
+    /// The error in `locale` (a store error as the store words it).
+    pub fn render(&self, locale: Locale) -> String {
+        match self {
+            LoadError::Open { path, source } => i18n::format(
+                locale,
+                "import.open",
+                &[("path", &path.display()), ("error", source)],
+            ),
+            LoadError::Import(error) => error.render(locale),
+            LoadError::Store(error) => error.to_string(),
+            LoadError::Reader(error) => i18n::format(locale, "import.reader", &[("error", error)]),
+        }
+    }
 }
 
 /// What [`import_file`] found and did.

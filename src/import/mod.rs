@@ -26,7 +26,8 @@ use std::rc::Rc;
 
 use chrono::NaiveDate;
 
-use crate::domain::{Money, Phone, Region};
+use crate::domain::{Locale, Money, Phone, Region};
+use crate::i18n;
 pub use export::{EXPORT_HEADER, Export, write_csv};
 use fields::{check_date, check_email, check_name, check_phone, check_price, check_service};
 use header::{Columns, Field};
@@ -75,54 +76,165 @@ impl ImportRow {
     }
 }
 
-/// One bad cell: `line 4: telefono: `abc` contains characters…`.
+/// One bad cell: `línea 4: telefono: «abc» tiene caracteres…`. `Display`
+/// is [`RowError::render`] in the default language (Spanish).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {column}: {reason}")]
+#[error("{}", self.render(Locale::default()))]
 pub struct RowError {
     pub line: usize,
-    /// The column's header as written in the file.
-    pub column: String,
-    pub reason: String,
+    /// The column's header as written in the file; `None` for the whole row.
+    pub column: Option<String>,
+    pub problem: RowProblem,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// What is wrong with a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowProblem {
+    /// A cell's value.
+    Field(FieldError),
+    /// More values than the header has columns (an unquoted separator).
+    TooManyValues { values: usize, columns: usize },
+    /// The phone (as written) already has this service on line `first`.
+    Repeated {
+        phone: String,
+        service: String,
+        first: usize,
+    },
+}
+
+impl RowError {
+    /// The column as the file names it, or "(fila)" for the whole row.
+    pub fn column(&self, locale: Locale) -> String {
+        match &self.column {
+            Some(column) => column.clone(),
+            None => i18n::text(locale, "import.whole_row"),
+        }
+    }
+
+    /// What is wrong, without the line and column.
+    pub fn reason(&self, locale: Locale) -> String {
+        match &self.problem {
+            RowProblem::Field(error) => error.message(locale),
+            RowProblem::TooManyValues { values, columns } => i18n::format(
+                locale,
+                "import.too_many_values",
+                &[("values", values), ("columns", columns)],
+            ),
+            RowProblem::Repeated {
+                phone,
+                service,
+                first,
+            } => i18n::format(
+                locale,
+                "import.repeated",
+                &[("phone", phone), ("service", service), ("first", first)],
+            ),
+        }
+    }
+
+    /// `línea 4: telefono: «abc» …` / `line 4: telefono: `abc` …`.
+    pub fn render(&self, locale: Locale) -> String {
+        i18n::format(
+            locale,
+            "import.line",
+            &[
+                ("line", &self.line),
+                ("column", &self.column(locale)),
+                ("reason", &self.reason(locale)),
+            ],
+        )
+    }
+}
+
+/// A file that cannot be imported. `Display` is [`ImportError::render`] in
+/// the default language (Spanish).
+#[derive(Debug)]
 pub enum ImportError {
-    #[error("the file is empty: expected a header line such as `{EXAMPLE_HEADER}`")]
     Empty,
-    #[error(
-        "line {line} is not UTF-8 text (probably saved as Latin-1/Windows-1252 or UTF-16); \
-         save it as \"CSV UTF-8\" and import again"
-    )]
-    Encoding { line: usize },
-    #[error(
-        "the header (line 1) lacks required column(s): {}; expected e.g. `{EXAMPLE_HEADER}`",
-        header::describe_missing(.0)
-    )]
+    Encoding {
+        line: usize,
+    },
+    /// Canonical names of the required columns the header lacks.
     MissingColumns(Vec<String>),
-    #[error("the header has both `{first}` and `{second}`, which mean the same; keep one")]
-    DuplicateColumns { first: String, second: String },
-    #[error("{}", RowList(.0))]
+    DuplicateColumns {
+        first: String,
+        second: String,
+    },
     Rows(Vec<RowError>),
-    #[error("could not read the CSV: {0}")]
-    Csv(#[from] csv::Error),
-    #[error("could not read the file: {0}")]
-    Io(#[from] std::io::Error),
+    Csv(csv::Error),
+    Io(std::io::Error),
+}
+
+impl ImportError {
+    pub fn render(&self, locale: Locale) -> String {
+        match self {
+            ImportError::Empty => {
+                i18n::format(locale, "import.file_empty", &[("header", &EXAMPLE_HEADER)])
+            }
+            ImportError::Encoding { line } => {
+                i18n::format(locale, "import.encoding", &[("line", line)])
+            }
+            ImportError::MissingColumns(missing) => i18n::format(
+                locale,
+                "import.missing_columns",
+                &[
+                    ("n", &missing.len()),
+                    ("columns", &header::describe_missing(locale, missing)),
+                    ("header", &EXAMPLE_HEADER),
+                ],
+            ),
+            ImportError::DuplicateColumns { first, second } => i18n::format(
+                locale,
+                "import.duplicate_columns",
+                &[("first", first), ("second", second)],
+            ),
+            ImportError::Rows(errors) => render_rows(locale, errors),
+            ImportError::Csv(error) => i18n::format(locale, "import.csv", &[("error", error)]),
+            ImportError::Io(error) => i18n::format(locale, "import.io", &[("error", error)]),
+        }
+    }
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(Locale::default()))
+    }
+}
+
+impl std::error::Error for ImportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ImportError::Csv(error) => Some(error),
+            ImportError::Io(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<csv::Error> for ImportError {
+    fn from(error: csv::Error) -> Self {
+        ImportError::Csv(error)
+    }
+}
+
+impl From<std::io::Error> for ImportError {
+    fn from(error: std::io::Error) -> Self {
+        ImportError::Io(error)
+    }
 }
 
 const EXAMPLE_HEADER: &str = "nombres,apellidos,telefono,email,servicio,vence,precio";
 
-struct RowList<'a>(&'a [RowError]);
-
-impl fmt::Display for RowList<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut lines: Vec<usize> = self.0.iter().map(|e| e.line).collect();
-        lines.dedup();
-        write!(f, "{} invalid row(s)", lines.len())?;
-        for error in self.0 {
-            write!(f, "\n{error}")?;
-        }
-        Ok(())
+/// "2 filas no válidas" and then each error on its own line.
+pub fn render_rows(locale: Locale, errors: &[RowError]) -> String {
+    let mut lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    lines.dedup();
+    let mut text = i18n::plural(locale, "import.invalid_rows", lines.len());
+    for error in errors {
+        text.push('\n');
+        text.push_str(&error.render(locale));
     }
+    text
 }
 
 /// The outcome of reading a file whose header was usable: valid rows and every
@@ -511,25 +623,24 @@ impl RowCheck<'_> {
         text.strip_prefix('\'').unwrap_or(text)
     }
 
-    fn fail(&mut self, column: &str, reason: impl fmt::Display) {
+    fn fail(&mut self, field: Option<Field>, problem: RowProblem) {
         self.errors.push(RowError {
             line: self.line,
-            column: column.to_string(),
-            reason: reason.to_string(),
+            column: field.map(|field| self.columns.name(field).to_string()),
+            problem,
         });
     }
 
     /// The cell's value, or `None` after recording why it is bad.
-    fn check<T, E: fmt::Display>(
+    fn check<T>(
         &mut self,
         field: Field,
-        parse: impl FnOnce(&str) -> Result<T, E>,
+        parse: impl FnOnce(&str) -> Result<T, FieldError>,
     ) -> Option<T> {
         match parse(self.cell(field)) {
             Ok(value) => Some(value),
-            Err(reason) => {
-                let column = self.columns.name(field).to_string();
-                self.fail(&column, reason);
+            Err(error) => {
+                self.fail(Some(field), RowProblem::Field(error));
                 None
             }
         }
@@ -543,9 +654,8 @@ impl RowCheck<'_> {
         );
         let name = match check_name(&full_name) {
             Ok(name) => name,
-            Err(reason) => {
-                let column = self.columns.name(Field::FirstName).to_string();
-                self.fail(&column, reason);
+            Err(error) => {
+                self.fail(Some(Field::FirstName), RowProblem::Field(error));
                 String::new()
             }
         };
@@ -557,24 +667,22 @@ impl RowCheck<'_> {
 
         let extra = self.record.iter().skip(self.columns.width());
         if extra.filter(|cell| !cell.trim().is_empty()).count() > 0 {
-            let reason = format!(
-                "the row has {} values but the header has {} columns; \
-                 put values that contain the separator in quotes (\"7,50\")",
-                self.record.len(),
-                self.columns.width()
-            );
-            self.fail("(row)", reason);
+            let problem = RowProblem::TooManyValues {
+                values: self.record.len(),
+                columns: self.columns.width(),
+            };
+            self.fail(None, problem);
         }
 
         if let (Some(phone), Some(service)) = (&phone, &service)
             && let Some(first) = seen.first_line(phone, service, self.line)
         {
-            let reason = format!(
-                "`{}` already has `{service}` on line {first}; keep one line per phone and service",
-                self.cell(Field::Phone)
-            );
-            let column = self.columns.name(Field::Phone).to_string();
-            self.fail(&column, reason);
+            let problem = RowProblem::Repeated {
+                phone: self.cell(Field::Phone).to_string(),
+                service: service.clone(),
+                first,
+            };
+            self.fail(Some(Field::Phone), problem);
         }
 
         Some(ImportRow {

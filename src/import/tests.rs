@@ -16,7 +16,7 @@ fn where_(parsed: &ParsedImport) -> Vec<(usize, &str)> {
     parsed
         .errors
         .iter()
-        .map(|e| (e.line, e.column.as_str()))
+        .map(|e| (e.line, e.column.as_deref().unwrap_or("(fila)")))
         .collect()
 }
 
@@ -139,7 +139,7 @@ fn day_first_dates_and_leap_years() {
     assert_eq!(parsed.rows.len(), 2);
     assert_eq!(where_(&parsed), [(4, "vence")]);
     assert!(
-        parsed.errors[0].reason.contains("29/02/2027"),
+        parsed.errors[0].reason(Locale::Es).contains("«29/02/2027»"),
         "{}",
         parsed.errors[0]
     );
@@ -158,8 +158,14 @@ fn missing_required_columns_are_all_named() {
     }
     let msg = err.to_string();
     assert!(
-        msg.contains("telefono (or teléfono, phone, celular, whatsapp)")
-            && msg.contains("end_date"),
+        msg.contains(
+            "le faltan columnas obligatorias: telefono (o teléfono, phone, celular, whatsapp)"
+        ) && msg.contains("end_date"),
+        "{msg}"
+    );
+    let msg = err.render(Locale::En);
+    assert!(
+        msg.contains("lacks required columns: telefono (or teléfono, phone, celular, whatsapp)"),
         "{msg}"
     );
 
@@ -209,6 +215,12 @@ fn ambiguous_prices_are_rejected_with_their_line() {
     assert_eq!(where_(&parsed), [(3, "precio"), (4, "precio")]);
     assert_eq!(
         parsed.errors[0].to_string(),
+        "línea 3: precio: «7.505» es ambiguo: tres cifras después del único punto o coma \
+         pueden ser decimales o miles; escribe hasta dos decimales (7,50) y los miles sin \
+         separador (7505) o con parte decimal (7.505,00)"
+    );
+    assert_eq!(
+        parsed.errors[0].render(Locale::En),
         "line 3: precio: `7.505` is ambiguous: three digits after its only `.` or `,` \
          could be decimals or thousands; write at most two decimals (7.50) and \
          thousands without a separator (7505) or with a decimal part (7.505,00)"
@@ -246,17 +258,26 @@ fn every_bad_cell_is_reported_with_its_file_line() {
     assert_eq!(lines, [2, 8]);
     assert_eq!(
         parsed.errors[0].to_string(),
-        "line 4: telefono: `abc` contains characters that are not part of a phone number"
+        "línea 4: telefono: «abc» tiene caracteres que no son de un número de teléfono"
     );
     assert_eq!(
         parsed.errors[6].to_string(),
-        "line 9: precio: price is empty"
+        "línea 9: precio: falta el precio"
+    );
+    assert_eq!(
+        parsed.errors[6].render(Locale::En),
+        "line 9: precio: the price is empty"
     );
 
     let err = parsed.into_result().unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.starts_with("3 invalid row(s)\nline 4: telefono:"),
+        msg.starts_with("3 filas no válidas\nlínea 4: telefono:"),
+        "{msg}"
+    );
+    let msg = err.render(Locale::En);
+    assert!(
+        msg.starts_with("3 invalid rows\nline 4: telefono:"),
         "{msg}"
     );
 }
@@ -266,9 +287,13 @@ fn unquoted_decimal_comma_is_not_silently_truncated() {
     let parsed =
         parse("nombres,telefono,servicio,vence,precio\nAna,0991234567,Netflix,2026-11-25,7,50\n");
     assert!(parsed.rows.is_empty());
-    assert_eq!(where_(&parsed), [(2, "(row)")]);
+    assert_eq!(where_(&parsed), [(2, "(fila)")]);
+    assert_eq!(parsed.errors[0].column(Locale::Es), "(fila)");
+    assert_eq!(parsed.errors[0].column(Locale::En), "(row)");
     assert!(
-        parsed.errors[0].reason.contains("6 values"),
+        parsed.errors[0]
+            .reason(Locale::Es)
+            .contains("tiene 6 valores"),
         "{}",
         parsed.errors[0]
     );
@@ -289,9 +314,13 @@ fn duplicate_phone_and_service_points_to_the_first_line() {
     );
     assert_eq!(parsed.rows.len(), 2);
     assert_eq!(where_(&parsed), [(4, "telefono")]);
-    let reason = &parsed.errors[0].reason;
+    assert_eq!(
+        parsed.errors[0].reason(Locale::Es),
+        "«+593 99 321 6547» ya tiene «NETFLIX» en la línea 2; deja una línea por teléfono y servicio"
+    );
+    let reason = parsed.errors[0].reason(Locale::En);
     assert!(
-        reason.contains("line 2") && reason.contains("NETFLIX"),
+        reason.contains("on line 2") && reason.contains("NETFLIX"),
         "{reason}"
     );
 }
@@ -442,7 +471,7 @@ fn streaming_finds_the_same_rows_errors_and_lines_in_a_big_file() {
     assert_eq!(whole.rows.len(), 6_000 - 18);
     assert_eq!(whole.invalid_lines().len(), 18);
     assert!(
-        whole.errors[2].to_string().contains("on line"),
+        whole.errors[2].to_string().contains("en la línea"),
         "{}",
         whole.errors[2]
     );

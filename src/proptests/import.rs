@@ -97,8 +97,8 @@ fn check(parsed: &ParsedImport, text_lines: usize) -> Result<(), TestCaseError> 
         prop_assert!(row.price.cents() >= 0);
     }
     for error in &parsed.errors {
-        prop_assert!(!error.reason.is_empty());
-        let prefix = format!("line {}: ", error.line);
+        prop_assert!(!error.reason(crate::domain::Locale::Es).is_empty());
+        let prefix = format!("línea {}: ", error.line);
         prop_assert!(error.to_string().starts_with(&prefix), "{}", error);
     }
     Ok(())

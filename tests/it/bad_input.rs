@@ -81,10 +81,13 @@ fn import_rejects_an_ambiguous_price_with_its_line() {
     } = avisa(dir.path(), &["import", "precios.csv"], &[]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(
-        stderr.contains("line 3: precio: `7.505` is ambiguous"),
+        stderr.contains("línea 3: precio: «7.505» es ambiguo"),
         "{stderr}"
     );
-    assert!(stderr.contains("nothing imported"), "{stderr}");
+    assert!(
+        stderr.contains("1 fila no válida: no se importó nada"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -107,10 +110,13 @@ fn import_of_a_header_only_file_fails_and_says_why() {
         } = avisa(dir.path(), args, &[]);
         assert_eq!(code, 1, "{args:?}: {stdout}{stderr}");
         assert!(
-            stderr.contains("vacio.csv: the file has a header but no data rows: nothing to import"),
+            stderr.contains(
+                "vacio.csv: el archivo tiene encabezado pero ninguna fila de datos: \
+                 no hay nada que importar"
+            ),
             "{stderr}"
         );
-        assert!(!stdout.contains("imported"), "{stdout}");
+        assert!(!stdout.contains("importada"), "{stdout}");
     }
 }
 

@@ -85,7 +85,7 @@ async fn one_bad_row_in_the_last_batch_writes_nothing(backend: Backend) {
     assert_eq!(loaded.written, None);
     assert_eq!(
         errors,
-        ["line 9002: precio: `siete` is not a price (use 7.50 or 7,50)"]
+        ["línea 9002: precio: «siete» no es un precio (usa 7.50 o 7,50)"]
     );
     // Nothing written: only the client that was there before.
     assert_eq!(store.count_clients().await.unwrap(), 1);

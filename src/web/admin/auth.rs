@@ -14,7 +14,7 @@ use super::session::{
     ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, LOGIN_CSRF_COOKIE, MaybeUser, SESSION_COOKIE, client_address,
     cookie, is_https, peer, random_token, set_cookie, sign, token_hash,
 };
-use super::{audit, audit_as, pages, password, secret_key};
+use super::{audit, audit_as, i18n, pages, password, secret_key};
 use crate::store::NewAdminSession;
 use crate::web::{WebResult, WebState};
 
@@ -149,7 +149,11 @@ pub async fn login(
         Some(user) if matches => user,
         other => {
             store.record_login_failure(&email, &address, now).await?;
-            let detail = format!("address {address}");
+            let detail = i18n::format(
+                state.services.config.locale,
+                "audit.address",
+                &[("address", &address)],
+            );
             audit_as(&state, other.map(|u| u.id), &email, "login_failed", &detail).await;
             tokio::time::sleep(FAILURE_DELAY).await;
             return login_form(
@@ -170,7 +174,12 @@ pub async fn login(
         csrf: String::new(),
         session: token_hash(&token),
     };
-    audit(&state, &current, "login", &format!("address {address}")).await;
+    let detail = i18n::format(
+        state.services.config.locale,
+        "audit.address",
+        &[("address", &address)],
+    );
+    audit(&state, &current, "login", &detail).await;
     let key = secret_key(&state).await?;
     let secure = is_https(&state, headers);
     let mut response = Redirect::to(&next).into_response();

@@ -144,10 +144,7 @@ fn escape(text: &str) -> String {
 }
 
 fn day_label(day: NaiveDate, locale: Locale) -> String {
-    match locale {
-        Locale::Es => day.format("%d/%m").to_string(),
-        Locale::En => day.format("%m/%d").to_string(),
-    }
+    crate::domain::day_month(day, locale)
 }
 
 fn stacked_bars(

@@ -153,7 +153,9 @@ pub async fn show(
 
 pub async fn retry(State(state): State<WebState>, user: CurrentUser, Id(id): Id) -> WebResult {
     if retry_failed(&state.services, id).await? {
-        audit(&state, &user, "message.retry", &format!("message {id}")).await;
+        let locale = state.services.config.locale;
+        let detail = i18n::format(locale, "audit.message", &[("id", &id)]);
+        audit(&state, &user, "message.retry", &detail).await;
         Ok(Redirect::to("/admin/messages?status=failed&notice=ops_notice_retried").into_response())
     } else {
         Ok(Redirect::to("/admin/messages?notice=ops_notice_not_retried").into_response())

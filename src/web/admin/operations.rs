@@ -177,16 +177,17 @@ pub async fn run(State(state): State<WebState>, user: CurrentUser) -> WebResult 
     let today = local_today(services.clock.as_ref(), services.config.timezone);
     let report = plan_and_queue(services, today, true).await?;
     let planned = format_planned(&report.planned);
-    audit(
-        &state,
-        &user,
-        "reminders.run",
-        &format!(
-            "{today}: planned {planned}; skipped {}; already sent {}",
-            report.skipped, report.already_sent
-        ),
-    )
-    .await;
+    let detail = i18n::format(
+        services.config.locale,
+        "audit.run_detail",
+        &[
+            ("date", &today),
+            ("planned", &planned),
+            ("skipped", &report.skipped),
+            ("already", &report.already_sent),
+        ],
+    );
+    audit(&state, &user, "reminders.run", &detail).await;
     Ok(Redirect::to(&format!(
         "/admin/operations?notice=ops_notice_ran&run={today}&planned={planned}&skipped={}&already={}",
         report.skipped, report.already_sent
@@ -222,16 +223,21 @@ pub async fn confirm_request(
     };
     match renew(services, &sub, 1, &format!("web:{}", user.email)).await {
         Ok(renewed) => {
-            audit(
-                &state,
-                &user,
-                "request.confirm",
-                &format!(
-                    "request {id}: subscription {subscription_id} ({} · {}) renewed 1 month: {} → {}",
-                    sub.client_name, sub.service, sub.end_date, renewed.new_end_date
-                ),
-            )
-            .await;
+            let locale = services.config.locale;
+            let detail = i18n::format(
+                locale,
+                "audit.confirm_detail",
+                &[
+                    ("request", &id),
+                    ("subscription", &subscription_id),
+                    ("client", &sub.client_name),
+                    ("service", &sub.service),
+                    ("months", &i18n::plural(locale, "sub_months_n", 1)),
+                    ("from", &sub.end_date),
+                    ("to", &renewed.new_end_date),
+                ],
+            );
+            audit(&state, &user, "request.confirm", &detail).await;
             back("ops_notice_request_confirmed")
         }
         Err(JobError::Store(StoreError::Conflict(_))) => back("ops_notice_conflict"),

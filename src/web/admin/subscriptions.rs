@@ -13,7 +13,7 @@ use super::forms::{
     self, Errors, RENEW_MONTHS, ServiceChoice, SubscriptionForm, ValidSubscription, deleted, done,
     found,
 };
-use super::{CurrentUser, audit, pages};
+use super::{CurrentUser, audit, i18n, pages};
 use crate::chat::renewal;
 use crate::domain::Money;
 use crate::services::JobError;
@@ -265,7 +265,16 @@ pub async fn renew(
     let by = format!("web:{}", user.email);
     match renewal::renew(&state.services, &sub, months, &by).await {
         Ok(renewed) => {
-            let detail = format!("{}; {months} → {}", describe(&sub), renewed.new_end_date);
+            let locale = state.services.config.locale;
+            let detail = i18n::format(
+                locale,
+                "audit.renew_detail",
+                &[
+                    ("subscription", &describe(&sub)),
+                    ("months", &i18n::plural(locale, "sub_months_n", months)),
+                    ("end", &renewed.new_end_date),
+                ],
+            );
             audit(&state, &user, "subscription.renew", &detail).await;
             Ok(done(&page, "notice_subscription_renewed"))
         }

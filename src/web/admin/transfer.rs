@@ -18,7 +18,7 @@ use super::session::random_token;
 use super::{CurrentUser, audit, i18n, pages};
 use crate::domain::Locale;
 use crate::domain::clock::local_today;
-use crate::import::{ImportError, ParsedImport, parse_csv, write_csv};
+use crate::import::{ParsedImport, parse_csv, write_csv};
 use crate::store::{NewSubscription, UpsertSummary};
 use crate::web::{WebError, WebResult, WebState};
 
@@ -125,7 +125,7 @@ pub async fn upload(
     };
     let parsed = match parse_csv(&bytes, services.config.default_region) {
         Ok(parsed) => parsed,
-        Err(e) => return fatal(&state, &user, e.to_string()),
+        Err(e) => return fatal(&state, &user, e.render(locale)),
     };
     if parsed.has_no_data() {
         return fatal(&state, &user, i18n::text(locale, "ops_import_no_rows"));
@@ -136,8 +136,8 @@ pub async fn upload(
             .iter()
             .map(|e| ErrorLine {
                 line: e.line,
-                column: e.column.clone(),
-                reason: e.reason.clone(),
+                column: e.column(locale),
+                reason: e.reason(locale),
             })
             .collect();
         return Ok(import_page(
@@ -225,14 +225,11 @@ pub async fn confirm(
     };
     let parsed = match parse_csv(text.as_bytes(), services.config.default_region) {
         Ok(parsed) => parsed,
-        Err(e) => return fatal(&state, &user, e.to_string()),
+        Err(e) => return fatal(&state, &user, e.render(locale)),
     };
     let rows = match parsed.into_result() {
         Ok(rows) => rows,
-        Err(ImportError::Rows(errors)) => {
-            return fatal(&state, &user, format!("{}", ImportError::Rows(errors)));
-        }
-        Err(e) => return fatal(&state, &user, e.to_string()),
+        Err(e) => return fatal(&state, &user, e.render(locale)),
     };
     let subscriptions: Vec<NewSubscription> = rows
         .iter()
