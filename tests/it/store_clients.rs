@@ -335,3 +335,36 @@ async fn names_sort_without_accents_or_case(backend: Backend) {
     db.cleanup().await;
 }
 both_backends!(name_sort, super::names_sort_without_accents_or_case);
+
+/// A client written without the folded name (before migration 0004, or by
+/// hand) gets it at the next start-up, and is found without accents.
+async fn folded_names_are_filled_in_at_start_up(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let s = db.store.as_ref();
+    let sql = "INSERT INTO clients (name, phone, notes, created_at, updated_at) \
+               VALUES ($1, $2, '', $3, $3)";
+    let tel = phone("0991111199");
+    match s.pool() {
+        Pool::Sqlite(pool) => {
+            let insert = sqlx::query(sql)
+                .bind("Íñigo")
+                .bind(tel.as_str())
+                .bind(now());
+            insert.execute(&pool).await.unwrap();
+        }
+        Pool::Postgres(pool) => {
+            let insert = sqlx::query(sql)
+                .bind("Íñigo")
+                .bind(tel.as_str())
+                .bind(now());
+            insert.execute(&pool).await.unwrap();
+        }
+    }
+    assert!(search(s, "inigo").await.is_empty(), "not folded yet");
+    s.migrate().await.unwrap();
+    assert_eq!(search(s, "inigo").await, ["Íñigo"]);
+    db.cleanup().await;
+}
+both_backends!(fill_folded, super::folded_names_are_filled_in_at_start_up);
