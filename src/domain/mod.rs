@@ -9,7 +9,9 @@ pub mod policy;
 use serde::{Deserialize, Serialize};
 
 pub use clock::{Clock, FixedClock, OffsetClock, SystemClock};
-pub use dates::{DateError, add_months, days_phrase, long_date, parse_date, short_date};
+pub use dates::{
+    DateError, add_months, days_phrase, long_date, parse_date, short_date, short_date_with_year,
+};
 pub use money::{Money, MoneyError};
 pub use phone::{Phone, PhoneError, Region};
 pub use policy::{QuietHours, Tiers, days_left};
