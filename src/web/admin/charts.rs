@@ -292,7 +292,7 @@ fn stacked_bars(
         svg.push_str("</g>");
         // X axis labels: every fifth day from the first, and today's (the
         // fifth-day ones too close to today's give way).
-        let near_today = today.is_some_and(|t| t != i && t.abs_diff(i) < 4);
+        let near_today = today.is_some_and(|t| t != i && t.abs_diff(i) < 5);
         if (i % 5 == 0 && !near_today) || today == Some(i) {
             let _ = write!(
                 svg,
