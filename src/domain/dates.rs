@@ -170,6 +170,14 @@ pub fn day_month(date: NaiveDate, locale: Locale) -> String {
     date.format(calendar(locale).day_month).to_string()
 }
 
+/// "10 de enero de 2027" / "January 10, 2027": a compact date with its year.
+pub fn short_date_with_year(date: NaiveDate, locale: Locale) -> String {
+    match locale {
+        Locale::Es => format!("{} de {}", short_date(date, locale), date.year()),
+        Locale::En => format!("{}, {}", short_date(date, locale), date.year()),
+    }
+}
+
 /// "hoy", "en 1 día", "en 3 días", "hace 2 días" — the relative wording used in
 /// messages, with correct plurals.
 pub fn days_phrase(days_left: i64, locale: Locale) -> String {
@@ -190,6 +198,18 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn short_dates_with_their_year() {
+        assert_eq!(
+            short_date_with_year(d(2027, 1, 10), Locale::Es),
+            "10 de enero de 2027"
+        );
+        assert_eq!(
+            short_date_with_year(d(2027, 1, 10), Locale::En),
+            "January 10, 2027"
+        );
     }
 
     #[test]

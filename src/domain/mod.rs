@@ -9,7 +9,10 @@ pub mod policy;
 use serde::{Deserialize, Serialize};
 
 pub use clock::{Clock, FixedClock, OffsetClock, SystemClock};
-pub use dates::{DateError, add_months, day_month, days_phrase, long_date, parse_date, short_date};
+pub use dates::{
+    DateError, add_months, day_month, days_phrase, long_date, parse_date, short_date,
+    short_date_with_year,
+};
 pub use money::{Money, MoneyError};
 pub use phone::{Phone, PhoneError, Region};
 pub use policy::{QuietHours, Tiers, days_left};

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::Locale;
+
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
@@ -111,6 +113,28 @@ impl Money {
     }
 }
 
+impl Money {
+    /// `$1.584,05` (es) or `$1,584.05` (en): thousands grouped, two
+    /// decimals, for the staff panel. Messages to customers use `Display`.
+    pub fn localized(self, locale: Locale) -> String {
+        let (thousands, decimal) = match locale {
+            Locale::Es => ('.', ','),
+            Locale::En => (',', '.'),
+        };
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        let units = (abs / 100).to_string();
+        let mut grouped = String::with_capacity(units.len() + units.len() / 3);
+        for (i, digit) in units.chars().enumerate() {
+            if i > 0 && (units.len() - i).is_multiple_of(3) {
+                grouped.push(thousands);
+            }
+            grouped.push(digit);
+        }
+        format!("{sign}${grouped}{decimal}{:02}", abs % 100)
+    }
+}
+
 impl fmt::Display for Money {
     /// `$7.50`: dot, two decimals, as customers expect to read prices.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -136,6 +160,29 @@ impl std::iter::Sum for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn localized_money_groups_thousands() {
+        let m = |c: i64, l: Locale| Money::from_cents(c).localized(l);
+        assert_eq!(m(158_405, Locale::Es), "$1.584,05");
+        assert_eq!(m(158_405, Locale::En), "$1,584.05");
+        assert_eq!(m(750, Locale::Es), "$7,50");
+        assert_eq!(m(750, Locale::En), "$7.50");
+        assert_eq!(m(0, Locale::Es), "$0,00");
+        assert_eq!(m(99_999, Locale::En), "$999.99");
+        assert_eq!(m(100_000, Locale::En), "$1,000.00");
+        assert_eq!(m(12_345_678_900, Locale::Es), "$123.456.789,00");
+        assert_eq!(m(-158_405, Locale::Es), "-$1.584,05");
+        // What the panel prints, the price fields read back.
+        for cents in [0, 5, 750, 158_405, 12_345_678_900] {
+            for locale in [Locale::Es, Locale::En] {
+                assert_eq!(
+                    Money::parse(&m(cents, locale)),
+                    Ok(Money::from_cents(cents))
+                );
+            }
+        }
+    }
 
     fn cents(s: &str) -> Result<i64, MoneyError> {
         Money::parse(s).map(Money::cents)

@@ -395,8 +395,8 @@ async fn dashboard_figures(backend: Backend) {
     };
     assert_eq!(stat("stat-active"), "6");
     assert_eq!(stat("stat-expiring"), "2");
-    assert_eq!(stat("stat-revenue-7"), "$12.50");
-    assert_eq!(stat("stat-revenue-30"), "$22.50");
+    assert_eq!(stat("stat-revenue-7"), "$12,50");
+    assert_eq!(stat("stat-revenue-30"), "$22,50");
     assert_eq!(stat("stat-sent"), "2");
     assert_eq!(stat("stat-failed"), "1");
     assert_eq!(stat("stat-requests"), "1");

@@ -1,7 +1,12 @@
 //! Server-side SVG charts for the dashboard: pure functions from numbers to
 //! markup (no JavaScript). Each chart has a `viewBox` and `width="100%"` so
-//! it scales to a phone, axis labels, a legend, and a `<title>` tooltip per
+//! it scales to a phone, axis labels, a legend, a line with today's and the
+//! peak value (also written above their bars), and a `<title>` tooltip per
 //! bar.
+//!
+//! Sizes: text is 16 units of a 440-unit-wide drawing, so it renders at
+//! ≥ 11 px from 303 px of width up (a 390 px phone gives the chart ~330 px);
+//! the panel's CSS caps the width at 36rem (576 px → 22 px text, 288 px tall).
 
 use std::fmt::Write as _;
 
@@ -10,11 +15,16 @@ use chrono::NaiveDate;
 use crate::domain::Locale;
 
 const WIDTH: f64 = 440.0;
-const HEIGHT: f64 = 230.0;
-const LEFT: f64 = 34.0;
+const HEIGHT: f64 = 220.0;
+const LEFT: f64 = 40.0;
 const RIGHT: f64 = 8.0;
-const TOP: f64 = 34.0;
+/// Legend (first line), today/peak summary (second line), room for the
+/// value written above the tallest bar.
+const TOP: f64 = 64.0;
 const BOTTOM: f64 = 26.0;
+const FONT: f64 = 16.0;
+/// Average advance of a character at [`FONT`], for laying out the legend.
+const CHAR: f64 = 8.6;
 
 /// Outbound messages created on one local day, by outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,6 +45,10 @@ pub struct MessageLabels<'a> {
     pub failed: &'a str,
     pub queued: &'a str,
     pub empty: &'a str,
+    /// "Hoy", before today's value.
+    pub today: &'a str,
+    /// "Máximo", before the highest day's value.
+    pub peak: &'a str,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +56,15 @@ pub struct ExpirationLabels<'a> {
     pub title: &'a str,
     pub series: &'a str,
     pub empty: &'a str,
+    pub today: &'a str,
+    pub peak: &'a str,
+}
+
+struct Words<'a> {
+    title: &'a str,
+    empty: &'a str,
+    today: &'a str,
+    peak: &'a str,
 }
 
 struct Series<'a> {
@@ -49,7 +72,8 @@ struct Series<'a> {
     color: &'a str,
 }
 
-/// Stacked bars per day: sent/delivered/read, failed, queued.
+/// Stacked bars per day: sent/delivered/read, failed, queued. The last day
+/// is today.
 pub fn messages_chart(days: &[MessagesDay], labels: &MessageLabels, locale: Locale) -> String {
     let series = [
         Series {
@@ -69,17 +93,18 @@ pub fn messages_chart(days: &[MessagesDay], labels: &MessageLabels, locale: Loca
         .iter()
         .map(|d| (d.day, vec![d.sent, d.failed, d.queued]))
         .collect();
-    stacked_bars(
-        "chart-messages",
-        labels.title,
-        labels.empty,
-        &series,
-        &rows,
-        locale,
-    )
+    let words = Words {
+        title: labels.title,
+        empty: labels.empty,
+        today: labels.today,
+        peak: labels.peak,
+    };
+    let today = rows.len().checked_sub(1);
+    stacked_bars("chart-messages", &words, &series, &rows, today, locale)
 }
 
-/// Subscriptions ending on each day; `counts` may skip days with none.
+/// Subscriptions ending on each day from `from` (today); `counts` may skip
+/// days with none.
 pub fn expirations_chart(
     from: NaiveDate,
     days: u32,
@@ -102,14 +127,14 @@ pub fn expirations_chart(
         label: labels.series,
         color: "#0b63c5",
     }];
-    stacked_bars(
-        "chart-expirations",
-        labels.title,
-        labels.empty,
-        &series,
-        &rows,
-        locale,
-    )
+    let words = Words {
+        title: labels.title,
+        empty: labels.empty,
+        today: labels.today,
+        peak: labels.peak,
+    };
+    let today = (!rows.is_empty()).then_some(0);
+    stacked_bars("chart-expirations", &words, &series, &rows, today, locale)
 }
 
 /// The smallest 1, 2 or 5 × 10ⁿ at or above `max` (at least 1).
@@ -147,19 +172,24 @@ fn day_label(day: NaiveDate, locale: Locale) -> String {
     crate::domain::day_month(day, locale)
 }
 
+/// The first day with the highest total, if any day has one above zero.
+fn peak_of(totals: &[i64]) -> Option<(usize, i64)> {
+    let max = totals.iter().copied().max()?;
+    let index = totals.iter().position(|t| *t == max)?;
+    (max > 0).then_some((index, max))
+}
+
 fn stacked_bars(
     id: &str,
-    title: &str,
-    empty: &str,
+    words: &Words,
     series: &[Series],
     rows: &[(NaiveDate, Vec<i64>)],
+    today: Option<usize>,
     locale: Locale,
 ) -> String {
-    let max = rows
-        .iter()
-        .map(|(_, v)| v.iter().sum::<i64>())
-        .max()
-        .unwrap_or(0);
+    let totals: Vec<i64> = rows.iter().map(|(_, v)| v.iter().sum::<i64>()).collect();
+    let max = totals.iter().copied().max().unwrap_or(0);
+    let peak = peak_of(&totals);
     let top = nice_max(max);
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
@@ -171,22 +201,42 @@ fn stacked_bars(
         svg,
         "<svg id=\"{id}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" \
          viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"100%\" role=\"img\" \
-         aria-labelledby=\"{id}-title\" font-family=\"system-ui, sans-serif\" font-size=\"13\">\
+         aria-labelledby=\"{id}-title\" font-family=\"system-ui, sans-serif\" font-size=\"{FONT}\">\
          <title id=\"{id}-title\">{}</title>",
-        escape(title)
+        escape(words.title)
     );
     // Legend.
     let mut x = LEFT;
     for s in series {
         let _ = write!(
             svg,
-            "<g class=\"legend\"><rect x=\"{x:.1}\" y=\"7\" width=\"12\" height=\"12\" fill=\"{}\"/>\
+            "<g class=\"legend\"><rect x=\"{x:.1}\" y=\"5\" width=\"12\" height=\"12\" fill=\"{}\"/>\
              <text x=\"{:.1}\" y=\"17\">{}</text></g>",
             s.color,
             x + 16.0,
             escape(s.label)
         );
-        x += 28.0 + 7.5 * s.label.chars().count() as f64;
+        x += 28.0 + CHAR * s.label.chars().count() as f64;
+    }
+    // Today's and the peak value, in words.
+    let today_total = today.and_then(|i| totals.get(i).copied());
+    let mut summary = Vec::new();
+    if let Some(n) = today_total {
+        summary.push(format!("{}: {n}", words.today));
+    }
+    if let Some((i, n)) = peak {
+        summary.push(format!(
+            "{}: {n} ({})",
+            words.peak,
+            day_label(rows[i].0, locale)
+        ));
+    }
+    if !summary.is_empty() {
+        let _ = write!(
+            svg,
+            "<text class=\"chart-summary\" x=\"{LEFT}\" y=\"40\" font-weight=\"600\" fill=\"#1d232a\">{}</text>",
+            escape(&summary.join(" · "))
+        );
     }
     // Y axis: grid lines and values.
     for t in ticks(top) {
@@ -197,12 +247,13 @@ fn stacked_bars(
              <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#5c6670\">{t}</text>",
             WIDTH - RIGHT,
             LEFT - 6.0,
-            ty + 4.0
+            ty + 5.0
         );
     }
     let n = rows.len().max(1) as f64;
     let slot = plot_w / n;
     let bar = (slot * 0.7).max(1.0);
+    let center = |i: usize| LEFT + slot * i as f64 + slot / 2.0;
     for (i, (day, values)) in rows.iter().enumerate() {
         let bx = LEFT + slot * i as f64 + (slot - bar) / 2.0;
         let label = day_label(*day, locale);
@@ -236,15 +287,39 @@ fn stacked_bars(
             acc += v;
         }
         svg.push_str("</g>");
-        // X axis labels: first day and every fifth.
-        if i % 5 == 0 {
+        // X axis labels: every fifth day from the first, and today's (the
+        // fifth-day ones too close to today's give way).
+        let near_today = today.is_some_and(|t| t != i && t.abs_diff(i) < 5);
+        if (i % 5 == 0 && !near_today) || today == Some(i) {
             let _ = write!(
                 svg,
                 "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#5c6670\">{label}</text>",
-                bx + bar / 2.0,
-                HEIGHT - 8.0
+                center(i).clamp(LEFT + 20.0, WIDTH - RIGHT - 20.0),
+                HEIGHT - 6.0
             );
         }
+    }
+    // Values above the peak bar and today's bar (one of them when they
+    // would overlap).
+    let mut marks: Vec<(usize, i64, &str)> = Vec::new();
+    if let Some((i, n)) = peak {
+        marks.push((i, n, "peak-value"));
+    }
+    if let (Some(i), Some(n)) = (today, today_total)
+        && n > 0
+        && marks
+            .iter()
+            .all(|(p, _, _)| (slot * p.abs_diff(i) as f64) >= 3.0 * CHAR + 8.0)
+    {
+        marks.push((i, n, "today-value"));
+    }
+    for (i, n, class) in marks {
+        let _ = write!(
+            svg,
+            "<text class=\"{class}\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-weight=\"600\" fill=\"#1d232a\">{n}</text>",
+            center(i).clamp(LEFT + 12.0, WIDTH - RIGHT - 12.0),
+            y(n) - 5.0
+        );
     }
     let _ = write!(
         svg,
@@ -254,10 +329,10 @@ fn stacked_bars(
     if max == 0 {
         let _ = write!(
             svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#5c6670\" font-size=\"16\">{}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#5c6670\" font-size=\"18\">{}</text>",
             LEFT + plot_w / 2.0,
             TOP + plot_h / 2.0,
-            escape(empty)
+            escape(words.empty)
         );
     }
     svg.push_str("</svg>");
@@ -278,7 +353,43 @@ mod tests {
         failed: "Fallidos",
         queued: "En cola",
         empty: "Sin datos",
+        today: "Hoy",
+        peak: "Máximo",
     };
+
+    #[test]
+    fn today_is_written_above_its_bar_unless_it_would_overlap_the_peak() {
+        let labels = ExpirationLabels {
+            title: "t",
+            series: "s",
+            empty: "e",
+            today: "Hoy",
+            peak: "Máximo",
+        };
+        let far = expirations_chart(
+            day(1),
+            30,
+            &[(day(1), 3), (day(20), 9)],
+            &labels,
+            Locale::Es,
+        );
+        assert!(far.contains("class=\"today-value\""));
+        assert!(far.contains(">Hoy: 3 · Máximo: 9 (20/11)</text>"));
+        let near = expirations_chart(day(1), 30, &[(day(1), 3), (day(2), 9)], &labels, Locale::Es);
+        assert!(!near.contains("class=\"today-value\""));
+        assert!(near.contains("class=\"peak-value\""));
+        // Today's date is labelled even off the every-fifth-day rhythm.
+        let msgs: Vec<MessagesDay> = (1..=14)
+            .map(|d| MessagesDay {
+                day: day(d),
+                ..MessagesDay::default()
+            })
+            .collect();
+        let svg = messages_chart(&msgs, &LABELS, Locale::Es);
+        assert!(svg.contains(">14/11</text>"));
+        assert!(svg.contains(">06/11</text>"));
+        assert!(!svg.contains(">11/11</text>"), "too close to today's label");
+    }
 
     #[test]
     fn nice_maxima_and_ticks() {
@@ -317,7 +428,15 @@ mod tests {
         ];
         let svg = messages_chart(&days, &LABELS, Locale::Es);
         assert!(svg.starts_with("<svg id=\"chart-messages\" class=\"chart\""));
-        assert!(svg.contains("viewBox=\"0 0 440 230\" width=\"100%\""));
+        assert!(svg.contains("viewBox=\"0 0 440 220\" width=\"100%\""));
+        // Today (the last day) and the peak, in words and above their bars.
+        assert!(svg.contains(">Hoy: 5 · Máximo: 5 (03/11)</text>"), "{svg}");
+        assert!(svg.contains("class=\"peak-value\""));
+        assert_eq!(
+            svg.matches(">5</text>").count(),
+            2,
+            "the y axis top and the peak"
+        );
         assert!(svg.contains("<title>01/11 — Enviados: 3, Fallidos: 1, En cola: 0</title>"));
         assert_eq!(svg.matches("<g class=\"bar\">").count(), 3);
         assert_eq!(svg.matches("<g class=\"legend\">").count(), 3);
@@ -333,15 +452,20 @@ mod tests {
             title: "Vencen <pronto>",
             series: "Vencimientos",
             empty: "Nada",
+            today: "Today",
+            peak: "Peak",
         };
         let svg = expirations_chart(day(1), 7, &[(day(3), 2), (day(7), 5)], &labels, Locale::En);
         assert!(svg.starts_with("<svg id=\"chart-expirations\" class=\"chart\""));
         assert_eq!(svg.matches("<g class=\"bar\">").count(), 7);
         assert!(svg.contains("<title>11/03 — Vencimientos: 2</title>"));
         assert!(svg.contains("Vencen &lt;pronto&gt;"));
+        assert!(svg.contains(">Today: 0 · Peak: 5 (11/07)</text>"), "{svg}");
         insta::assert_snapshot!("expirations_chart", svg.replace("><", ">\n<"));
         let empty = expirations_chart(day(1), 30, &[], &labels, Locale::Es);
         assert!(empty.contains(">Nada</text>"));
+        assert!(empty.contains(">Today: 0</text>"));
+        assert!(!empty.contains("peak-value"));
         assert_eq!(empty.matches("<g class=\"bar\">").count(), 30);
     }
 }

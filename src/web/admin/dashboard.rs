@@ -177,6 +177,7 @@ async fn figures(state: &WebState) -> Result<(Figures, String, String), StoreErr
         t("chart_queued"),
         t("chart_empty"),
     );
+    let (chart_today, chart_peak) = (t("chart_today"), t("chart_peak"));
     let messages_svg = charts::messages_chart(
         &message_days,
         &MessageLabels {
@@ -185,6 +186,8 @@ async fn figures(state: &WebState) -> Result<(Figures, String, String), StoreErr
             failed: &failed,
             queued: &queued,
             empty: &empty,
+            today: &chart_today,
+            peak: &chart_peak,
         },
         locale,
     );
@@ -198,6 +201,8 @@ async fn figures(state: &WebState) -> Result<(Figures, String, String), StoreErr
             title: &exp_title,
             series: &exp_series,
             empty: &empty,
+            today: &chart_today,
+            peak: &chart_peak,
         },
         locale,
     );

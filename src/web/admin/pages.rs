@@ -7,14 +7,14 @@ use std::sync::OnceLock;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use minijinja::value::Kwargs;
 use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior, Value, context};
 
 use super::i18n;
 use super::request::{CurrentUser, request_info};
-use crate::domain::{Locale, Money, long_date, short_date};
+use crate::domain::{Locale, Money, long_date, short_date, short_date_with_year};
 use crate::web::{ErrorPage, WebError, WebState};
 
 macro_rules! admin_templates {
@@ -66,6 +66,7 @@ fn environment() -> &'static Environment<'static> {
         env.add_filter("date", date_long);
         env.add_filter("short_date", date_short);
         env.add_filter("datetime", datetime);
+        env.add_filter("days_left", days_left);
         env
     })
 }
@@ -104,9 +105,16 @@ fn translate(state: &State, key: &str, kwargs: Kwargs) -> Result<String, minijin
     Ok(i18n::fill(text, &args))
 }
 
-/// Cents → `$7.50`.
-fn money(cents: i64) -> String {
-    Money::from_cents(cents).to_string()
+/// Cents → `$1.584,05` (es) / `$1,584.05` (en).
+fn money(state: &State, cents: i64) -> String {
+    Money::from_cents(cents).localized(locale_of(state))
+}
+
+/// The business's today (`today` in every page's context), if known.
+fn today_of(state: &State) -> Option<NaiveDate> {
+    state
+        .lookup("today")
+        .and_then(|v| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn parse_date(value: &Value) -> Result<NaiveDate, minijinja::Error> {
@@ -121,9 +129,22 @@ fn date_long(state: &State, value: Value) -> Result<String, minijinja::Error> {
     Ok(long_date(parse_date(&value)?, locale_of(state)))
 }
 
-/// A date as "1 de diciembre".
+/// A date as "1 de diciembre", or "10 de enero de 2027" when it is not in
+/// this year.
 fn date_short(state: &State, value: Value) -> Result<String, minijinja::Error> {
-    Ok(short_date(parse_date(&value)?, locale_of(state)))
+    let date = parse_date(&value)?;
+    let locale = locale_of(state);
+    Ok(match today_of(state) {
+        Some(today) if today.year() != date.year() => short_date_with_year(date, locale),
+        _ => short_date(date, locale),
+    })
+}
+
+/// Days from today to a date: negative once it has passed (0 without a
+/// `today` in the context).
+fn days_left(state: &State, value: Value) -> Result<i64, minijinja::Error> {
+    let date = parse_date(&value)?;
+    Ok(today_of(state).map_or(0, |today| (date - today).num_days()))
 }
 
 /// A UTC timestamp as local "2026-11-25 10:04" in `AVISA_TIMEZONE`.
@@ -151,6 +172,7 @@ fn base(state: &WebState, user: Option<&CurrentUser>) -> Value {
     context! {
         locale => locale.code(),
         tz => config.timezone.name(),
+        today => crate::chat::today(&state.services).to_string(),
         business_name => config.business_name.clone(),
         user => user.map(|u| context! { id => u.id, email => u.email.clone() }),
         csrf => user.map(|u| u.csrf.clone()).unwrap_or_default(),
@@ -264,8 +286,22 @@ mod tests {
 
     #[test]
     fn filters_format_money_and_dates() {
-        assert_eq!(money(750), "$7.50");
         let env = environment();
+        let money = |locale: &str| {
+            env.render_str("{{ c|money }}", context! { locale => locale, c => 158_405 })
+                .unwrap()
+        };
+        assert_eq!(money("es"), "$1.584,05");
+        assert_eq!(money("en"), "$1,584.05");
+        // The year shows when the date is not in today's year.
+        let dated = env
+            .render_str(
+                "{{ a|short_date }} / {{ b|short_date }} / {{ b|days_left }} / {{ c|days_left }}",
+                context! { locale => "es", today => "2026-11-25", a => "2026-12-01",
+                b => "2027-01-10", c => "2026-11-22" },
+            )
+            .unwrap();
+        assert_eq!(dated, "1 de diciembre / 10 de enero de 2027 / 46 / -3");
         let out = env
             .render_str(
                 "{{ d|date }} / {{ d|short_date }} / {{ at|datetime }} / {{ t('nav_dashboard') }}",
