@@ -1,15 +1,18 @@
 //! Persistence. One `Store` trait; `sqlite.rs` and `postgres.rs` implement it
 //! with the same SQL (see `queries.rs`), each with its own migrations.
 
+pub mod audit_log;
 pub mod backend;
 pub mod backup;
 mod clients_model;
 pub(crate) mod import;
+pub mod message_log;
 mod model;
 mod model_admin;
 mod ops;
 pub mod postgres;
 mod queries;
+pub mod renewals_payment;
 mod settings;
 pub mod sqlite;
 mod text_enum;
@@ -26,10 +29,15 @@ pub use model::*;
 pub use model_admin::*;
 pub use ops::*;
 pub use settings::SettingsStore;
+pub use audit_log::{AuditFilter, AuditLogStore};
+pub use message_log::{MessageLogPage, MessageLogRow, MessageLogStore, MessageSearch};
+pub use renewals_payment::{
+    MAX_PAYMENT_REFERENCE, NewPayment, PAYMENT_METHODS, RenewalEntry, RenewalPaymentStore,
+};
 
 /// The area traits, for callers of `Store` methods declared by an area.
 pub mod prelude {
-    pub use super::{SettingsStore, Store};
+    pub use super::{AuditLogStore, MessageLogStore, RenewalPaymentStore, SettingsStore, Store};
 }
 
 use crate::config::DatabaseUrl;
@@ -134,7 +142,8 @@ pub const SETTING_SESSION_DOWN_SINCE: &str = "session_disconnected_since";
 pub const SETTING_SESSION_CONNECTED_AT: &str = "session_connected_at";
 
 #[async_trait]
-pub trait Store: SettingsStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    SettingsStore + RenewalPaymentStore + MessageLogStore + AuditLogStore + Send + Sync + std::fmt::Debug {
     fn backend_name(&self) -> &'static str;
     fn pool(&self) -> Pool;
     /// The store's own background tasks (SQLite's checkpoints), for
