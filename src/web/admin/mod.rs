@@ -29,6 +29,7 @@ pub mod subscriptions;
 pub mod config_view;
 pub mod message_filter;
 pub mod messages;
+pub mod messages_csv;
 pub mod operations;
 pub mod transfer;
 // (end of ops)
@@ -92,6 +93,7 @@ pub fn router() -> Router<WebState> {
         // (end of pages)
         // --- admin: ops (messages, import, operations)
         .route("/messages", get(messages::show))
+        .route("/messages.csv", get(messages_csv::export))
         .route("/messages/{id}/retry", post(messages::retry))
         .route(
             "/import",
