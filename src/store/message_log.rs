@@ -5,8 +5,9 @@
 //! The text search is a scan of `body` in the log's newest-first order:
 //! SQLite's `GLOB` and PostgreSQL's `~` with one character class per letter
 //! holding its cases and accented forms (`[eEéÉèÈ…]`), every other character
-//! taken literally. No index; a page stops at its `LIMIT`, the count reads
-//! every row that passes the other filters.
+//! taken literally; on SQLite a plain `LIKE` picks the candidates first
+//! (`GLOB` with classes is ~20 times slower per row). No index: a page stops
+//! at its `LIMIT`; with a text search the count stops at [`COUNT_CAP`].
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -35,6 +36,8 @@ pub struct MessageLogRow {
 pub struct MessageLogPage {
     pub rows: Vec<MessageLogRow>,
     pub total: i64,
+    /// A text search matched more than `total` (= [`COUNT_CAP`]) rows.
+    pub more: bool,
 }
 
 /// Letters that also match their accented forms (lowercase base → variants).
@@ -117,8 +120,7 @@ pub fn regex_pattern(needle: &str) -> String {
 macro_rules! log_where {
     ($text:literal) => {
         concat!(
-            " FROM messages m LEFT JOIN clients c ON c.id = m.client_id \
-             WHERE ($1 IS NULL OR m.phone = $1) AND ($2 IS NULL OR m.kind = $2) \
+            " WHERE ($1 IS NULL OR m.phone = $1) AND ($2 IS NULL OR m.kind = $2) \
              AND ($3 IS NULL OR m.status = $3) AND ($4 IS NULL OR m.direction = $4) \
              AND ($5 IS NULL OR m.created_at >= $5) AND ($6 IS NULL OR m.created_at < $6) \
              AND ",
@@ -127,29 +129,70 @@ macro_rules! log_where {
     };
 }
 macro_rules! log_rows {
-    ($text:literal) => {
+    ($text:literal, $limit:literal) => {
         concat!(
             "SELECT m.id, m.direction, m.phone, m.client_id, m.kind, m.body, m.media_kind, \
              m.status, m.automatic, m.priority, m.provider_message_id, m.wa_message_id, \
              m.attempts, m.error, m.permanent_failure, m.next_attempt_at, m.created_at, \
-             m.updated_at, m.sent_at, m.rate_limits, c.name AS client_name",
+             m.updated_at, m.sent_at, m.rate_limits, c.name AS client_name \
+             FROM messages m LEFT JOIN clients c ON c.id = m.client_id",
             log_where!($text),
-            " ORDER BY m.id DESC LIMIT $8 OFFSET $9"
+            " ORDER BY m.id DESC ",
+            $limit
         )
     };
 }
-macro_rules! log_count {
+/// The exact count without a text search; with one, counting stops at
+/// `COUNT_CAP + 1` matches (a scan of every row per page is what a text
+/// search costs; the page itself stops at its `LIMIT`).
+macro_rules! log_counts {
     ($text:literal) => {
-        concat!("SELECT COUNT(*)", log_where!($text))
+        (
+            concat!("SELECT COUNT(*) FROM messages m", log_where!($text)),
+            concat!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM messages m",
+                log_where!($text),
+                " LIMIT 1001) t"
+            ),
+        )
     };
 }
 
-const SQLITE_ROWS: &str = log_rows!("($7 IS NULL OR m.body GLOB $7)");
-const SQLITE_COUNT: &str = log_count!("($7 IS NULL OR m.body GLOB $7)");
-const PG_ROWS: &str = log_rows!("($7::text IS NULL OR m.body ~ $7)");
-const PG_COUNT: &str = log_count!("($7::text IS NULL OR m.body ~ $7)");
+/// With a text search the total is counted up to this many (and
+/// [`MessageLogPage::more`] says there are more).
+pub const COUNT_CAP: i64 = 1000;
 
-/// Binds the search's values as `$1`…`$7` to a query over `$pool`.
+/// SQLite: a cheap `LIKE` first (ASCII case ignored, any letter that has
+/// accented forms and any other non-ASCII character as `_`), then the
+/// exact `GLOB` on the rows it lets through.
+const SQLITE_ROWS: &str = log_rows!(
+    "($7 IS NULL OR (m.body LIKE $8 ESCAPE '\\' AND m.body GLOB $7))",
+    "LIMIT $9 OFFSET $10"
+);
+const SQLITE_COUNTS: (&str, &str) =
+    log_counts!("($7 IS NULL OR (m.body LIKE $8 ESCAPE '\\' AND m.body GLOB $7))");
+const PG_ROWS: &str = log_rows!("($7::text IS NULL OR m.body ~ $7)", "LIMIT $8 OFFSET $9");
+const PG_COUNTS: (&str, &str) = log_counts!("($7::text IS NULL OR m.body ~ $7)");
+
+/// `needle` as the `LIKE` pattern that pre-selects rows for
+/// [`glob_pattern`]: `%`, `_` and `\` escaped.
+pub fn like_prefilter(needle: &str) -> String {
+    let mut out = String::from("%");
+    for c in super::fold(needle).chars() {
+        if !c.is_ascii() || variants(c).len() > 2 {
+            out.push('_');
+        } else {
+            if matches!(c, '%' | '_' | '\\') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out.push('%');
+    out
+}
+
+/// Binds the search's values as `$1`…`$7` to a query.
 macro_rules! bind_search {
     ($query:expr, $search:expr, $pattern:expr) => {
         $query
@@ -190,13 +233,20 @@ impl<S: SqlStore> MessageLogStore for S {
         offset: i64,
     ) -> StoreResult<MessageLogPage> {
         let text = search.text.as_deref();
+        let pick = |(exact, capped): (&'static str, &'static str)| {
+            if text.is_some() { capped } else { exact }
+        };
         let (rows, total) = match self.pool_ref() {
             PoolRef::Sqlite(pool) => {
                 let pattern = text.map(glob_pattern);
-                let total: i64 = bind_search!(sqlx::query_scalar(SQLITE_COUNT), search, &pattern)
+                let like = text.map(like_prefilter);
+                let count = sqlx::query_scalar(pick(SQLITE_COUNTS));
+                let total: i64 = bind_search!(count, search, &pattern)
+                    .bind(&like)
                     .fetch_one(pool)
                     .await?;
                 let rows = bind_search!(sqlx::query_as(SQLITE_ROWS), search, &pattern)
+                    .bind(&like)
                     .bind(limit)
                     .bind(offset)
                     .fetch_all(pool)
@@ -205,7 +255,8 @@ impl<S: SqlStore> MessageLogStore for S {
             }
             PoolRef::Postgres(pool) => {
                 let pattern = text.map(regex_pattern);
-                let total: i64 = bind_search!(sqlx::query_scalar(PG_COUNT), search, &pattern)
+                let count = sqlx::query_scalar(pick(PG_COUNTS));
+                let total: i64 = bind_search!(count, search, &pattern)
                     .fetch_one(pool)
                     .await?;
                 let rows = bind_search!(sqlx::query_as(PG_ROWS), search, &pattern)
@@ -216,7 +267,12 @@ impl<S: SqlStore> MessageLogStore for S {
                 (rows, total)
             }
         };
-        Ok(MessageLogPage { rows, total })
+        let more = text.is_some() && total > COUNT_CAP;
+        Ok(MessageLogPage {
+            rows,
+            total: if more { COUNT_CAP } else { total },
+            more,
+        })
     }
 
     async fn message_log_rows(
@@ -228,7 +284,9 @@ impl<S: SqlStore> MessageLogStore for S {
         Ok(match self.pool_ref() {
             PoolRef::Sqlite(pool) => {
                 let pattern = text.map(glob_pattern);
+                let like = text.map(like_prefilter);
                 bind_search!(sqlx::query_as(SQLITE_ROWS), search, &pattern)
+                    .bind(&like)
                     .bind(limit)
                     .bind(0_i64)
                     .fetch_all(pool)
@@ -260,5 +318,7 @@ mod tests {
         assert_eq!(regex_pattern("b.%_'<"), "[bB]\\.\\%\\_\\'\\<");
         assert_eq!(regex_pattern("x 1"), "[xX]\\ 1");
         assert!(regex_pattern("É").starts_with("[eE"));
+        assert_eq!(like_prefilter("Mañana 50%_\\x"), "%m_____ 50\\%\\_\\\\x%");
+        assert_eq!(like_prefilter("Brr"), "%brr%");
     }
 }

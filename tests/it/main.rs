@@ -6,7 +6,9 @@ mod support;
 
 mod admin_auth;
 mod admin_clients;
+mod admin_msglog;
 mod admin_ops;
+mod admin_renewpay;
 mod admin_subscriptions;
 mod admin_transfer;
 mod admin_users_cli;

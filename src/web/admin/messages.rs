@@ -129,7 +129,7 @@ pub async fn show(
                 .map(|(field, key)| (field, i18n::text(locale, key)))
                 .collect();
             let page = context! {
-                errors => errors, rows => Vec::<MessageView>::new(), total => 0,
+                errors => errors, rows => Vec::<MessageView>::new(), total => 0, more => false,
                 page => 1, pages => 1, pager_base => query.pager_base(),
                 csv_href => query.csv_href(),
             };
@@ -163,6 +163,7 @@ pub async fn show(
         errors => BTreeMap::<String, String>::new(),
         rows => rows,
         total => result.total,
+        more => result.more,
         page => page,
         pages => pages_count,
         pager_base => query.pager_base(),
