@@ -23,17 +23,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
+pub use audit_log::{AuditFilter, AuditLogStore};
 pub use clients_model::*;
 pub use import::{Committed, ImportSession};
+pub use message_log::{MessageLogPage, MessageLogRow, MessageLogStore, MessageSearch};
 pub use model::*;
 pub use model_admin::*;
 pub use ops::*;
-pub use settings::SettingsStore;
-pub use audit_log::{AuditFilter, AuditLogStore};
-pub use message_log::{MessageLogPage, MessageLogRow, MessageLogStore, MessageSearch};
 pub use renewals_payment::{
     MAX_PAYMENT_REFERENCE, NewPayment, PAYMENT_METHODS, RenewalEntry, RenewalPaymentStore,
 };
+pub use settings::SettingsStore;
 
 /// The area traits, for callers of `Store` methods declared by an area.
 pub mod prelude {
@@ -143,7 +143,14 @@ pub const SETTING_SESSION_CONNECTED_AT: &str = "session_connected_at";
 
 #[async_trait]
 pub trait Store:
-    SettingsStore + RenewalPaymentStore + MessageLogStore + AuditLogStore + Send + Sync + std::fmt::Debug {
+    SettingsStore
+    + RenewalPaymentStore
+    + MessageLogStore
+    + AuditLogStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+{
     fn backend_name(&self) -> &'static str;
     fn pool(&self) -> Pool;
     /// The store's own background tasks (SQLite's checkpoints), for

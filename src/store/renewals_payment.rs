@@ -103,8 +103,7 @@ pub trait RenewalPaymentStore {
         now: DateTime<Utc>,
     ) -> StoreResult<RenewalRow>;
     /// Renewals of the client's subscriptions with what was paid, newest first.
-    async fn renewal_history(&self, client_id: i64, limit: i64)
-    -> StoreResult<Vec<RenewalEntry>>;
+    async fn renewal_history(&self, client_id: i64, limit: i64) -> StoreResult<Vec<RenewalEntry>>;
     async fn renewal_entry(&self, id: i64) -> StoreResult<Option<RenewalEntry>>;
     /// The id of the subscription's newest renewal that is not undone.
     async fn newest_open_renewal(&self, subscription_id: i64) -> StoreResult<Option<i64>>;
@@ -173,11 +172,7 @@ impl<S: SqlStore> RenewalPaymentStore for S {
         })
     }
 
-    async fn renewal_history(
-        &self,
-        client_id: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<RenewalEntry>> {
+    async fn renewal_history(&self, client_id: i64, limit: i64) -> StoreResult<Vec<RenewalEntry>> {
         on_pool!(self, |pool| Ok(sqlx::query_as(HISTORY)
             .bind(client_id)
             .bind(limit)

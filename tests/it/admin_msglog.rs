@@ -144,9 +144,7 @@ async fn messages_log_names_search_and_csv(backend: Backend) {
     }
     assert_eq!(search(&admin, "vence").await.len(), 2);
     // The search combines with the other filters and the pager keeps it.
-    let (_, page) = admin
-        .get_text("/admin/messages?q=vence&direction=in")
-        .await;
+    let (_, page) = admin.get_text("/admin/messages?q=vence&direction=in").await;
     assert!(rows(&page, "messages").is_empty());
     let (_, page) = admin.get_text("/admin/messages?q=Spotify").await;
     assert!(
@@ -167,7 +165,10 @@ async fn messages_log_names_search_and_csv(backend: Backend) {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 2, "{csv}");
     assert!(lines[0].contains("Cliente") && lines[0].contains("Texto"));
-    assert!(lines[1].contains("\"'=HYPERLINK(\"\"http://evil\"\""), "{csv}");
+    assert!(
+        lines[1].contains("\"'=HYPERLINK(\"\"http://evil\"\""),
+        "{csv}"
+    );
     assert!(lines[1].contains("O'Brien <b>"));
     let csv = admin
         .get("/admin/messages.csv?direction=in")
@@ -177,13 +178,19 @@ async fn messages_log_names_search_and_csv(backend: Backend) {
         .unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 2, "{csv}");
-    assert!(lines[1].contains(",Cliente,") && lines[1].contains("it's ok"), "{csv}");
+    assert!(
+        lines[1].contains(",Cliente,") && lines[1].contains("it's ok"),
+        "{csv}"
+    );
     // Bad filters: back to the page that says what is wrong.
     let response = admin.get("/admin/messages.csv?kind=spam").await;
     assert_eq!(response.status(), 303);
     let audit = app.services.store.audit_entries(10, 0).await.unwrap();
     assert_eq!(
-        audit.iter().filter(|a| a.action == "messages.export").count(),
+        audit
+            .iter()
+            .filter(|a| a.action == "messages.export")
+            .count(),
         2
     );
     app.cleanup().await;
@@ -210,9 +217,18 @@ async fn audit_filters(backend: Backend) {
         detail: detail.into(),
     };
     for (e, at) in [
-        (entry("ana@example.com", "subscription.renew", "renewed-20th"), local(d(11, 20), 10, 0)),
-        (entry("bob@example.com", "client.create", "created-24th"), local(d(11, 24), 0, 5)),
-        (entry("ana@example.com", "renewal.undo", "undone-24th-late"), local(d(11, 24), 23, 30)),
+        (
+            entry("ana@example.com", "subscription.renew", "renewed-20th"),
+            local(d(11, 20), 10, 0),
+        ),
+        (
+            entry("bob@example.com", "client.create", "created-24th"),
+            local(d(11, 24), 0, 5),
+        ),
+        (
+            entry("ana@example.com", "renewal.undo", "undone-24th-late"),
+            local(d(11, 24), 23, 30),
+        ),
     ] {
         store.insert_audit(&e, at).await.unwrap();
     }
@@ -233,8 +249,14 @@ async fn audit_filters(backend: Backend) {
     let (_, page) = admin.get_text("/admin/audit?action=renewal.undo").await;
     assert_eq!(details(&page), ["undone-24th-late"]);
     assert_eq!(rows(&page, "audit").len(), 1);
-    assert!(page.contains(">Renovación deshecha</span>"), "readable action");
-    assert!(page.contains(">Renovación deshecha</option>"), "readable choices");
+    assert!(
+        page.contains(">Renovación deshecha</span>"),
+        "readable action"
+    );
+    assert!(
+        page.contains(">Renovación deshecha</option>"),
+        "readable choices"
+    );
     // Local days: the 24th ends at midnight Guayaquil (05:00 UTC on the 25th).
     let (_, page) = admin
         .get_text("/admin/audit?from=2026-11-24&to=2026-11-24")
@@ -247,13 +269,18 @@ async fn audit_filters(backend: Backend) {
     assert_eq!(details(&page), ["renewed-20th"]);
     let (status, _) = admin.get_text("/admin/audit?action=drop.table").await;
     assert_eq!(status, 422);
-    let (status, _) = admin.get_text("/admin/audit?from=2026-11-30&to=2026-11-01").await;
+    let (status, _) = admin
+        .get_text("/admin/audit?from=2026-11-30&to=2026-11-01")
+        .await;
     assert_eq!(status, 422);
 
     // The pager keeps the filters.
     for i in 0..51 {
         let e = entry("carl@example.com", "client.update", &format!("bulk-{i}"));
-        store.insert_audit(&e, local(d(11, 22), 9, 0)).await.unwrap();
+        store
+            .insert_audit(&e, local(d(11, 22), 9, 0))
+            .await
+            .unwrap();
     }
     let (_, page) = admin
         .get_text("/admin/audit?user=carl%40example.com&action=client.update")

@@ -390,8 +390,15 @@ async fn confirm_request_renews(backend: Backend) {
     assert!(form.contains("name=\"method\"") && form.contains("Ana Pérez"));
     let response = client.post_form(&path, &[("back", "operations")]).await;
     assert_eq!(response.status(), 422);
-    assert!(store.open_requests().await.unwrap().len() == 1, "nothing written");
-    let paid = [("months", "1"), ("method", "transferencia"), ("back", "operations")];
+    assert!(
+        store.open_requests().await.unwrap().len() == 1,
+        "nothing written"
+    );
+    let paid = [
+        ("months", "1"),
+        ("method", "transferencia"),
+        ("back", "operations"),
+    ];
     let response = client.post_form(&path, &paid).await;
     assert_eq!(response.status(), 303);
     assert!(location(&response).contains("ops_notice_request_confirmed"));

@@ -11,9 +11,7 @@ use chrono::{Duration, NaiveTime};
 use support::admin::{AdminClient, PASSWORD, create_user, location};
 use support::app::{API_KEY, Options, TestApp};
 use support::db::Backend;
-use support::panel::{
-    EMAIL, audit_actions, date, field_error, field_value, seed, start, store,
-};
+use support::panel::{EMAIL, audit_actions, date, field_error, field_value, seed, start, store};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -78,8 +76,14 @@ async fn renewal_keeps_what_was_paid(backend: Backend) {
     let (_, page) = admin.get_text(&page_path).await;
     let row = &page[page.find(&format!("id=\"renewal-{}\"", r.id)).unwrap()..];
     let row = &row[..row.find("</tr>").unwrap()];
-    assert!(row.contains("$20.00") && row.contains("Transferencia"), "{row}");
-    assert!(row.contains("TRX-&lt;b&gt;9&lt;&#x2f;b&gt; O&#x27;Neil"), "{row}");
+    assert!(
+        row.contains("$20.00") && row.contains("Transferencia"),
+        "{row}"
+    );
+    assert!(
+        row.contains("TRX-&lt;b&gt;9&lt;&#x2f;b&gt; O&#x27;Neil"),
+        "{row}"
+    );
     assert!(row.contains("class=\"secondary undo\""), "{row}");
 
     // An empty amount is months × price.
@@ -97,7 +101,10 @@ async fn renewal_keeps_what_was_paid(backend: Backend) {
         ["subscription.renew", "subscription.renew"]
     );
     let entries = store(&app).audit_entries(10, 0).await.unwrap();
-    let renewed = entries.iter().find(|e| e.detail.contains("$20.00")).unwrap();
+    let renewed = entries
+        .iter()
+        .find(|e| e.detail.contains("$20.00"))
+        .unwrap();
     assert!(
         renewed.detail.contains("Transferencia") && renewed.detail.contains("TRX-"),
         "{}",
@@ -126,10 +133,22 @@ async fn bad_forms_write_nothing(backend: Backend) {
         field_error(&page, "months").as_deref(),
         Some("Elige entre 1 y 12 meses.")
     );
-    assert!(field_error(&page, "amount").unwrap().contains("No es un monto"));
-    assert!(field_error(&page, "method").unwrap().contains("forma de pago"));
+    assert!(
+        field_error(&page, "amount")
+            .unwrap()
+            .contains("No es un monto")
+    );
+    assert!(
+        field_error(&page, "method")
+            .unwrap()
+            .contains("forma de pago")
+    );
     assert!(field_error(&page, "reference").unwrap().contains("100"));
-    assert_eq!(field_value(&page, "amount"), "doce", "what was typed is kept");
+    assert_eq!(
+        field_value(&page, "amount"),
+        "doce",
+        "what was typed is kept"
+    );
 
     for fields in [
         &[("months", "0"), ("method", "efectivo")][..],
@@ -142,7 +161,10 @@ async fn bad_forms_write_nothing(backend: Backend) {
     }
     let view = store(&app).subscription(sub.id).await.unwrap().unwrap();
     assert_eq!(view.end_date, date(2026, 12, 1), "nothing renewed");
-    let history = store(&app).renewal_history(sub.client_id, 10).await.unwrap();
+    let history = store(&app)
+        .renewal_history(sub.client_id, 10)
+        .await
+        .unwrap();
     assert!(history.is_empty());
     assert!(audit_actions(&app).await.is_empty());
     // Unknown subscription: the 404 page.
@@ -170,7 +192,10 @@ async fn start_with_clock(backend: Backend) -> Option<(TestApp, AdminClient, Fix
     let ok = serde_json::json!({"success": true, "data": {"msgId": 1, "jid": "x", "status": "in_progress"}});
     Mock::given(method("POST"))
         .and(path("/api/send-message"))
-        .and(header("authorization", format!("Bearer {API_KEY}").as_str()))
+        .and(header(
+            "authorization",
+            format!("Bearer {API_KEY}").as_str(),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(ok))
         .mount(&app.wasender)
         .await;
@@ -197,7 +222,10 @@ async fn undo_within_ten_minutes(backend: Backend) {
         async move { store.subscription(sub_id).await.unwrap().unwrap().end_date }
     };
     assert_eq!(end(&app).await, date(2027, 2, 1));
-    let history = store(&app).renewal_history(sub.client_id, 10).await.unwrap();
+    let history = store(&app)
+        .renewal_history(sub.client_id, 10)
+        .await
+        .unwrap();
     let (newest, older) = (history[0].id, history[1].id);
     let (_, page) = admin.get_text(&page_path).await;
     assert_eq!(page.matches("class=\"secondary undo\"").count(), 1);
@@ -229,7 +257,10 @@ async fn undo_within_ten_minutes(backend: Backend) {
     // The older one is now the newest, but 11 minutes old: no button, refused.
     clock.advance(Duration::minutes(1));
     let (_, page) = admin.get_text(&page_path).await;
-    assert!(!page.contains("class=\"secondary undo\""), "no undo after 10 min");
+    assert!(
+        !page.contains("class=\"secondary undo\""),
+        "no undo after 10 min"
+    );
     let response = admin.post_form(&undo(older), &[]).await;
     assert_eq!(notice(&response), "notice_renewal_undo_too_late");
     assert_eq!(end(&app).await, date(2027, 1, 1));
@@ -238,7 +269,11 @@ async fn undo_within_ten_minutes(backend: Backend) {
         .await;
     assert!(page.contains("pasaron más de 10 minutos"), "clear message");
     assert_eq!(
-        audit_actions(&app).await.iter().filter(|a| *a == "renewal.undo").count(),
+        audit_actions(&app)
+            .await
+            .iter()
+            .filter(|a| *a == "renewal.undo")
+            .count(),
         1
     );
     app.cleanup().await;
@@ -257,9 +292,14 @@ async fn open_request_confirmed_from_client_page(backend: Backend) {
         .unwrap();
     let page_path = format!("/admin/clients/{}", sub.client_id);
     let (_, page) = admin.get_text(&page_path).await;
-    let card = &page[page.find("id=\"open-request\"").expect("open request shown")..];
+    let card = &page[page
+        .find("id=\"open-request\"")
+        .expect("open request shown")..];
     let confirm = format!("/admin/requests/{request}/confirm");
-    assert!(card.contains(&confirm) && card.contains("Netflix"), "{card}");
+    assert!(
+        card.contains(&confirm) && card.contains("Netflix"),
+        "{card}"
+    );
 
     let (status, form) = admin.get_text(&confirm).await;
     assert_eq!(status, 200);
@@ -275,7 +315,10 @@ async fn open_request_confirmed_from_client_page(backend: Backend) {
     );
     let view = store(&app).subscription(sub.id).await.unwrap().unwrap();
     assert_eq!(view.end_date, date(2027, 2, 1));
-    let history = store(&app).renewal_history(sub.client_id, 10).await.unwrap();
+    let history = store(&app)
+        .renewal_history(sub.client_id, 10)
+        .await
+        .unwrap();
     assert_eq!(history[0].paid_cents, Some(1500));
     assert_eq!(history[0].payment_method.as_deref(), Some("tarjeta"));
     assert!(store(&app).open_requests().await.unwrap().is_empty());

@@ -87,7 +87,11 @@ pub async fn page(
     let subs = store.subscriptions_of_client(id).await?;
     let locale = services.config.locale;
     let since = services.clock.now() - chrono::Duration::minutes(UNDO_MINUTES);
-    let history = history_items(store.renewal_history(id, HISTORY_LIMIT).await?, since, locale);
+    let history = history_items(
+        store.renewal_history(id, HISTORY_LIMIT).await?,
+        since,
+        locale,
+    );
     let request = store.open_request_for_client(id).await?;
     let messages = store
         .messages_for_phone(&client.phone, CONVERSATION_LIMIT)

@@ -271,7 +271,11 @@ mod tests {
         let search = q.search(Region::default(), tz).unwrap();
         assert_eq!(search.text.as_deref(), Some("50% & <b>"));
         let long = query(&[("q", &"x".repeat(MAX_SEARCH_CHARS + 1))]);
-        assert!(long.search(Region::default(), tz).unwrap_err().contains_key("q"));
+        assert!(
+            long.search(Region::default(), tz)
+                .unwrap_err()
+                .contains_key("q")
+        );
         assert_eq!(query(&[("page", "x")]).page(), 1);
         assert_eq!(query(&[("page", "-2")]).page(), 1);
     }

@@ -81,9 +81,17 @@ pub async fn export(
     let filters = query.pager_base();
     let detail = format!(
         "{count}; {}",
-        filters.trim_start_matches("/admin/messages?").trim_end_matches('&')
+        filters
+            .trim_start_matches("/admin/messages?")
+            .trim_end_matches('&')
     );
-    audit(&state, &user, "messages.export", detail.trim_end_matches("; ")).await;
+    audit(
+        &state,
+        &user,
+        "messages.export",
+        detail.trim_end_matches("; "),
+    )
+    .await;
     let today = local_today(services.clock.as_ref(), config.timezone);
     Ok((
         [
@@ -139,6 +147,9 @@ mod tests {
         let text = String::from_utf8(bytes).unwrap();
         let line = text.lines().nth(1).unwrap();
         assert!(line.starts_with("2026-11-25 10:04,Entrante,+593991234567,'@Ana,Cliente,"));
-        assert!(line.contains("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""), "{line}");
+        assert!(
+            line.contains("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""),
+            "{line}"
+        );
     }
 }

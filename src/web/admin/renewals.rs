@@ -129,7 +129,10 @@ fn detail(
         "pay.audit_renewal",
         &[
             ("subscription", &subscription),
-            ("months", &i18n::plural(locale, "sub_months_n", valid.months)),
+            (
+                "months",
+                &i18n::plural(locale, "sub_months_n", valid.months),
+            ),
             ("old", &sub.end_date),
             ("new", &end),
             ("amount", &Money::from_cents(p.paid_cents)),
@@ -199,7 +202,16 @@ pub async fn renew_page(
         ..RenewalForm::default()
     };
     let origin = Origin::Subscription;
-    form_page(&state, &user, StatusCode::OK, &sub, &origin, &form, &Errors::new()).await
+    form_page(
+        &state,
+        &user,
+        StatusCode::OK,
+        &sub,
+        &origin,
+        &form,
+        &Errors::new(),
+    )
+    .await
 }
 
 /// Renews `sub` with the valid form or shows it again with 422.
@@ -213,9 +225,10 @@ async fn submit(
     let mut errors = Errors::new();
     let Some(valid) = form.validate(sub.price_cents, &mut errors) else {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return Ok(Err(
-            form_page(state, user, status, sub, origin, form, &errors).await?
-        ));
+        return Ok(Err(form_page(
+            state, user, status, sub, origin, form, &errors,
+        )
+        .await?));
     };
     let by = format!("web:{}", user.email);
     let services = &state.services;
@@ -250,7 +263,13 @@ pub async fn renew(
         Err(page) => return Ok(page),
     };
     let locale = state.services.config.locale;
-    audit(&state, &user, "subscription.renew", &detail(locale, &sub, &valid, end)).await;
+    audit(
+        &state,
+        &user,
+        "subscription.renew",
+        &detail(locale, &sub, &valid, end),
+    )
+    .await;
     Ok(done(
         &back_path(&form, sub.client_id),
         "notice_subscription_renewed",
@@ -298,7 +317,16 @@ pub async fn request_page(
         ..RenewalForm::default()
     };
     let origin = Origin::Request(request);
-    form_page(&state, &user, StatusCode::OK, &sub, &origin, &form, &Errors::new()).await
+    form_page(
+        &state,
+        &user,
+        StatusCode::OK,
+        &sub,
+        &origin,
+        &form,
+        &Errors::new(),
+    )
+    .await
 }
 
 /// `POST /admin/requests/{id}/confirm`: renews the request's subscription
@@ -400,7 +428,11 @@ mod tests {
     fn each_bad_field_has_its_error() {
         let mut errors = Errors::new();
         let long = "x".repeat(MAX_PAYMENT_REFERENCE + 1);
-        assert!(form("13", "abc", "bitcoin", &long).validate(750, &mut errors).is_none());
+        assert!(
+            form("13", "abc", "bitcoin", &long)
+                .validate(750, &mut errors)
+                .is_none()
+        );
         assert_eq!(
             errors.keys().copied().collect::<Vec<_>>(),
             ["amount", "method", "months", "reference"]

@@ -9,8 +9,7 @@ use minijinja::context;
 
 use super::client_page;
 use super::forms::{
-    self, Errors, ServiceChoice, SubscriptionForm, ValidSubscription, deleted, done,
-    found,
+    self, Errors, ServiceChoice, SubscriptionForm, ValidSubscription, deleted, done, found,
 };
 use super::{CurrentUser, audit, pages};
 use crate::domain::Money;
