@@ -192,6 +192,13 @@ pub fn like_prefilter(needle: &str) -> String {
     out
 }
 
+/// The total when the first page already holds every match (a short first
+/// page): no second scan to count them.
+fn counted(rows: &[MessageLogRow], limit: i64, offset: i64) -> Option<i64> {
+    let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    (offset == 0 && n < limit).then_some(n)
+}
+
 /// Binds the search's values as `$1`…`$7` to a query.
 macro_rules! bind_search {
     ($query:expr, $search:expr, $pattern:expr) => {
@@ -240,30 +247,42 @@ impl<S: SqlStore> MessageLogStore for S {
             PoolRef::Sqlite(pool) => {
                 let pattern = text.map(glob_pattern);
                 let like = text.map(like_prefilter);
-                let count = sqlx::query_scalar(pick(SQLITE_COUNTS));
-                let total: i64 = bind_search!(count, search, &pattern)
-                    .bind(&like)
-                    .fetch_one(pool)
-                    .await?;
-                let rows = bind_search!(sqlx::query_as(SQLITE_ROWS), search, &pattern)
-                    .bind(&like)
-                    .bind(limit)
-                    .bind(offset)
-                    .fetch_all(pool)
-                    .await?;
+                let rows: Vec<MessageLogRow> =
+                    bind_search!(sqlx::query_as(SQLITE_ROWS), search, &pattern)
+                        .bind(&like)
+                        .bind(limit)
+                        .bind(offset)
+                        .fetch_all(pool)
+                        .await?;
+                let total = match counted(&rows, limit, offset) {
+                    Some(total) => total,
+                    None => {
+                        let count = sqlx::query_scalar(pick(SQLITE_COUNTS));
+                        bind_search!(count, search, &pattern)
+                            .bind(&like)
+                            .fetch_one(pool)
+                            .await?
+                    }
+                };
                 (rows, total)
             }
             PoolRef::Postgres(pool) => {
                 let pattern = text.map(regex_pattern);
-                let count = sqlx::query_scalar(pick(PG_COUNTS));
-                let total: i64 = bind_search!(count, search, &pattern)
-                    .fetch_one(pool)
-                    .await?;
-                let rows = bind_search!(sqlx::query_as(PG_ROWS), search, &pattern)
-                    .bind(limit)
-                    .bind(offset)
-                    .fetch_all(pool)
-                    .await?;
+                let rows: Vec<MessageLogRow> =
+                    bind_search!(sqlx::query_as(PG_ROWS), search, &pattern)
+                        .bind(limit)
+                        .bind(offset)
+                        .fetch_all(pool)
+                        .await?;
+                let total = match counted(&rows, limit, offset) {
+                    Some(total) => total,
+                    None => {
+                        let count = sqlx::query_scalar(pick(PG_COUNTS));
+                        bind_search!(count, search, &pattern)
+                            .fetch_one(pool)
+                            .await?
+                    }
+                };
                 (rows, total)
             }
         };
