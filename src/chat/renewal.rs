@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::conversation::ConversationState;
 use crate::domain::{add_months, long_date};
 use crate::services::{JobError, Services};
-use crate::store::{MessageKind, NewRenewal, RenewalRow, SubscriptionView};
+use crate::store::{MessageKind, NewPayment, NewRenewal, RenewalRow, SubscriptionView};
 
 /// What a renewal did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,18 @@ pub async fn renew(
     months: u32,
     by: &str,
 ) -> Result<Renewed, JobError> {
+    renew_paid(services, sub, months, by, None).await
+}
+
+/// [`renew`], keeping what was paid with the renewal row (the panel's
+/// renewal form: amount received, method, reference).
+pub async fn renew_paid(
+    services: &Services,
+    sub: &SubscriptionView,
+    months: u32,
+    by: &str,
+    payment: Option<&NewPayment>,
+) -> Result<Renewed, JobError> {
     let locale = services.config.locale;
     let today = super::today(services);
     let new_end = add_months(sub.end_date.max(today), months);
@@ -47,7 +59,7 @@ pub async fn renew(
     };
     let renewal = services
         .store
-        .renew_subscription(&request, services.clock.now())
+        .renew_with_payment(&request, payment, services.clock.now())
         .await?;
     let customer = &sub.phone;
     let body = services.templates.render(

@@ -28,7 +28,7 @@ use chrono::NaiveDate;
 
 use crate::domain::{Locale, Money, Phone, Region};
 use crate::i18n;
-pub use export::{EXPORT_HEADER, Export, write_csv};
+pub use export::{EXPORT_HEADER, Export, spreadsheet_safe, write_csv};
 use fields::{check_date, check_email, check_name, check_phone, check_price, check_service};
 use header::{Columns, Field};
 

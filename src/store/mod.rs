@@ -5,6 +5,7 @@
 //! databases, each with its own migrations.
 
 mod admin;
+pub mod audit_log;
 pub mod backend;
 pub mod backup;
 mod clients;
@@ -12,6 +13,7 @@ mod clients_model;
 mod conversations;
 pub(crate) mod import;
 mod inbound;
+pub mod message_log;
 mod model;
 mod model_admin;
 mod ops;
@@ -21,6 +23,7 @@ mod pacing;
 pub mod postgres;
 mod reminders;
 mod renewals;
+pub mod renewals_payment;
 mod services;
 mod settings;
 pub mod sqlite;
@@ -34,11 +37,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use admin::AdminStore;
+pub use audit_log::{AuditFilter, AuditLogStore};
 pub use clients::ClientStore;
 pub use clients_model::*;
 pub use conversations::ConversationStore;
 pub use import::{Committed, ImportSession};
 pub use inbound::InboundStore;
+pub use message_log::{MessageLogPage, MessageLogRow, MessageLogStore, MessageSearch};
 pub use model::*;
 pub use model_admin::*;
 pub use ops::*;
@@ -46,6 +51,9 @@ pub use outbox::OutboxStore;
 pub use pacing::PacingStore;
 pub use reminders::ReminderStore;
 pub use renewals::RenewalStore;
+pub use renewals_payment::{
+    MAX_PAYMENT_REFERENCE, NewPayment, PAYMENT_METHODS, RenewalEntry, RenewalPaymentStore,
+};
 pub use services::ServiceStore;
 pub use settings::SettingsStore;
 pub use stats::StatsStore;
@@ -56,8 +64,8 @@ pub use transfer::TransferStore;
 /// on a concrete or generic store (a `dyn Store` needs no import).
 pub mod prelude {
     pub use super::{
-        AdminStore, ClientStore, ConversationStore, InboundStore, OutboxStore, PacingStore,
-        ReminderStore, RenewalStore, ServiceStore, SettingsStore, StatsStore, Store,
+        AdminStore, AuditLogStore, ClientStore, ConversationStore, InboundStore, MessageLogStore, OutboxStore, PacingStore,
+        ReminderStore, RenewalPaymentStore, RenewalStore, ServiceStore, SettingsStore, StatsStore, Store,
         SubscriptionStore, TransferStore,
     };
 }
@@ -166,12 +174,15 @@ pub const SETTING_SESSION_CONNECTED_AT: &str = "session_connected_at";
 #[async_trait]
 pub trait Store:
     AdminStore
+    + AuditLogStore
     + ClientStore
     + ConversationStore
     + InboundStore
+    + MessageLogStore
     + OutboxStore
     + PacingStore
     + ReminderStore
+    + RenewalPaymentStore
     + RenewalStore
     + ServiceStore
     + SettingsStore

@@ -384,7 +384,22 @@ async fn confirm_request_renews(backend: Backend) {
     assert!(row.contains("Ana Pérez") && row.contains("Netflix") && row.contains("Confirmar"));
 
     let path = format!("/admin/requests/{request}/confirm");
-    let response = client.post_form(&path, &[]).await;
+    // Confirmar opens the renewal form; sent without a method it asks again.
+    let (status, form) = client.get_text(&format!("{path}?back=operations")).await;
+    assert_eq!(status, 200);
+    assert!(form.contains("name=\"method\"") && form.contains("Ana Pérez"));
+    let response = client.post_form(&path, &[("back", "operations")]).await;
+    assert_eq!(response.status(), 422);
+    assert!(
+        store.open_requests().await.unwrap().len() == 1,
+        "nothing written"
+    );
+    let paid = [
+        ("months", "1"),
+        ("method", "transferencia"),
+        ("back", "operations"),
+    ];
+    let response = client.post_form(&path, &paid).await;
     assert_eq!(response.status(), 303);
     assert!(location(&response).contains("ops_notice_request_confirmed"));
     let renewed = store.subscription(netflix.id).await.unwrap().unwrap();
@@ -394,7 +409,7 @@ async fn confirm_request_renews(backend: Backend) {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["to"], "+593991111111");
     // A second click finds no pending request and renews nothing.
-    let again = client.post_form(&path, &[]).await;
+    let again = client.post_form(&path, &paid).await;
     assert!(location(&again).contains("ops_notice_request_gone"));
     assert_eq!(
         store

@@ -91,7 +91,10 @@ async fn subscription_actions(backend: Backend) {
     let view = store(&app).subscription(netflix.id).await.unwrap().unwrap();
     assert_eq!(view.status, "cancelled");
     let response = admin
-        .post_form(&format!("{edit}/renew"), &[("months", "5")])
+        .post_form(
+            &format!("{edit}/renew"),
+            &[("months", "13"), ("method", "efectivo")],
+        )
         .await;
     assert_eq!(response.status(), 422);
     let response = admin.post_form(&format!("{edit}/delete"), &[]).await;
@@ -137,7 +140,7 @@ async fn renew_from_web_is_renew_from_chat(backend: Backend) {
     let response = admin
         .post_form(
             &format!("/admin/subscriptions/{}/renew", web.id),
-            &[("months", "1")],
+            &[("months", "1"), ("method", "efectivo")],
         )
         .await;
     assert_eq!(response.status(), 303);
@@ -211,7 +214,7 @@ async fn renew_from_web_is_renew_from_chat(backend: Backend) {
     let response = admin
         .post_form(
             &format!("/admin/subscriptions/{}/renew", web.id),
-            &[("months", "3")],
+            &[("months", "3"), ("method", "tarjeta")],
         )
         .await;
     assert_eq!(response.status(), 303);

@@ -319,7 +319,7 @@ async fn staff_log_in_find_a_client_renew_and_see_the_confirmation() {
     assert_no_horizontal_scroll(&client, "client search").await;
     links.click().await.unwrap();
 
-    // Renew her subscription for one month.
+    // Renew her subscription for one month, paid in cash.
     let form = client
         .wait()
         .at_most(Duration::from_secs(10))
@@ -328,6 +328,19 @@ async fn staff_log_in_find_a_client_renew_and_see_the_confirmation() {
         .unwrap();
     screenshot(&client, "04-client").await;
     assert_no_horizontal_scroll(&client, "client page").await;
+    client
+        .find(Locator::Css("summary.renew-open"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    form.find(Locator::Css("select[name=method] option[value=efectivo]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     form.find(Locator::Css(".renew"))
         .await
         .unwrap()

@@ -7,11 +7,12 @@ use axum::http::StatusCode;
 use minijinja::context;
 use serde::Serialize;
 
-use super::forms::{self, Errors, RENEW_MONTHS, SubscriptionForm, found};
+use super::forms::{self, Errors, SubscriptionForm, found};
+use super::renewals::{MONTHS, UNDO_MINUTES, method_label, method_options};
 use super::{CurrentUser, pages};
 use crate::chat::today;
 use crate::domain::days_left;
-use crate::store::SubscriptionView;
+use crate::store::{RenewalEntry, SubscriptionView};
 use crate::web::{Id, WebResult, WebState};
 
 /// Messages shown in the conversation, newest first.
@@ -29,6 +30,40 @@ struct SubscriptionItem {
     days_overdue: i64,
     /// `active`, `expired` (active, end date passed) or `cancelled`.
     state: &'static str,
+}
+
+/// A history row: what was paid, in words, and whether it may be undone
+/// now (the subscription's newest renewal, at most `UNDO_MINUTES` old).
+#[derive(Debug, Serialize)]
+struct HistoryItem {
+    #[serde(flatten)]
+    entry: RenewalEntry,
+    method_label: Option<String>,
+    undoable: bool,
+}
+
+/// Newest first: the first entry not undone of each subscription is its
+/// newest renewal.
+fn history_items(
+    entries: Vec<RenewalEntry>,
+    since: chrono::DateTime<chrono::Utc>,
+    locale: crate::domain::Locale,
+) -> Vec<HistoryItem> {
+    let mut seen = std::collections::HashSet::new();
+    entries
+        .into_iter()
+        .map(|entry| {
+            let newest = entry.undone_at.is_none() && seen.insert(entry.subscription_id);
+            HistoryItem {
+                undoable: newest && entry.created_at >= since,
+                method_label: entry
+                    .payment_method
+                    .as_deref()
+                    .map(|m| method_label(locale, m)),
+                entry,
+            }
+        })
+        .collect()
 }
 
 pub async fn show(State(state): State<WebState>, user: CurrentUser, Id(id): Id) -> WebResult {
@@ -50,7 +85,14 @@ pub async fn page(
     let store = &services.store;
     let client = found(store.client(id).await)?;
     let subs = store.subscriptions_of_client(id).await?;
-    let history = store.renewals_of_client(id, HISTORY_LIMIT).await?;
+    let locale = services.config.locale;
+    let since = services.clock.now() - chrono::Duration::minutes(UNDO_MINUTES);
+    let history = history_items(
+        store.renewal_history(id, HISTORY_LIMIT).await?,
+        since,
+        locale,
+    );
+    let request = store.open_request_for_client(id).await?;
     let messages = store
         .messages_for_phone(client.phone.as_str(), CONVERSATION_LIMIT)
         .await?;
@@ -81,6 +123,7 @@ pub async fn page(
         context! { client => client, subs => subs, history => history, messages => messages,
         services => service_list, form => form,
         errors => forms::messages(services.config.locale, errors),
-        months => RENEW_MONTHS },
+        months => MONTHS.collect::<Vec<_>>(), methods => method_options(locale),
+        request => request, undo_minutes => UNDO_MINUTES },
     ))
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::session::encode_component;
 use crate::domain::clock::local_to_utc;
 use crate::domain::{Phone, Region, parse_date};
-use crate::store::MessageFilter;
+use crate::store::{MessageFilter, MessageSearch};
 
 pub const KINDS: [&str; 4] = ["reminder", "reply", "staff", "notice"];
 pub const STATUSES: [&str; 10] = [
@@ -49,9 +49,14 @@ pub struct MessagesQuery {
     pub direction: String,
     pub from: String,
     pub to: String,
+    /// Text to look for in the message (case and accents ignored).
+    pub q: String,
     #[serde(skip_serializing)]
     pub page: String,
 }
+
+/// Longest text search accepted (characters).
+pub const MAX_SEARCH_CHARS: usize = 200;
 
 impl MessagesQuery {
     /// The store filter, or the i18n key of the problem per field. Phones in
@@ -110,13 +115,45 @@ impl MessagesQuery {
         }
     }
 
+    /// [`MessagesQuery::filter`] and the text search.
+    pub fn search(
+        &self,
+        region: Region,
+        tz: Tz,
+    ) -> Result<MessageSearch, BTreeMap<&'static str, &'static str>> {
+        let text = self.q.trim();
+        let long = text.chars().count() > MAX_SEARCH_CHARS;
+        match self.filter(region, tz) {
+            Ok(_) if long => Err(BTreeMap::from([("q", "ops_error_search_long")])),
+            Err(mut errors) => {
+                if long {
+                    errors.insert("q", "ops_error_search_long");
+                }
+                Err(errors)
+            }
+            Ok(filter) => Ok(MessageSearch {
+                filter,
+                text: (!text.is_empty()).then(|| text.to_string()),
+            }),
+        }
+    }
+
     pub fn page(&self) -> i64 {
         self.page.trim().parse::<i64>().unwrap_or(1).max(1)
     }
 
     /// `/admin/messages?phone=…&kind=…&` for the pager links.
     pub fn pager_base(&self) -> String {
-        let mut base = String::from("/admin/messages?");
+        self.link("/admin/messages?")
+    }
+
+    /// The CSV of the same filters: `/admin/messages.csv?phone=…&`.
+    pub fn csv_href(&self) -> String {
+        self.link("/admin/messages.csv?")
+    }
+
+    fn link(&self, start: &str) -> String {
+        let mut base = String::from(start);
         for (name, value) in [
             ("phone", &self.phone),
             ("kind", &self.kind),
@@ -124,6 +161,7 @@ impl MessagesQuery {
             ("direction", &self.direction),
             ("from", &self.from),
             ("to", &self.to),
+            ("q", &self.q),
         ] {
             let value = value.trim();
             if !value.is_empty() {
@@ -154,6 +192,7 @@ mod tests {
                 "direction" => q.direction = v,
                 "from" => q.from = v,
                 "to" => q.to = v,
+                "q" => q.q = v,
                 "page" => q.page = v,
                 _ => panic!("{k}"),
             }
@@ -219,6 +258,20 @@ mod tests {
             "/admin/messages?phone=%2B593%2099&status=failed&"
         );
         assert_eq!(q.page(), 3);
+        let q = query(&[("q", " 50% & <b> "), ("kind", "reply")]);
+        assert_eq!(
+            q.csv_href(),
+            "/admin/messages.csv?kind=reply&q=50%25%20%26%20%3Cb%3E&"
+        );
+        let tz: Tz = "America/Guayaquil".parse().unwrap();
+        let search = q.search(Region::default(), tz).unwrap();
+        assert_eq!(search.text.as_deref(), Some("50% & <b>"));
+        let long = query(&[("q", &"x".repeat(MAX_SEARCH_CHARS + 1))]);
+        assert!(
+            long.search(Region::default(), tz)
+                .unwrap_err()
+                .contains_key("q")
+        );
         assert_eq!(query(&[("page", "x")]).page(), 1);
         assert_eq!(query(&[("page", "-2")]).page(), 1);
     }

@@ -14,7 +14,7 @@ use super::message_filter::{DIRECTIONS, KINDS, MessagesQuery, STATUSES};
 use super::{CurrentUser, audit, i18n, pages};
 use crate::domain::Locale;
 use crate::jobs::retry::retry_failed;
-use crate::store::{Direction, MessageRow, MessageStatus};
+use crate::store::{Direction, MessageKind, MessageLogRow, MessageRow, MessageStatus};
 use crate::web::{Id, WebResult, WebState};
 
 pub const PAGE_SIZE: i64 = 50;
@@ -30,6 +30,7 @@ pub struct MessageView {
     pub direction_label: String,
     pub phone: String,
     pub client_id: Option<i64>,
+    pub client_name: Option<String>,
     pub kind_label: String,
     pub status: String,
     pub status_label: String,
@@ -42,10 +43,27 @@ pub struct MessageView {
 }
 
 /// The label of `value` under `prefix` (`ops_status_sent`), or the value.
-fn label(locale: Locale, prefix: &str, value: &str) -> String {
+pub fn label(locale: Locale, prefix: &str, value: &str) -> String {
     i18n::lookup(locale, &format!("{prefix}{value}"))
         .unwrap_or(value)
         .to_string()
+}
+
+/// The kind in words; a customer's own message is "Cliente", not the
+/// "Respuesta" its kind (`reply`: the conversation) would say.
+pub fn kind_label(locale: Locale, direction: Direction, kind: MessageKind) -> String {
+    if direction == Direction::In && kind == MessageKind::Reply {
+        return i18n::text(locale, "msglog.from_customer");
+    }
+    label(locale, "ops_kind_", kind.as_str())
+}
+
+/// A log row with its client's name.
+pub fn log_view(row: MessageLogRow, locale: Locale) -> MessageView {
+    MessageView {
+        client_name: row.client_name,
+        ..view(row.message, locale)
+    }
 }
 
 pub fn view(message: MessageRow, locale: Locale) -> MessageView {
@@ -70,7 +88,8 @@ pub fn view(message: MessageRow, locale: Locale) -> MessageView {
         direction: message.direction.to_string(),
         phone: message.phone.to_string(),
         client_id: message.client_id,
-        kind_label: label(locale, "ops_kind_", message.kind.as_str()),
+        client_name: None,
+        kind_label: kind_label(locale, message.direction, message.kind),
         status_label: label(locale, "ops_status_", message.status.as_str()),
         status: message.status.to_string(),
         attempts: message.attempts,
@@ -102,7 +121,7 @@ pub async fn show(
         statuses => options(locale, "ops_status_", &STATUSES),
         directions => options(locale, "ops_direction_", &DIRECTIONS),
     };
-    let filter = match query.filter(config.default_region, config.timezone) {
+    let filter = match query.search(config.default_region, config.timezone) {
         Ok(filter) => filter,
         Err(errors) => {
             let errors: BTreeMap<&str, String> = errors
@@ -110,8 +129,9 @@ pub async fn show(
                 .map(|(field, key)| (field, i18n::text(locale, key)))
                 .collect();
             let page = context! {
-                errors => errors, rows => Vec::<MessageView>::new(), total => 0,
+                errors => errors, rows => Vec::<MessageView>::new(), total => 0, more => false,
                 page => 1, pages => 1, pager_base => query.pager_base(),
+                csv_href => query.csv_href(),
             };
             return Ok(pages::render_status(
                 &state,
@@ -125,23 +145,29 @@ pub async fn show(
     let store = &state.services.store;
     let mut page = query.page();
     let mut result = store
-        .message_log(&filter, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        .message_log_search(&filter, PAGE_SIZE, (page - 1) * PAGE_SIZE)
         .await?;
     let pages_count = ((result.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     if page > pages_count {
         page = pages_count;
         result = store
-            .message_log(&filter, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+            .message_log_search(&filter, PAGE_SIZE, (page - 1) * PAGE_SIZE)
             .await?;
     }
-    let rows: Vec<MessageView> = result.rows.into_iter().map(|m| view(m, locale)).collect();
+    let rows: Vec<MessageView> = result
+        .rows
+        .into_iter()
+        .map(|m| log_view(m, locale))
+        .collect();
     let page_ctx = context! {
         errors => BTreeMap::<String, String>::new(),
         rows => rows,
         total => result.total,
+        more => result.more,
         page => page,
         pages => pages_count,
         pager_base => query.pager_base(),
+        csv_href => query.csv_href(),
     };
     Ok(pages::render(
         &state,
@@ -197,5 +223,13 @@ mod tests {
         assert_eq!(v.preview.chars().count(), BODY_PREVIEW_CHARS + 1);
         assert_eq!(v.status_label, "Fallido");
         assert_eq!(v.kind_label, "Recordatorio");
+        assert_eq!(
+            kind_label(Locale::Es, Direction::In, crate::store::MessageKind::Reply),
+            "Cliente"
+        );
+        assert_eq!(
+            kind_label(Locale::En, Direction::Out, crate::store::MessageKind::Reply),
+            "Reply"
+        );
     }
 }

@@ -21,6 +21,7 @@ pub mod session;
 pub mod client_page;
 pub mod clients;
 pub mod forms;
+pub mod renewals;
 pub mod services;
 pub mod subscriptions;
 // (end of pages)
@@ -28,6 +29,7 @@ pub mod subscriptions;
 pub mod config_view;
 pub mod message_filter;
 pub mod messages;
+pub mod messages_csv;
 pub mod operations;
 pub mod transfer;
 // (end of ops)
@@ -79,7 +81,11 @@ pub fn router() -> Router<WebState> {
         .route("/clients/{id}/subscriptions", post(subscriptions::add))
         .route("/subscriptions/{id}", post(subscriptions::update))
         .route("/subscriptions/{id}/edit", get(subscriptions::edit))
-        .route("/subscriptions/{id}/renew", post(subscriptions::renew))
+        .route(
+            "/subscriptions/{id}/renew",
+            get(renewals::renew_page).post(renewals::renew),
+        )
+        .route("/renewals/{id}/undo", post(renewals::undo))
         .route("/subscriptions/{id}/cancel", post(subscriptions::cancel))
         .route("/subscriptions/{id}/delete", post(subscriptions::delete))
         .route("/services", get(services::list).post(services::create))
@@ -87,6 +93,7 @@ pub fn router() -> Router<WebState> {
         // (end of pages)
         // --- admin: ops (messages, import, operations)
         .route("/messages", get(messages::show))
+        .route("/messages.csv", get(messages_csv::export))
         .route("/messages/{id}/retry", post(messages::retry))
         .route(
             "/import",
@@ -100,7 +107,10 @@ pub fn router() -> Router<WebState> {
         .route("/operations/pause", post(operations::pause))
         .route("/operations/resume", post(operations::resume))
         .route("/operations/run", post(operations::run))
-        .route("/requests/{id}/confirm", post(operations::confirm_request))
+        .route(
+            "/requests/{id}/confirm",
+            get(renewals::request_page).post(renewals::confirm_request),
+        )
         // (end of ops)
         // Any other address under /admin: the 404 page.
         .fallback(|| async { WebError::NotFound })

@@ -2,7 +2,7 @@
 //! as `avisa pause`), plan and queue today's reminders (what
 //! `POST /cron/notifications` does), the settings in force with secrets
 //! masked, the WhatsApp session state, and pending renewal requests with
-//! "Confirmar" (one month, through `chat::renewal::renew` like `/renovar`).
+//! "Confirmar" (the renewal form of `renewals.rs`).
 
 use std::collections::BTreeMap;
 
@@ -13,14 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use super::config_view::settings_lines;
 use super::{CurrentUser, audit, i18n, pages};
-use crate::chat::renewal::renew;
 use crate::domain::Locale;
 use crate::domain::clock::local_today;
 use crate::jobs::plan::plan_and_queue;
-use crate::services::JobError;
-use crate::store::{self, StoreError};
+use crate::store;
 use crate::web::whatsapp_state::WhatsAppState;
-use crate::web::{Id, WebResult, WebState};
+use crate::web::{WebResult, WebState};
 
 /// "7 días antes" / "el día del vencimiento" / "2 días después".
 pub fn tier_label(locale: Locale, tier: i32) -> String {
@@ -193,56 +191,6 @@ pub async fn run(State(state): State<WebState>, user: CurrentUser) -> WebResult 
         report.skipped, report.already_sent
     ))
     .into_response())
-}
-
-/// Renews the request's subscription by one month (closing the request)
-/// and queues the confirmation to the customer.
-pub async fn confirm_request(
-    State(state): State<WebState>,
-    user: CurrentUser,
-    Id(id): Id,
-) -> WebResult {
-    let services = &state.services;
-    let store = &services.store;
-    let request = store
-        .open_requests()
-        .await?
-        .into_iter()
-        .find(|r| r.id == id);
-    let back = |notice: &str| {
-        Ok(Redirect::to(&format!("/admin/operations?notice={notice}")).into_response())
-    };
-    let Some(request) = request else {
-        return back("ops_notice_request_gone");
-    };
-    let Some(subscription_id) = request.subscription_id else {
-        return back("ops_notice_request_no_subscription");
-    };
-    let Some(sub) = store.subscription(subscription_id).await? else {
-        return back("ops_notice_request_gone");
-    };
-    match renew(services, &sub, 1, &format!("web:{}", user.email)).await {
-        Ok(renewed) => {
-            let locale = services.config.locale;
-            let detail = i18n::format(
-                locale,
-                "audit.confirm_detail",
-                &[
-                    ("request", &id),
-                    ("subscription", &subscription_id),
-                    ("client", &sub.client_name),
-                    ("service", &sub.service),
-                    ("months", &i18n::plural(locale, "sub_months_n", 1)),
-                    ("from", &sub.end_date),
-                    ("to", &renewed.new_end_date),
-                ],
-            );
-            audit(&state, &user, "request.confirm", &detail).await;
-            back("ops_notice_request_confirmed")
-        }
-        Err(JobError::Store(StoreError::Conflict(_))) => back("ops_notice_conflict"),
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[cfg(test)]

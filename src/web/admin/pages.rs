@@ -41,6 +41,7 @@ admin_templates!(
     "subscription_form.html",
     "services.html",
     "sub_macros.html",
+    "renew.html",
     // (end of pages)
     // --- admin: ops (messages, import, operations)
     "messages.html",

@@ -1,22 +1,18 @@
-//! Subscriptions: add one to a client, edit, renew (the shared
-//! `chat::renewal::renew`, as `/renovar` does), cancel, delete.
+//! Subscriptions: add one to a client, edit, cancel, delete (renewing is
+//! `renewals.rs`).
 
 use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use minijinja::context;
-use serde::Deserialize;
 
 use super::client_page;
 use super::forms::{
-    self, Errors, RENEW_MONTHS, ServiceChoice, SubscriptionForm, ValidSubscription, deleted, done,
-    found,
+    self, Errors, ServiceChoice, SubscriptionForm, ValidSubscription, deleted, done, found,
 };
-use super::{CurrentUser, audit, i18n, pages};
-use crate::chat::renewal;
+use super::{CurrentUser, audit, pages};
 use crate::domain::Money;
-use crate::services::JobError;
 use crate::store::{
     Store, StoreError, StoreResult, SubscriptionInput, SubscriptionStatus, SubscriptionView,
 };
@@ -227,62 +223,6 @@ pub async fn update(
         &format!("/admin/clients/{}", sub.client_id),
         "notice_subscription_updated",
     ))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct RenewForm {
-    months: String,
-}
-
-/// `POST /admin/subscriptions/{id}/renew` (`months`, default 1): the same
-/// renewal as the staff chat's `/renovar`, recorded as `web:<email>`.
-pub async fn renew(
-    State(state): State<WebState>,
-    user: CurrentUser,
-    Id(id): Id,
-    Form(form): Form<RenewForm>,
-) -> WebResult {
-    let months = match form.months.trim() {
-        "" => Some(1),
-        text => text
-            .parse::<u32>()
-            .ok()
-            .filter(|m| RENEW_MONTHS.contains(m)),
-    };
-    let Some(months) = months else {
-        let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return Ok(pages::message(
-            &state,
-            status,
-            Some(&user),
-            "error_title",
-            "sub_error_months",
-        ));
-    };
-    let sub = load(&state, id).await?;
-    let page = format!("/admin/clients/{}", sub.client_id);
-    let by = format!("web:{}", user.email);
-    match renewal::renew(&state.services, &sub, months, &by).await {
-        Ok(renewed) => {
-            let locale = state.services.config.locale;
-            let detail = i18n::format(
-                locale,
-                "audit.renew_detail",
-                &[
-                    ("subscription", &describe(&sub)),
-                    ("months", &i18n::plural(locale, "sub_months_n", months)),
-                    ("end", &renewed.new_end_date),
-                ],
-            );
-            audit(&state, &user, "subscription.renew", &detail).await;
-            Ok(done(&page, "notice_subscription_renewed"))
-        }
-        Err(JobError::Store(StoreError::Conflict(_))) => {
-            Ok(done(&page, "notice_subscription_renew_conflict"))
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// `POST /admin/subscriptions/{id}/cancel`: no more reminders for it.

@@ -36,6 +36,8 @@ pub struct Options {
     pub time: NaiveTime,
     /// A clock frozen at that moment instead of one that runs on.
     pub frozen: bool,
+    /// A clock the test holds and moves itself (`FixedClock::advance`).
+    pub clock: Option<FixedClock>,
     pub http: bool,
     pub vars: Vec<(&'static str, String)>,
 }
@@ -46,12 +48,18 @@ impl Options {
             today,
             time: NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
             frozen: false,
+            clock: None,
             http: false,
             vars: Vec::new(),
         }
     }
     pub fn at(mut self, h: u32, m: u32) -> Options {
         self.time = NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        self
+    }
+    /// Runs the app on `clock`, which the test keeps a handle to.
+    pub fn with_clock(mut self, clock: FixedClock) -> Options {
+        self.clock = Some(clock);
         self
     }
     pub fn http(mut self) -> Options {
@@ -107,7 +115,9 @@ impl TestApp {
     pub async fn spawn_with(db: TestDb, wasender: MockServer, options: Options) -> TestApp {
         let config = config_for(&db, &wasender, &options);
         let start = local_to_utc(config.timezone, options.today, options.time);
-        let clock: Arc<dyn avisa::domain::Clock> = if options.frozen {
+        let clock: Arc<dyn avisa::domain::Clock> = if let Some(clock) = &options.clock {
+            Arc::new(clock.clone())
+        } else if options.frozen {
             Arc::new(FixedClock::new(start))
         } else {
             Arc::new(OffsetClock::starting_at(start))
