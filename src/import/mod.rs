@@ -27,7 +27,7 @@ use std::rc::Rc;
 use chrono::NaiveDate;
 
 use crate::domain::{Money, Phone, Region};
-pub use export::{EXPORT_HEADER, Export, write_csv};
+pub use export::{EXPORT_HEADER, Export, spreadsheet_safe, write_csv};
 use fields::{check_date, check_email, check_name, check_phone, check_price, check_service};
 use header::{Columns, Field};
 

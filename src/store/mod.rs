@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod backup;
 mod clients_model;
+mod collections;
 pub(crate) mod import;
 mod model;
 mod model_admin;
@@ -21,6 +22,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub use clients_model::*;
+pub use collections::{
+    CollectionCounts, CollectionFilter, CollectionPage, CollectionRow, CollectionSort,
+    CollectionsStore,
+};
 pub use import::{Committed, ImportSession};
 pub use model::*;
 pub use model_admin::*;
@@ -29,7 +34,7 @@ pub use settings::SettingsStore;
 
 /// The area traits, for callers of `Store` methods declared by an area.
 pub mod prelude {
-    pub use super::{SettingsStore, Store};
+    pub use super::{CollectionsStore, SettingsStore, Store};
 }
 
 use crate::config::DatabaseUrl;
@@ -134,7 +139,7 @@ pub const SETTING_SESSION_DOWN_SINCE: &str = "session_disconnected_since";
 pub const SETTING_SESSION_CONNECTED_AT: &str = "session_connected_at";
 
 #[async_trait]
-pub trait Store: SettingsStore + Send + Sync + std::fmt::Debug {
+pub trait Store: SettingsStore + CollectionsStore + Send + Sync + std::fmt::Debug {
     fn backend_name(&self) -> &'static str;
     fn pool(&self) -> Pool;
     /// The store's own background tasks (SQLite's checkpoints), for

@@ -6,6 +6,7 @@ mod support;
 
 mod admin_auth;
 mod admin_clients;
+mod admin_collections;
 mod admin_ops;
 mod admin_subscriptions;
 mod admin_transfer;

@@ -41,6 +41,8 @@ admin_templates!(
     "subscription_form.html",
     "services.html",
     "sub_macros.html",
+    "collections.html",
+    "collections_error.html",
     // (end of pages)
     // --- admin: ops (messages, import, operations)
     "messages.html",

@@ -231,6 +231,9 @@ pub async fn update(
 #[serde(default)]
 pub struct RenewForm {
     months: String,
+    /// Where to come back to: the Cobranza list with its filter
+    /// (`collection_filter::is_list_path`); else the client's page.
+    back: String,
 }
 
 /// `POST /admin/subscriptions/{id}/renew` (`months`, default 1): the same
@@ -259,7 +262,11 @@ pub async fn renew(
         ));
     };
     let sub = load(&state, id).await?;
-    let page = format!("/admin/clients/{}", sub.client_id);
+    let page = if super::collection_filter::is_list_path(&form.back) {
+        form.back.clone()
+    } else {
+        format!("/admin/clients/{}", sub.client_id)
+    };
     let by = format!("web:{}", user.email);
     match renewal::renew(&state.services, &sub, months, &by).await {
         Ok(renewed) => {
