@@ -292,7 +292,10 @@ async fn filters_sorts_and_csv(backend: Backend) {
     app.cleanup().await;
 }
 
-both_backends!(collections_filters_sorts_and_csv, super::filters_sorts_and_csv);
+both_backends!(
+    collections_filters_sorts_and_csv,
+    super::filters_sorts_and_csv
+);
 
 async fn bulk_actions(backend: Backend) {
     let Some((app, admin)) = start(backend).await else {
@@ -363,7 +366,7 @@ async fn bulk_actions(backend: Backend) {
     // opted-out ones none, and a second click sends nothing more.
     let remind: Vec<String> = [&s.today, &s.in_3, &s.cancelled, &s.opted_out]
         .iter()
-        .map(|s| id(s))
+        .map(|s| s.id.to_string())
         .collect();
     let mut fields: Vec<(&str, &str)> = vec![("action", "remind")];
     fields.extend(remind.iter().map(|i| ("ids", i.as_str())));

@@ -46,6 +46,10 @@ struct Line<'a> {
     row: &'a CollectionRow,
     /// Days from today to the end date (negative: overdue).
     days: i64,
+    /// `-days` when overdue (templates cannot negate a keyword argument).
+    days_overdue: i64,
+    /// Days after the end date of the last reminder, when it came after.
+    tier_after: i64,
     end_label: String,
     /// The open request names this subscription (so it can be confirmed
     /// here); else it is about the client in general.
@@ -134,6 +138,8 @@ pub async fn list(
         .map(|row| Line {
             row,
             days: (row.end_date - today).num_days(),
+            days_overdue: (today - row.end_date).num_days().max(0),
+            tier_after: row.reminder_tier.map_or(0, |t| -i64::from(t.min(0))),
             end_label: end_label(row.end_date, today, locale),
             request_here: row.request_subscription_id == Some(row.id),
             last_in_preview: preview(row.last_in_body.as_deref().unwrap_or("")),
