@@ -217,6 +217,9 @@ const CSV_COLUMNS: [&str; 14] = [
     "cobranza.col_request",
 ];
 
+/// Columns written as they are: end date, days, price, tier, times.
+const NUMERIC_CELLS: [usize; 6] = [3, 4, 5, 8, 10, 12];
+
 /// The rows as CSV (UTF-8 with a byte order mark, CRLF), every text cell
 /// spreadsheet-safe (`import::spreadsheet_safe`): a name like
 /// `=HYPERLINK(…)` stays text.
@@ -260,7 +263,14 @@ pub fn write_csv(
             at(row.last_in_at),
             yes_no(row.request_id.is_some()),
         ];
-        writer.write_record(cells.iter().map(|cell| spreadsheet_safe(cell).into_owned()))?;
+        // Numbers and dates as they are (`-1` days is a number); text made safe.
+        writer.write_record(cells.iter().enumerate().map(|(i, cell)| {
+            if NUMERIC_CELLS.contains(&i) {
+                cell.clone()
+            } else {
+                spreadsheet_safe(cell).into_owned()
+            }
+        }))?;
     }
     writer
         .into_inner()
