@@ -8,6 +8,7 @@ pub mod pacer;
 pub mod plan;
 pub mod queue;
 pub mod remind;
+pub mod remind_now;
 pub mod retry;
 pub mod send;
 

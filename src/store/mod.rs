@@ -10,6 +10,7 @@ pub mod backend;
 pub mod backup;
 mod clients;
 mod clients_model;
+mod collections;
 mod conversations;
 pub(crate) mod import;
 mod inbound;
@@ -17,9 +18,9 @@ pub mod message_log;
 mod model;
 mod model_admin;
 mod ops;
-mod phone_column;
 mod outbox;
 mod pacing;
+mod phone_column;
 pub mod postgres;
 mod reminders;
 mod renewals;
@@ -40,6 +41,10 @@ pub use admin::AdminStore;
 pub use audit_log::{AuditFilter, AuditLogStore};
 pub use clients::ClientStore;
 pub use clients_model::*;
+pub use collections::{
+    CollectionCounts, CollectionFilter, CollectionPage, CollectionRow, CollectionSort,
+    CollectionsStore,
+};
 pub use conversations::ConversationStore;
 pub use import::{Committed, ImportSession};
 pub use inbound::InboundStore;
@@ -64,9 +69,10 @@ pub use transfer::TransferStore;
 /// on a concrete or generic store (a `dyn Store` needs no import).
 pub mod prelude {
     pub use super::{
-        AdminStore, AuditLogStore, ClientStore, ConversationStore, InboundStore, MessageLogStore, OutboxStore, PacingStore,
-        ReminderStore, RenewalPaymentStore, RenewalStore, ServiceStore, SettingsStore, StatsStore, Store,
-        SubscriptionStore, TransferStore,
+        AdminStore, AuditLogStore, ClientStore, CollectionsStore, ConversationStore, InboundStore,
+        MessageLogStore, OutboxStore, PacingStore, ReminderStore, RenewalPaymentStore,
+        RenewalStore, ServiceStore, SettingsStore, StatsStore, Store, SubscriptionStore,
+        TransferStore,
     };
 }
 
@@ -176,6 +182,7 @@ pub trait Store:
     AdminStore
     + AuditLogStore
     + ClientStore
+    + CollectionsStore
     + ConversationStore
     + InboundStore
     + MessageLogStore

@@ -6,6 +6,7 @@ mod support;
 
 mod admin_auth;
 mod admin_clients;
+mod admin_collections;
 mod admin_crawl;
 mod admin_msglog;
 mod admin_ops;

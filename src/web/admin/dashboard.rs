@@ -10,9 +10,12 @@ use minijinja::context;
 use serde::Serialize;
 
 use super::charts::{self, ExpirationLabels, MessageLabels, MessagesDay};
+use super::collection_filter::{Collections, Due};
 use super::{CurrentUser, i18n, pages};
 use crate::domain::clock::{local_to_utc, local_today};
-use crate::store::{self, DueSubscription, MessageKind, MessageStatus, RenewalRow, StoreError};
+use crate::store::{
+    self, CollectionCounts, DueSubscription, MessageKind, MessageStatus, RenewalRow, StoreError,
+};
 use crate::web::whatsapp_state::WhatsAppState;
 use crate::web::{WebResult, WebState};
 
@@ -88,6 +91,41 @@ struct Figures {
     whatsapp: &'static str,
     whatsapp_text: String,
     paused: bool,
+    /// Active subscriptions expired, due today, in 7 and 30 days.
+    due: CollectionCounts,
+    /// Each figure's list in Cobranza.
+    links: Links,
+}
+
+/// The Cobranza list behind each figure: active subscriptions, by end date.
+#[derive(Debug, Clone, Serialize)]
+struct Links {
+    active: String,
+    expired: String,
+    today: String,
+    next_7: String,
+    next_30: String,
+}
+
+impl Links {
+    fn new() -> Links {
+        let list = |due: Due| {
+            Collections {
+                due,
+                status: Some("active"),
+                page: 1,
+                ..Collections::default()
+            }
+            .list_path()
+        };
+        Links {
+            active: list(Due::Any),
+            expired: list(Due::Expired),
+            today: list(Due::Today),
+            next_7: list(Due::Next7),
+            next_30: list(Due::Next30),
+        }
+    }
 }
 
 fn day_start(tz: Tz, day: NaiveDate) -> chrono::DateTime<chrono::Utc> {
@@ -168,6 +206,8 @@ async fn figures(state: &WebState) -> Result<(Figures, String, String), StoreErr
         whatsapp: whatsapp.code(),
         whatsapp_text: whatsapp.text(locale, tz, services.clock.now()),
         paused: store::is_paused(store).await?,
+        due: store.collection_counts(today).await?,
+        links: Links::new(),
     };
     let t = |key: &str| i18n::text(locale, key);
     let (title, sent, failed, queued, empty) = (
@@ -243,6 +283,19 @@ mod tests {
             created_at: at,
             undone_at: undone.then_some(at),
         }
+    }
+
+    #[test]
+    fn figures_link_into_the_matching_filter() {
+        let links = Links::new();
+        assert_eq!(links.active, "/admin/subscriptions?estado=active");
+        assert_eq!(
+            links.expired,
+            "/admin/subscriptions?vence=vencidas&estado=active"
+        );
+        assert_eq!(links.today, "/admin/subscriptions?vence=hoy&estado=active");
+        assert_eq!(links.next_7, "/admin/subscriptions?vence=7&estado=active");
+        assert_eq!(links.next_30, "/admin/subscriptions?vence=30&estado=active");
     }
 
     #[test]

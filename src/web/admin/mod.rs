@@ -20,6 +20,9 @@ pub mod session;
 // --- admin: pages (clients, subscriptions, services)
 pub mod client_page;
 pub mod clients;
+pub mod collection_filter;
+pub mod collections;
+pub mod collections_bulk;
 pub mod forms;
 pub mod renewals;
 pub mod services;
@@ -79,6 +82,9 @@ pub fn router() -> Router<WebState> {
         .route("/clients/{id}/opt-out", post(clients::opt_out))
         .route("/clients/{id}/opt-in", post(clients::opt_in))
         .route("/clients/{id}/subscriptions", post(subscriptions::add))
+        .route("/subscriptions", get(collections::list))
+        .route("/subscriptions.csv", get(collections::csv_download))
+        .route("/subscriptions/bulk", post(collections_bulk::bulk))
         .route("/subscriptions/{id}", post(subscriptions::update))
         .route("/subscriptions/{id}/edit", get(subscriptions::edit))
         .route(

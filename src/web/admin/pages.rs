@@ -42,6 +42,8 @@ admin_templates!(
     "services.html",
     "sub_macros.html",
     "renew.html",
+    "collections.html",
+    "collections_error.html",
     // (end of pages)
     // --- admin: ops (messages, import, operations)
     "messages.html",

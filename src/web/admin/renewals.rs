@@ -245,6 +245,8 @@ async fn submit(
 fn back_path(form: &RenewalForm, client_id: i64) -> String {
     match form.back.as_str() {
         "operations" => "/admin/operations".to_string(),
+        // The Cobranza list with its filter (never another address).
+        back if super::collection_filter::is_list_path(back) => back.to_string(),
         _ => format!("/admin/clients/{client_id}"),
     }
 }
