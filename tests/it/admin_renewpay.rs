@@ -77,7 +77,7 @@ async fn renewal_keeps_what_was_paid(backend: Backend) {
     let row = &page[page.find(&format!("id=\"renewal-{}\"", r.id)).unwrap()..];
     let row = &row[..row.find("</tr>").unwrap()];
     assert!(
-        row.contains("$20.00") && row.contains("Transferencia"),
+        row.contains("$20,00") && row.contains("Transferencia"),
         "{row}"
     );
     assert!(

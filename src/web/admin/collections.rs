@@ -153,6 +153,7 @@ pub async fn list(
     let page_context = context! {
         rows => lines, total => found.total, page => page, pages => pages_count,
         base => wanted.pager_base(), csv => wanted.csv_path(), back => shown.back_path(),
+        back_encoded => super::session::encode_component(&shown.back_path()),
         values => wanted.values(), services => store.services_with_counts().await?,
         dues => dues, statuses => STATUSES, sorts => SORTS, months => (1..=12).collect::<Vec<u32>>(),
     };

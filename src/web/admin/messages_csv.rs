@@ -146,7 +146,10 @@ mod tests {
         let bytes = write_csv(&[row], Locale::Es, tz).unwrap();
         let text = String::from_utf8(bytes).unwrap();
         let line = text.lines().nth(1).unwrap();
-        assert!(line.starts_with("2026-11-25 10:04,Entrante,+593991234567,'@Ana,Cliente,"));
+        assert!(
+            line.starts_with("2026-11-25 10:04,Entrante,'+593991234567,'@Ana,Cliente,"),
+            "{line}"
+        );
         assert!(
             line.contains("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""),
             "{line}"

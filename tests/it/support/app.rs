@@ -113,6 +113,13 @@ impl TestApp {
     /// Starts on a database and fake WaSender the test has prepared (rows
     /// seeded, responses mounted), for what the app does as it starts.
     pub async fn spawn_with(db: TestDb, wasender: MockServer, options: Options) -> TestApp {
+        // `AVISA_TEST_LOG=avisa=debug` shows the app's log (a 500's cause).
+        if let Ok(filter) = std::env::var("AVISA_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
         let config = config_for(&db, &wasender, &options);
         let start = local_to_utc(config.timezone, options.today, options.time);
         let clock: Arc<dyn avisa::domain::Clock> = if let Some(clock) = &options.clock {
