@@ -193,27 +193,25 @@ pub fn planned_messages(
     draft
         .groups
         .iter()
-        .filter_map(|items| {
+        .map(|items| {
             let first = &items[0].subscription;
             let phone = first.phone.clone();
-            Some(render(texts, items).map(|body| {
-                PlannedMessage {
-                    client_id: first.client_id,
-                    phone,
-                    body,
-                    reminders: items
-                        .iter()
-                        .map(|i| {
-                            let key = ReminderKey {
-                                subscription_id: i.subscription.id,
-                                end_date: i.subscription.end_date,
-                                tier: i.tier,
-                            };
-                            (key, i.days_left)
-                        })
-                        .collect(),
-                }
-            }))
+            render(texts, items).map(|body| PlannedMessage {
+                client_id: first.client_id,
+                phone,
+                body,
+                reminders: items
+                    .iter()
+                    .map(|i| {
+                        let key = ReminderKey {
+                            subscription_id: i.subscription.id,
+                            end_date: i.subscription.end_date,
+                            tier: i.tier,
+                        };
+                        (key, i.days_left)
+                    })
+                    .collect(),
+            })
         })
         .collect()
 }
