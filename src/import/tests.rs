@@ -2,6 +2,7 @@ use chrono::NaiveDate;
 
 use super::header::{detect_separator, normalize};
 use super::*;
+use crate::domain::Locale;
 
 fn parse(text: &str) -> ParsedImport {
     parse_csv(text.as_bytes(), Region::default()).unwrap()

@@ -1,7 +1,7 @@
 //! Fixed clock, dates, phones and subscription rows for the store suites.
 
 use avisa::domain::{Money, Phone, Region};
-use avisa::store::{NewSubscription, Store, SubscriptionView};
+use avisa::store::{NewSubscription, PlannedMessage, ReminderKey, Store, SubscriptionView};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 /// The suites' "now": 2026-11-25 14:00 UTC.
@@ -40,4 +40,21 @@ pub async fn one_netflix_subscription(store: &dyn Store, tel: &str) -> Subscript
         .await
         .unwrap()
         .remove(0)
+}
+
+/// A reminder message for `sub` at `tier`, as the planner would make it.
+pub fn planned(sub: &SubscriptionView, tier: i32) -> PlannedMessage {
+    PlannedMessage {
+        client_id: sub.client_id,
+        phone: sub.phone.clone(),
+        body: format!("recordatorio {}", sub.service),
+        reminders: vec![(
+            ReminderKey {
+                subscription_id: sub.id,
+                end_date: sub.end_date,
+                tier,
+            },
+            3,
+        )],
+    }
 }

@@ -1,10 +1,13 @@
 #![allow(dead_code)]
 pub mod admin;
 pub mod app;
+pub mod browser;
 pub mod cli;
+pub mod crawl_seed;
 #[macro_use]
 pub mod db;
 pub mod fixtures;
 pub mod ops;
 pub mod panel;
 pub mod proxy;
+pub mod reminders;
