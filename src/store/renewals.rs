@@ -5,10 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::backend::{SqlStore, on_pool};
-use super::{
-    NewRenewal, PendingRequestView, RenewalHistoryRow, RenewalRequestRow, RenewalRow, StoreError,
-    StoreResult,
-};
+use super::{PendingRequestView, RenewalHistoryRow, RenewalRequestRow, RenewalRow, StoreResult};
 
 pub(crate) const CREATE_REQUEST: &str = "INSERT INTO renewal_requests \
      (client_id, subscription_id, status, created_at) VALUES ($1, $2, 'open', $3) RETURNING id";
@@ -26,22 +23,6 @@ const OPEN_REQUESTS: &str = "SELECT r.id, r.client_id, c.name AS client_name, c.
      WHERE r.status = 'open' ORDER BY r.created_at, r.id";
 const COUNT_OPEN: &str = "SELECT COUNT(*) FROM renewal_requests WHERE status = 'open'";
 
-const MOVE_END_DATE: &str = "UPDATE subscriptions SET end_date = $1, status = 'active', \
-     updated_at = $2 WHERE id = $3 AND end_date = $4";
-const INSERT_RENEWAL: &str = "INSERT INTO renewals \
-     (subscription_id, staff, old_end_date, new_end_date, months, amount_cents, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7) \
-     RETURNING id, subscription_id, staff, old_end_date, new_end_date, months, amount_cents, \
-     created_at, undone_at";
-const CLOSE_REQUESTS: &str = "UPDATE renewal_requests SET status = 'closed', closed_at = $1 \
-     WHERE subscription_id = $2 AND status = 'open'";
-/// A queued reminder about the old date is now wrong; one that also covers
-/// other subscriptions is left alone.
-const CANCEL_OLD_REMINDERS: &str = "UPDATE messages SET status = 'cancelled', updated_at = $1 \
-     WHERE status = 'queued' AND direction = 'out' AND id IN \
-     (SELECT message_id FROM reminders WHERE subscription_id = $2 AND end_date = $3) \
-     AND NOT EXISTS (SELECT 1 FROM reminders o \
-                     WHERE o.message_id = messages.id AND o.subscription_id <> $2)";
 const LAST_BY: &str = "SELECT id, subscription_id, staff, old_end_date, new_end_date, months, \
      amount_cents, created_at, undone_at FROM renewals \
      WHERE staff = $1 AND created_at >= $2 AND undone_at IS NULL ORDER BY id DESC LIMIT 1";
@@ -74,15 +55,6 @@ pub trait RenewalStore {
     /// Open requests, oldest first, with client and service.
     async fn open_requests(&self) -> StoreResult<Vec<PendingRequestView>>;
     async fn count_open_requests(&self) -> StoreResult<i64>;
-    /// In one transaction: moves the end date (only if it is still
-    /// `old_end_date`, else `Conflict`), writes the audit row, closes the
-    /// subscription's open requests and cancels still-queued reminders for
-    /// the old end date.
-    async fn renew_subscription(
-        &self,
-        renewal: &NewRenewal,
-        now: DateTime<Utc>,
-    ) -> StoreResult<RenewalRow>;
     /// This staff member's newest renewal since `since` that is not undone.
     async fn last_renewal_by(
         &self,
@@ -143,52 +115,6 @@ impl<S: SqlStore> RenewalStore for S {
         on_pool!(self, |pool| Ok(sqlx::query_scalar(COUNT_OPEN)
             .fetch_one(pool)
             .await?))
-    }
-
-    async fn renew_subscription(
-        &self,
-        renewal: &NewRenewal,
-        now: DateTime<Utc>,
-    ) -> StoreResult<RenewalRow> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let moved = sqlx::query(MOVE_END_DATE)
-                .bind(renewal.new_end_date)
-                .bind(now)
-                .bind(renewal.subscription_id)
-                .bind(renewal.old_end_date)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if moved != 1 {
-                return Err(StoreError::Conflict(format!(
-                    "subscription {} no longer ends on {}",
-                    renewal.subscription_id, renewal.old_end_date
-                )));
-            }
-            let row: RenewalRow = sqlx::query_as(INSERT_RENEWAL)
-                .bind(renewal.subscription_id)
-                .bind(&renewal.staff)
-                .bind(renewal.old_end_date)
-                .bind(renewal.new_end_date)
-                .bind(renewal.months)
-                .bind(renewal.amount_cents)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-            let close = sqlx::query(CLOSE_REQUESTS)
-                .bind(now)
-                .bind(renewal.subscription_id);
-            close.execute(&mut *tx).await?;
-            sqlx::query(CANCEL_OLD_REMINDERS)
-                .bind(now)
-                .bind(renewal.subscription_id)
-                .bind(renewal.old_end_date)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(row)
-        })
     }
 
     async fn last_renewal_by(

@@ -345,7 +345,7 @@ async fn dashboard_figures(backend: Backend) {
         .unwrap();
     let f_sub = store.subscriptions_of_client(f.id).await.unwrap()[0].clone();
     store
-        .renew_subscription(
+        .renew_with_payment(
             &NewRenewal {
                 subscription_id: f_sub.id,
                 staff: "web:ana@example.com".into(),
@@ -354,6 +354,7 @@ async fn dashboard_figures(backend: Backend) {
                 months: 3,
                 amount_cents: 1800,
             },
+            None,
             at(date(11, 12), 11),
         )
         .await

@@ -305,7 +305,7 @@ async fn renewal_requests_and_renewals(backend: Backend) {
         months: 1,
         amount_cents: 750,
     };
-    let done = s.renew_subscription(&renewal, now()).await.unwrap();
+    let done = s.renew_with_payment(&renewal, None, now()).await.unwrap();
     assert_eq!(done.new_end_date, date(2026, 12, 28));
     assert_eq!(
         s.subscription(netflix.id).await.unwrap().unwrap().end_date,
@@ -320,7 +320,7 @@ async fn renewal_requests_and_renewals(backend: Backend) {
     assert_eq!(s.message(only).await.unwrap().unwrap().status, "cancelled");
     // The same renewal again: the date moved, so it is a conflict.
     assert!(matches!(
-        s.renew_subscription(&renewal, now()).await,
+        s.renew_with_payment(&renewal, None, now()).await,
         Err(StoreError::Conflict(_))
     ));
 

@@ -304,7 +304,7 @@ async fn renewal_history_of_a_client(backend: Backend) {
             months: 1,
             amount_cents: 750,
         };
-        s.renew_subscription(&renewal, now()).await.unwrap();
+        s.renew_with_payment(&renewal, None, now()).await.unwrap();
     }
     let history = s.renewals_of_client(ana, 10).await.unwrap();
     let dates: Vec<_> = history.iter().map(|r| r.new_end_date).collect();
