@@ -3,12 +3,12 @@
 
 use crate::conversation::{
     ClientFacts, ConversationState, CustomerInput, Effect, Flows, InboundContent, MediaKind,
-    StaffNotice, StoredState, SubscriptionFact, handle as decide,
+    StaffNotice, StoredState, SubscriptionFact, WaitReason, handle as decide,
 };
 use crate::domain::{Money, Phone};
 use crate::jobs::queue::SEND_JOBS;
 use crate::services::{JobError, Services};
-use crate::store::{InboundOutcome, MessageKind, MessageRow, NewOutbound};
+use crate::store::{InboundOutcome, InboxReason, MessageKind, MessageRow, NewOutbound};
 
 pub(super) async fn handle(
     services: &Services,
@@ -111,6 +111,10 @@ pub(super) async fn handle(
                     });
                 }
             }
+            Effect::WaitForPerson(reason) => {
+                changes.inbox =
+                    Some((phone.as_str().to_string(), client_id, inbox_reason(*reason)));
+            }
         }
     }
     for reply in &outcome.replies {
@@ -125,6 +129,15 @@ pub(super) async fn handle(
         services.queue.pushed_in_store(&queued);
     }
     Ok(())
+}
+
+fn inbox_reason(reason: WaitReason) -> InboxReason {
+    match reason {
+        WaitReason::AskedPerson => InboxReason::AskedPerson,
+        WaitReason::Receipt => InboxReason::Receipt,
+        WaitReason::NotUnderstood => InboxReason::NotUnderstood,
+        WaitReason::DuringTakeover => InboxReason::DuringTakeover,
+    }
 }
 
 /// The stored inbound row as the conversation sees it.

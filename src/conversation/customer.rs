@@ -6,7 +6,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::flows::{Flows, Intent};
-use super::reply::{Effect, InboundContent, MediaKind, Reply, StaffNotice, SubscriptionLine};
+use super::reply::{
+    Effect, InboundContent, MediaKind, Reply, StaffNotice, SubscriptionLine, WaitReason,
+};
 use crate::domain::{Money, days_left};
 
 /// How long an unfinished conversation is remembered (DESIGN.md).
@@ -22,6 +24,9 @@ pub enum ConversationState {
     ChoosingRenewal { options: Vec<i64> },
     /// A person is handling the chat; the bot stays quiet until `until`.
     Handoff { until: DateTime<Utc> },
+    /// The last `times` messages in a row were not understood (each got the
+    /// menu); from the second one the chat waits for a person.
+    NotUnderstood { times: u32 },
 }
 
 /// The state as loaded, with when it was last saved.
@@ -178,7 +183,8 @@ impl Chat<'_> {
         if self.flows.intent(self.text()) == Some(Intent::Menu) {
             return self.menu(false);
         }
-        Outcome::silent(state)
+        // Logged and left for the person handling the chat.
+        Outcome::silent(state).with(Effect::WaitForPerson(WaitReason::DuringTakeover))
     }
 
     fn converse(&self, state: ConversationState) -> Outcome {
@@ -192,7 +198,7 @@ impl Chat<'_> {
             return self.pick(options, n);
         }
         match self.flows.intent(text) {
-            None => self.menu(true),
+            None => self.not_understood(&state),
             Some(Intent::Greeting | Intent::Menu) => self.menu(false),
             Some(Intent::Expiry) => self.expiry(),
             Some(Intent::Renew) => self.renew(),
@@ -211,6 +217,22 @@ impl Chat<'_> {
                 not_understood,
             },
         )
+    }
+
+    /// The menu again, saying so; the second time in a row the chat also
+    /// waits for a person.
+    fn not_understood(&self, state: &ConversationState) -> Outcome {
+        let before = match state {
+            ConversationState::NotUnderstood { times } => *times,
+            _ => 0,
+        };
+        let times = before.saturating_add(1);
+        let mut outcome = self.menu(true);
+        outcome.state = ConversationState::NotUnderstood { times };
+        if times >= 2 {
+            outcome = outcome.with(Effect::WaitForPerson(WaitReason::NotUnderstood));
+        }
+        outcome
     }
 
     /// Active subscriptions, soonest end first; this order numbers the list.
@@ -346,6 +368,7 @@ impl Chat<'_> {
             pending_request: pending,
             service,
         }))
+        .with(Effect::WaitForPerson(WaitReason::Receipt))
     }
 
     fn handoff(&self) -> Outcome {
@@ -359,6 +382,7 @@ impl Chat<'_> {
             client_id: self.client.client_id,
             client_name: self.client.name.clone(),
         }))
+        .with(Effect::WaitForPerson(WaitReason::AskedPerson))
     }
 
     /// Confirmed every time; the effect only when something changes.

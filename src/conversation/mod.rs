@@ -11,7 +11,9 @@ pub use customer::{
     ClientFacts, ConversationState, CustomerInput, Outcome, StoredState, SubscriptionFact, handle,
 };
 pub use flows::{Flows, FlowsError, Intent, MenuOption, normalize};
-pub use reply::{Effect, InboundContent, MediaKind, Reply, StaffNotice, SubscriptionLine};
+pub use reply::{
+    Effect, InboundContent, MediaKind, Reply, StaffNotice, SubscriptionLine, WaitReason,
+};
 pub use staff::{
     ClientLookup, CommandKind, StaffCommand, Target, UsageError, help_text, parse_command,
 };

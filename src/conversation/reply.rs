@@ -145,4 +145,20 @@ pub enum Effect {
         subscription_id: i64,
     },
     NotifyStaff(StaffNotice),
+    /// The conversation now waits for a person (the panel's Bandeja).
+    WaitForPerson(WaitReason),
+}
+
+/// Why a conversation waits for a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitReason {
+    /// Asked to talk to a person ("asesor").
+    AskedPerson,
+    /// Sent a receipt (an image or document).
+    Receipt,
+    /// Not understood twice in a row.
+    NotUnderstood,
+    /// Wrote while a person is handling the chat (takeover).
+    DuringTakeover,
 }

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use super::{config, typed_text};
 use crate::conversation::{
     ClientFacts, ConversationState, CustomerInput, Effect, Flows, InboundContent, MediaKind,
-    StaffNotice, StoredState, SubscriptionFact, handle,
+    StaffNotice, StoredState, SubscriptionFact, WaitReason, handle,
 };
 use crate::domain::{Locale, Money};
 
@@ -69,6 +69,7 @@ fn state(now: DateTime<Utc>) -> impl Strategy<Value = ConversationState> {
         (-48_i64..48).prop_map(move |h| ConversationState::Handoff {
             until: now + Duration::hours(h)
         }),
+        (1_u32..4).prop_map(|times| ConversationState::NotUnderstood { times }),
     ]
 }
 
@@ -152,6 +153,21 @@ fn check(input: &CustomerInput, flows: &Flows) -> Result<(), TestCaseError> {
     };
     match &outcome.state {
         ConversationState::Idle => {}
+        // Counted from the stored count, one more each time.
+        ConversationState::NotUnderstood { times } => {
+            let before = match input.state.as_ref().map(|s| &s.state) {
+                Some(ConversationState::NotUnderstood { times }) => *times,
+                _ => 0,
+            };
+            prop_assert!(
+                *times == before + 1 || *times == 1,
+                "{times} after {before}"
+            );
+            let waits = outcome
+                .effects
+                .contains(&Effect::WaitForPerson(WaitReason::NotUnderstood));
+            prop_assert_eq!(waits, *times >= 2);
+        }
         // A receipt while choosing keeps the list as it was (a number is
         // checked against the client's subscriptions when it comes).
         ConversationState::ChoosingRenewal { .. }
@@ -185,7 +201,7 @@ fn check(input: &CustomerInput, flows: &Flows) -> Result<(), TestCaseError> {
             Effect::NotifyStaff(StaffNotice::UnknownNumberWrote { .. }) => {
                 return Err(TestCaseError::fail("a client is not an unknown number"));
             }
-            Effect::NotifyStaff(_) => {}
+            Effect::NotifyStaff(_) | Effect::WaitForPerson(_) => {}
         }
     }
     Ok(())

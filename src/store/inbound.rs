@@ -12,7 +12,7 @@ use super::backend::{
 };
 use super::{
     InboundJobs, InboundOutcome, NewInbound, PRIORITY_INTERACTIVE, SendJobs, StoreResult, clients,
-    conversations, outbox, renewals,
+    conversations, inbox, outbox, renewals,
 };
 
 const INSERT: &str = "INSERT INTO messages \
@@ -226,6 +226,14 @@ impl<S: SqlStore> InboundStore for S {
                     .bind(outcome.message_id)
                     .bind(request_id);
                 attach.execute(&mut *tx).await?;
+            }
+            if let Some((phone, client_id, reason)) = &outcome.inbox {
+                let wait = sqlx::query(inbox::OPEN)
+                    .bind(phone)
+                    .bind(client_id)
+                    .bind(reason)
+                    .bind(now);
+                wait.execute(&mut *tx).await?;
             }
             let mut ids = Vec::with_capacity(outcome.outbox.len());
             for message in &outcome.outbox {

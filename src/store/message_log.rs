@@ -7,7 +7,8 @@
 //! holding its cases and accented forms (`[eEéÉèÈ…]`), every other character
 //! taken literally; on SQLite a plain `LIKE` picks the candidates first
 //! (`GLOB` with classes is ~20 times slower per row). No index: a page stops
-//! at its `LIMIT`; with a text search the count stops at [`COUNT_CAP`].
+//! at its `LIMIT`; counts stop at [`COUNT_CAP`] ([`TEXT_COUNT_CAP`] with a
+//! text search).
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -117,62 +118,66 @@ pub fn regex_pattern(needle: &str) -> String {
     out
 }
 
-macro_rules! log_where {
-    ($text:literal) => {
-        concat!(
-            " WHERE ($1 IS NULL OR m.phone = $1) AND ($2 IS NULL OR m.kind = $2) \
-             AND ($3 IS NULL OR m.status = $3) AND ($4 IS NULL OR m.direction = $4) \
-             AND ($5 IS NULL OR m.created_at >= $5) AND ($6 IS NULL OR m.created_at < $6) \
-             AND ",
-            $text
-        )
-    };
-}
-macro_rules! log_rows {
-    ($text:literal, $limit:literal) => {
-        concat!(
-            "SELECT m.id, m.direction, m.phone, m.client_id, m.kind, m.body, m.media_kind, \
-             m.status, m.automatic, m.priority, m.provider_message_id, m.wa_message_id, \
-             m.attempts, m.error, m.permanent_failure, m.next_attempt_at, m.created_at, \
-             m.updated_at, m.sent_at, m.rate_limits, c.name AS client_name \
-             FROM messages m LEFT JOIN clients c ON c.id = m.client_id",
-            log_where!($text),
-            " ORDER BY m.id DESC ",
-            $limit
-        )
-    };
-}
-/// The exact count without a text search; with one, counting stops at
-/// `COUNT_CAP + 1` matches (a scan of every row per page is what a text
-/// search costs; the page itself stops at its `LIMIT`).
-macro_rules! log_counts {
-    ($text:literal) => {
-        (
-            concat!("SELECT COUNT(*) FROM messages m", log_where!($text)),
-            concat!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM messages m",
-                log_where!($text),
-                " LIMIT 1001) t"
-            ),
-        )
-    };
-}
+/// The log's columns, each message with its client's name.
+const SELECT_ROWS: &str = "SELECT m.id, m.direction, m.phone, m.client_id, m.kind, m.body, \
+     m.media_kind, m.status, m.automatic, m.priority, m.provider_message_id, m.wa_message_id, \
+     m.attempts, m.error, m.permanent_failure, m.next_attempt_at, m.created_at, m.updated_at, \
+     m.sent_at, m.rate_limits, m.media_id, m.sent_by, c.name AS client_name \
+     FROM messages m LEFT JOIN clients c ON c.id = m.client_id";
 
-/// With a text search the total is counted up to this many (and
-/// [`MessageLogPage::more`] says there are more).
-pub const COUNT_CAP: i64 = 1000;
+/// Counting stops at this many matches (and [`MessageLogPage::more`] says
+/// there are more): the log shows at most `COUNT_CAP / page size` pages.
+pub const COUNT_CAP: i64 = 10_000;
+/// With a text search, counting stops sooner: each row costs a pattern match.
+pub const TEXT_COUNT_CAP: i64 = 1_000;
 
-/// SQLite: a cheap `LIKE` first (ASCII case ignored, any letter that has
-/// accented forms and any other non-ASCII character as `_`), then the
-/// exact `GLOB` on the rows it lets through.
-const SQLITE_ROWS: &str = log_rows!(
-    "($7 IS NULL OR (m.body LIKE $8 ESCAPE '\\' AND m.body GLOB $7))",
-    "LIMIT $9 OFFSET $10"
-);
-const SQLITE_COUNTS: (&str, &str) =
-    log_counts!("($7 IS NULL OR (m.body LIKE $8 ESCAPE '\\' AND m.body GLOB $7))");
-const PG_ROWS: &str = log_rows!("($7::text IS NULL OR m.body ~ $7)", "LIMIT $8 OFFSET $9");
-const PG_COUNTS: (&str, &str) = log_counts!("($7::text IS NULL OR m.body ~ $7)");
+/// Appends ` WHERE …` with only the filters that are set, so each backend's
+/// planner sees plain equalities and can use the indexes on phone, status
+/// and created_at (an `$n IS NULL OR …` per filter hides them).
+///
+/// The text search: on SQLite a cheap `LIKE` first (ASCII case ignored, any
+/// letter that has accented forms and any other non-ASCII character as
+/// `_`), then the exact `GLOB` on the rows it lets through; on PostgreSQL
+/// a regular expression.
+macro_rules! push_where {
+    ($qb:expr, $search:expr, $text:expr, sqlite) => {{
+        push_where!(@filters $qb, $search);
+        if let Some(text) = $text {
+            $qb.push(" AND m.body LIKE ")
+                .push_bind(like_prefilter(text))
+                .push(" ESCAPE '\\' AND m.body GLOB ")
+                .push_bind(glob_pattern(text));
+        }
+    }};
+    ($qb:expr, $search:expr, $text:expr, postgres) => {{
+        push_where!(@filters $qb, $search);
+        if let Some(text) = $text {
+            $qb.push(" AND m.body ~ ").push_bind(regex_pattern(text));
+        }
+    }};
+    (@filters $qb:expr, $search:expr) => {{
+        let filter = &$search.filter;
+        $qb.push(" WHERE TRUE");
+        if let Some(phone) = &filter.phone {
+            $qb.push(" AND m.phone = ").push_bind(phone.clone());
+        }
+        if let Some(kind) = filter.kind {
+            $qb.push(" AND m.kind = ").push_bind(kind);
+        }
+        if let Some(status) = filter.status {
+            $qb.push(" AND m.status = ").push_bind(status);
+        }
+        if let Some(direction) = filter.direction {
+            $qb.push(" AND m.direction = ").push_bind(direction);
+        }
+        if let Some(from) = filter.from {
+            $qb.push(" AND m.created_at >= ").push_bind(from);
+        }
+        if let Some(until) = filter.until {
+            $qb.push(" AND m.created_at < ").push_bind(until);
+        }
+    }};
+}
 
 /// `needle` as the `LIKE` pattern that pre-selects rows for
 /// [`glob_pattern`]: `%`, `_` and `\` escaped.
@@ -199,18 +204,28 @@ fn counted(rows: &[MessageLogRow], limit: i64, offset: i64) -> Option<i64> {
     (offset == 0 && n < limit).then_some(n)
 }
 
-/// Binds the search's values as `$1`…`$7` to a query.
-macro_rules! bind_search {
-    ($query:expr, $search:expr, $pattern:expr) => {
-        $query
-            .bind(&$search.filter.phone)
-            .bind(&$search.filter.kind)
-            .bind(&$search.filter.status)
-            .bind(&$search.filter.direction)
-            .bind($search.filter.from)
-            .bind($search.filter.until)
-            .bind($pattern)
-    };
+/// Runs the log's query on one backend: a page of rows (`offset: None`
+/// lists the first `limit`), or with `count` the number of matches up to
+/// `cap + 1`.
+macro_rules! log_query {
+    ($pool:expr, $db:ty, $dialect:ident, $search:expr, rows($limit:expr, $offset:expr)) => {{
+        let mut qb = sqlx::QueryBuilder::<$db>::new(SELECT_ROWS);
+        push_where!(qb, $search, $search.text.as_deref(), $dialect);
+        qb.push(" ORDER BY m.id DESC LIMIT ")
+            .push_bind($limit)
+            .push(" OFFSET ")
+            .push_bind($offset);
+        let rows: Vec<MessageLogRow> = qb.build_query_as().fetch_all($pool).await?;
+        rows
+    }};
+    ($pool:expr, $db:ty, $dialect:ident, $search:expr, count($cap:expr)) => {{
+        let mut qb =
+            sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM (SELECT 1 FROM messages m");
+        push_where!(qb, $search, $search.text.as_deref(), $dialect);
+        qb.push(" LIMIT ").push_bind($cap + 1).push(") t");
+        let count: i64 = qb.build_query_scalar().fetch_one($pool).await?;
+        count
+    }};
 }
 
 #[async_trait]
@@ -239,57 +254,33 @@ impl<S: SqlStore> MessageLogStore for S {
         limit: i64,
         offset: i64,
     ) -> StoreResult<MessageLogPage> {
-        let text = search.text.as_deref();
-        let pick = |(exact, capped): (&'static str, &'static str)| {
-            if text.is_some() { capped } else { exact }
+        let cap = if search.text.is_some() {
+            TEXT_COUNT_CAP
+        } else {
+            COUNT_CAP
         };
         let (rows, total) = match self.pool_ref() {
             PoolRef::Sqlite(pool) => {
-                let pattern = text.map(glob_pattern);
-                let like = text.map(like_prefilter);
-                let rows: Vec<MessageLogRow> =
-                    bind_search!(sqlx::query_as(SQLITE_ROWS), search, &pattern)
-                        .bind(&like)
-                        .bind(limit)
-                        .bind(offset)
-                        .fetch_all(pool)
-                        .await?;
+                let rows = log_query!(pool, sqlx::Sqlite, sqlite, search, rows(limit, offset));
                 let total = match counted(&rows, limit, offset) {
                     Some(total) => total,
-                    None => {
-                        let count = sqlx::query_scalar(pick(SQLITE_COUNTS));
-                        bind_search!(count, search, &pattern)
-                            .bind(&like)
-                            .fetch_one(pool)
-                            .await?
-                    }
+                    None => log_query!(pool, sqlx::Sqlite, sqlite, search, count(cap)),
                 };
                 (rows, total)
             }
             PoolRef::Postgres(pool) => {
-                let pattern = text.map(regex_pattern);
-                let rows: Vec<MessageLogRow> =
-                    bind_search!(sqlx::query_as(PG_ROWS), search, &pattern)
-                        .bind(limit)
-                        .bind(offset)
-                        .fetch_all(pool)
-                        .await?;
+                let rows = log_query!(pool, sqlx::Postgres, postgres, search, rows(limit, offset));
                 let total = match counted(&rows, limit, offset) {
                     Some(total) => total,
-                    None => {
-                        let count = sqlx::query_scalar(pick(PG_COUNTS));
-                        bind_search!(count, search, &pattern)
-                            .fetch_one(pool)
-                            .await?
-                    }
+                    None => log_query!(pool, sqlx::Postgres, postgres, search, count(cap)),
                 };
                 (rows, total)
             }
         };
-        let more = text.is_some() && total > COUNT_CAP;
+        let more = total > cap;
         Ok(MessageLogPage {
             rows,
-            total: if more { COUNT_CAP } else { total },
+            total: total.min(cap),
             more,
         })
     }
@@ -299,25 +290,12 @@ impl<S: SqlStore> MessageLogStore for S {
         search: &MessageSearch,
         limit: i64,
     ) -> StoreResult<Vec<MessageLogRow>> {
-        let text = search.text.as_deref();
         Ok(match self.pool_ref() {
             PoolRef::Sqlite(pool) => {
-                let pattern = text.map(glob_pattern);
-                let like = text.map(like_prefilter);
-                bind_search!(sqlx::query_as(SQLITE_ROWS), search, &pattern)
-                    .bind(&like)
-                    .bind(limit)
-                    .bind(0_i64)
-                    .fetch_all(pool)
-                    .await?
+                log_query!(pool, sqlx::Sqlite, sqlite, search, rows(limit, 0_i64))
             }
             PoolRef::Postgres(pool) => {
-                let pattern = text.map(regex_pattern);
-                bind_search!(sqlx::query_as(PG_ROWS), search, &pattern)
-                    .bind(limit)
-                    .bind(0_i64)
-                    .fetch_all(pool)
-                    .await?
+                log_query!(pool, sqlx::Postgres, postgres, search, rows(limit, 0_i64))
             }
         })
     }

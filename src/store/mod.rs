@@ -14,6 +14,7 @@ mod collections;
 mod conversations;
 pub(crate) mod import;
 mod inbound;
+pub mod inbox;
 pub mod message_log;
 mod model;
 mod model_admin;
@@ -48,6 +49,7 @@ pub use collections::{
 pub use conversations::ConversationStore;
 pub use import::{Committed, ImportSession};
 pub use inbound::InboundStore;
+pub use inbox::{InboxRow, InboxStore, PanelReply, PhoneMessage};
 pub use message_log::{MessageLogPage, MessageLogRow, MessageLogStore, MessageSearch};
 pub use model::*;
 pub use model_admin::*;
@@ -70,7 +72,7 @@ pub use transfer::TransferStore;
 pub mod prelude {
     pub use super::{
         AdminStore, AuditLogStore, ClientStore, CollectionsStore, ConversationStore, InboundStore,
-        MessageLogStore, OutboxStore, PacingStore, ReminderStore, RenewalPaymentStore,
+        InboxStore, MessageLogStore, OutboxStore, PacingStore, ReminderStore, RenewalPaymentStore,
         RenewalStore, ServiceStore, SettingsStore, StatsStore, Store, SubscriptionStore,
         TransferStore,
     };
@@ -185,6 +187,7 @@ pub trait Store:
     + CollectionsStore
     + ConversationStore
     + InboundStore
+    + InboxStore
     + MessageLogStore
     + OutboxStore
     + PacingStore

@@ -82,12 +82,24 @@ pub struct PlannedMessage {
 text_enum!(
     /// What a message is: a reminder, a reply in the conversation (a
     /// customer's message or the bot's answer), a staff command or answer,
-    /// or a notice to staff.
+    /// a notice to staff, or a person's own message to a customer (from
+    /// the business phone or the panel).
     MessageKind {
         Reminder => "reminder",
         Reply => "reply",
         Staff => "staff",
         Notice => "notice",
+        Manual => "manual",
+    }
+);
+
+text_enum!(
+    /// Why a conversation waits for a person (the panel's Bandeja).
+    InboxReason {
+        AskedPerson => "asked_person",
+        Receipt => "receipt",
+        NotUnderstood => "not_understood",
+        DuringTakeover => "during_takeover",
     }
 );
 
@@ -176,6 +188,8 @@ pub struct InboundOutcome {
     pub renewal_request: Option<(i64, Option<i64>)>,
     /// The open renewal request this message (a receipt) is attached to.
     pub receipt_for_request: Option<i64>,
+    /// The conversation now waits for a person: (phone, client, why).
+    pub inbox: Option<(String, Option<i64>, InboxReason)>,
     /// Replies and notices, in order; each gets its send job.
     pub outbox: Vec<NewOutbound>,
 }
@@ -223,6 +237,11 @@ pub struct MessageRow {
     pub sent_at: Option<DateTime<Utc>>,
     /// 429s met so far; they do not use up `attempts`.
     pub rate_limits: i32,
+    /// The file this message brought (inbound) or carries (outbound).
+    pub media_id: Option<i64>,
+    /// Who wrote a `manual` message: a staff email; `None` for the
+    /// business phone itself (and for every other kind).
+    pub sent_by: Option<String>,
 }
 
 /// A queued message waiting for a send job.

@@ -15,7 +15,8 @@ use super::{
 /// Every column of a [`MessageRow`].
 const COLUMNS: &str = "id, direction, phone, client_id, kind, body, media_kind, status, \
      automatic, priority, provider_message_id, wa_message_id, attempts, error, \
-     permanent_failure, next_attempt_at, created_at, updated_at, sent_at, rate_limits";
+     permanent_failure, next_attempt_at, created_at, updated_at, sent_at, rate_limits, media_id, \
+     sent_by";
 
 /// Queues one reply, notice or staff answer (`NewOutbound`); also run by
 /// `apply_inbound` in its transaction.

@@ -141,7 +141,7 @@ async fn wait_for_text(client: &Client, css: &str, needle: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staff_log_in_find_a_client_renew_and_see_the_confirmation() {
+async fn staff_log_in_find_a_client_renew_then_bulk_renew_in_cobranza() {
     let (Some(chromium), Some(chromedriver)) =
         (find_program("chromium"), find_program("chromedriver"))
     else {
@@ -332,6 +332,96 @@ async fn staff_log_in_find_a_client_renew_and_see_the_confirmation() {
         .filter(|r| r.url.path().ends_with("/send-message"))
         .count();
     assert_eq!(sent, 1, "exactly one confirmation sent to WaSender");
+
+    // Cobranza: filter to the next 7 days (only Bruno, due 1 Dec), pick
+    // him and renew one month in bulk.
+    client.goto(&app.url("/admin/subscriptions")).await.unwrap();
+    client
+        .find(Locator::Css(
+            "#collection-filters select[name=vence] option[value='7']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .form(Locator::Id("collection-filters"))
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        let url = client.current_url().await.unwrap();
+        if url.query().is_some_and(|q| q.contains("vence=7")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rows = client
+        .find_all(Locator::Css("table#collections tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "only Bruno is due within 7 days");
+    assert!(rows[0].text().await.unwrap().contains("Bruno"));
+    screenshot(&client, "07-cobranza-filtered").await;
+    assert_no_horizontal_scroll(&client, "cobranza filtered").await;
+    client
+        .find(Locator::Css("table#collections input[name=ids]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The bulk form asks for confirmation (panel.js): accept it.
+    client
+        .execute("window.confirm = () => true;", vec![])
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#bulk button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let bruno = app
+        .services
+        .store
+        .client_by_phone("+593987654321")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut renewed = None;
+    for _ in 0..50 {
+        let subs = app
+            .services
+            .store
+            .subscriptions_of_client(bruno.id)
+            .await
+            .unwrap();
+        if subs[0].end_date != NaiveDate::from_ymd_opt(2026, 12, 1).unwrap() {
+            renewed = Some(subs[0].end_date);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        renewed,
+        NaiveDate::from_ymd_opt(2027, 1, 1),
+        "bulk renew: 1 Dec + 1 month"
+    );
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .query()
+            .is_some_and(|q| q.contains("vence=7")),
+        "back on the filtered list"
+    );
+    screenshot(&client, "08-cobranza-renewed").await;
 
     client.close().await.unwrap();
     app.cleanup().await;

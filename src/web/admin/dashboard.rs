@@ -1,7 +1,9 @@
 //! `/admin`: the day at a glance — counts, money due, the renewal rate,
 //! WhatsApp and pause state, and two charts.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::extract::State;
 use chrono::{Duration, NaiveDate, NaiveTime};
@@ -132,6 +134,39 @@ fn day_start(tz: Tz, day: NaiveDate) -> chrono::DateTime<chrono::Utc> {
     local_to_utc(tz, day, NaiveTime::MIN)
 }
 
+/// How long a finished day's message counts are reused: the chart's past
+/// days change only by late delivery and read receipts, and counting them
+/// reads every message of the 29 days (~80 ms with 200,000 messages on
+/// SQLite). Today's counts are always read afresh.
+const PAST_DAYS_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The dashboard's counts of finished local days, per process.
+#[derive(Debug, Clone, Default)]
+pub struct PastDays {
+    days: Arc<Mutex<HashMap<(NaiveDate, Tz), (Instant, MessagesDay)>>>,
+}
+
+impl PastDays {
+    fn get(&self, day: NaiveDate, tz: Tz) -> Option<MessagesDay> {
+        let days = self
+            .days
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        days.get(&(day, tz))
+            .filter(|(at, _)| at.elapsed() < PAST_DAYS_FOR)
+            .map(|(_, counts)| *counts)
+    }
+
+    fn put(&self, day: NaiveDate, tz: Tz, counts: MessagesDay) {
+        let mut days = self
+            .days
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        days.retain(|_, (at, _)| at.elapsed() < PAST_DAYS_FOR);
+        days.insert((day, tz), (Instant::now(), counts));
+    }
+}
+
 /// Outbound messages created on `day` (local), by outcome, all kinds.
 async fn messages_on(
     store: &dyn store::Store,
@@ -171,14 +206,21 @@ async fn figures(state: &WebState) -> Result<(Figures, String, String), StoreErr
         .map(|d| d.count)
         .sum();
     let mut message_days = Vec::with_capacity(30);
-    let mut today_counts = Vec::new();
-    for back in (0..30).rev() {
-        let (day, counts) = messages_on(store, tz, today - Duration::days(back)).await?;
-        message_days.push(day);
-        if back == 0 {
-            today_counts = counts;
-        }
+    let past_days = &state.admin.past_days;
+    for back in (1..30).rev() {
+        let day = today - Duration::days(back);
+        let counts = match past_days.get(day, tz) {
+            Some(counts) => counts,
+            None => {
+                let (counts, _) = messages_on(store, tz, day).await?;
+                past_days.put(day, tz, counts);
+                counts
+            }
+        };
+        message_days.push(counts);
     }
+    let (today_day, today_counts) = messages_on(store, tz, today).await?;
+    message_days.push(today_day);
     let reminders = |counted: fn(MessageStatus) -> bool| -> i64 {
         today_counts
             .iter()

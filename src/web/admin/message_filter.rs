@@ -13,7 +13,7 @@ use crate::domain::clock::local_to_utc;
 use crate::domain::{Phone, Region, parse_date};
 use crate::store::{MessageFilter, MessageSearch};
 
-pub const KINDS: [&str; 4] = ["reminder", "reply", "staff", "notice"];
+pub const KINDS: [&str; 5] = ["reminder", "reply", "staff", "notice", "manual"];
 pub const STATUSES: [&str; 10] = [
     "queued",
     "sending",

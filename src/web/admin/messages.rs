@@ -217,6 +217,8 @@ mod tests {
             updated_at: now,
             sent_at: None,
             rate_limits: 0,
+            media_id: None,
+            sent_by: None,
         };
         let v = view(row, Locale::Es);
         assert!(v.truncated && v.can_retry);

@@ -137,6 +137,8 @@ mod tests {
             updated_at: now,
             sent_at: None,
             rate_limits: 0,
+            media_id: None,
+            sent_by: None,
         };
         let row = MessageLogRow {
             message,

@@ -54,10 +54,12 @@ use crate::web::{WebError, WebState};
 /// `AVISA_SECRET_KEY` is unset).
 pub const SETTING_SECRET_KEY: &str = "admin_secret_key";
 
-/// Panel state shared by requests: the cookie-signing key, resolved once.
+/// Panel state shared by requests: the cookie-signing key, resolved once,
+/// and the dashboard's counts of past days.
 #[derive(Debug, Clone, Default)]
 pub struct AdminState {
     key: Arc<OnceCell<Vec<u8>>>,
+    past_days: dashboard::PastDays,
 }
 
 /// Every panel route. `web::router` nests it at `/admin` behind
