@@ -3,10 +3,12 @@
 //! queues every answer through the outbox.
 
 mod customer;
+pub mod inbox;
 pub mod render;
 pub mod renewal;
 mod staff;
 mod staff_views;
+pub mod takeover;
 
 use crate::conversation::ConversationState;
 use crate::domain::{Phone, clock::local_today};

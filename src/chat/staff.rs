@@ -75,6 +75,7 @@ async fn run(
             i18n::text(locale, "staff.resumed")
         }
         StaffCommand::Summary => views::summary(services).await?,
+        StaffCommand::Inbox => super::inbox::staff_list(services).await?,
     })
 }
 

@@ -70,6 +70,8 @@ pub enum StaffCommand {
     Pause,
     Resume,
     Summary,
+    /// Conversations waiting for a person (the panel's Bandeja).
+    Inbox,
 }
 
 impl StaffCommand {
@@ -87,6 +89,7 @@ impl StaffCommand {
             StaffCommand::Pause => CommandKind::Pause,
             StaffCommand::Resume => CommandKind::Resume,
             StaffCommand::Summary => CommandKind::Summary,
+            StaffCommand::Inbox => CommandKind::Inbox,
         }
     }
 }
@@ -130,6 +133,7 @@ fn parse_args(kind: CommandKind, args: &[&str], region: Region) -> Result<StaffC
         CommandKind::Pause => no_args(StaffCommand::Pause),
         CommandKind::Resume => no_args(StaffCommand::Resume),
         CommandKind::Summary => no_args(StaffCommand::Summary),
+        CommandKind::Inbox => no_args(StaffCommand::Inbox),
         CommandKind::Due => days_arg(args, DEFAULT_DUE_DAYS).map(|days| StaffCommand::Due { days }),
         CommandKind::Overdue => {
             days_arg(args, DEFAULT_OVERDUE_DAYS).map(|days| StaffCommand::Overdue { days })

@@ -71,6 +71,9 @@ pub async fn wasender(
 async fn apply(services: &Services, event: WebhookEvent) -> Result<(), JobError> {
     let now = services.clock.now();
     match event {
+        WebhookEvent::Inbound(message) if message.from_me => {
+            crate::chat::takeover::from_phone(services, message).await
+        }
         WebhookEvent::Inbound(message) => store_inbound(services, message).await,
         WebhookEvent::StatusUpdate { wa_id, status } => {
             services

@@ -25,7 +25,7 @@ pub enum WebhookEvent {
     /// The WhatsApp session changed state; `raw` is WaSender's word for it.
     SessionStatus { connected: bool, raw: String },
     /// Valid, but nothing for us: an event we do not handle, or messages
-    /// that are all ours (`fromMe`), from groups, status or newsletters.
+    /// from groups, status or newsletters.
     Ignored { event: String },
 }
 
@@ -34,6 +34,10 @@ pub enum WebhookEvent {
 pub struct InboundMessage {
     /// WhatsApp's message id (`key.id`), for deduplication.
     pub wa_id: String,
+    /// Sent from the business phone (`fromMe`): one of avisa's own sends
+    /// echoed back, or a person writing from the phone. `from` is then the
+    /// customer the message went to.
+    pub from_me: bool,
     pub from: SenderAddress,
     /// The sender's WhatsApp profile name, when given.
     pub push_name: Option<String>,

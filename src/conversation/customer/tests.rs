@@ -115,7 +115,12 @@ fn is_menu(out: &Outcome, expect_not_understood: bool) -> bool {
         [Reply::Menu { not_understood, options, name }]
             if *not_understood == expect_not_understood && options.len() == 4 && name == "Ana"
     ) && out.effects.is_empty()
-        && out.state == ConversationState::Idle
+        && out.state
+            == if expect_not_understood {
+                ConversationState::NotUnderstood { times: 1 }
+            } else {
+                ConversationState::Idle
+            }
 }
 
 fn renew_effects(sub_id: i64, service: &str, end: NaiveDate, cents: i64) -> Vec<Effect> {
@@ -146,6 +151,29 @@ fn anything_not_understood_shows_the_menu_saying_so() {
     for text in ["asdf", "", "9", "👍", "tengo 2 cuentas"] {
         assert!(is_menu(&say(ana(), None, text), true), "{text}");
     }
+}
+
+#[test]
+fn not_understood_twice_in_a_row_waits_for_a_person() {
+    let once = Some(ConversationState::NotUnderstood { times: 1 });
+    let out = say(ana(), once.clone(), "asdf");
+    assert!(matches!(
+        out.replies.as_slice(),
+        [Reply::Menu {
+            not_understood: true,
+            ..
+        }]
+    ));
+    assert_eq!(out.state, ConversationState::NotUnderstood { times: 2 });
+    assert_eq!(
+        out.effects,
+        [Effect::WaitForPerson(WaitReason::NotUnderstood)]
+    );
+    // Understood in between: the count starts again.
+    let out = say(ana(), once, "1");
+    assert!(matches!(out.replies.as_slice(), [Reply::Expiry { .. }]));
+    assert_eq!(out.state, ConversationState::Idle);
+    assert!(out.effects.is_empty());
 }
 
 #[test]
@@ -254,14 +282,17 @@ fn media_from_a_client_is_a_receipt() {
     );
     assert_eq!(
         out.effects,
-        [Effect::NotifyStaff(StaffNotice::ReceiptReceived {
-            client_id: 7,
-            client_name: "Ana".into(),
-            kind: MediaKind::Image,
-            caption: Some("quiero renovar".into()),
-            pending_request: None,
-            service: None,
-        })]
+        [
+            Effect::NotifyStaff(StaffNotice::ReceiptReceived {
+                client_id: 7,
+                client_name: "Ana".into(),
+                kind: MediaKind::Image,
+                caption: Some("quiero renovar".into()),
+                pending_request: None,
+                service: None,
+            }),
+            Effect::WaitForPerson(WaitReason::Receipt)
+        ]
     );
     assert_eq!(out.state, ConversationState::Idle);
 
@@ -278,14 +309,17 @@ fn media_from_a_client_is_a_receipt() {
     );
     assert_eq!(
         out.effects,
-        [Effect::NotifyStaff(StaffNotice::ReceiptReceived {
-            client_id: 7,
-            client_name: "Ana".into(),
-            kind: MediaKind::Document,
-            caption: None,
-            pending_request: Some(12),
-            service: Some("IPTV".into()),
-        })]
+        [
+            Effect::NotifyStaff(StaffNotice::ReceiptReceived {
+                client_id: 7,
+                client_name: "Ana".into(),
+                kind: MediaKind::Document,
+                caption: None,
+                pending_request: Some(12),
+                service: Some("IPTV".into()),
+            }),
+            Effect::WaitForPerson(WaitReason::Receipt)
+        ]
     );
 }
 

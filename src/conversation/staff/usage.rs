@@ -22,6 +22,7 @@ pub enum CommandKind {
     Pause,
     Resume,
     Summary,
+    Inbox,
 }
 
 struct Spec {
@@ -34,7 +35,7 @@ struct Spec {
 }
 
 /// In `CommandKind` order (checked by a test) so a kind indexes its spec.
-const SPECS: [Spec; 12] = [
+const SPECS: [Spec; 13] = [
     Spec {
         kind: CommandKind::Help,
         names: &["ayuda", "help"],
@@ -94,6 +95,11 @@ const SPECS: [Spec; 12] = [
         kind: CommandKind::Summary,
         names: &["resumen", "summary"],
         key: "summary",
+    },
+    Spec {
+        kind: CommandKind::Inbox,
+        names: &["bandeja", "inbox"],
+        key: "inbox",
     },
 ];
 
@@ -292,10 +298,11 @@ mod tests {
             "/pausar",
             "/reanudar",
             "/resumen",
+            "/bandeja",
         ] {
             assert!(es.contains(&format!("\n{name}")), "{name}");
         }
-        assert_eq!(es.lines().count(), 13);
+        assert_eq!(es.lines().count(), 14);
         let en = help_text(Locale::En);
         assert!(en.contains("\n/renew <phone|#id> [service] [months] — "));
         assert!(en.contains("\n/summary — "));

@@ -46,15 +46,19 @@ pub(super) fn parse_messages(data: &Value, sent_at: Option<DateTime<Utc>>) -> Ve
 
 fn parse_one(message: &Value, sent_at: Option<DateTime<Utc>>) -> Option<InboundMessage> {
     let key = message.get("key")?.as_object()?;
-    if key.get("fromMe").is_some_and(is_true) {
-        return None;
-    }
+    let from_me = key.get("fromMe").is_some_and(is_true);
     let remote_jid = key.get("remoteJid").and_then(Value::as_str).unwrap_or("");
     if is_not_one_to_one(remote_jid) {
         return None;
     }
     let wa_id = non_empty_str(key.get("id"))?;
-    let from = sender(key, remote_jid)?;
+    // Our own message: the chat is the customer's (the sender fields name
+    // the business phone itself).
+    let from = if from_me {
+        chat_partner(key, remote_jid)?
+    } else {
+        sender(key, remote_jid)?
+    };
     let content = content(message)?;
     let push_name = message
         .get("pushName")
@@ -68,6 +72,7 @@ fn parse_one(message: &Value, sent_at: Option<DateTime<Utc>>) -> Option<InboundM
         .or(sent_at);
     Some(InboundMessage {
         wa_id,
+        from_me,
         from,
         push_name,
         content,
@@ -108,6 +113,21 @@ fn sender(key: &Map<String, Value>, remote_jid: &str) -> Option<SenderAddress> {
     field("senderLid")
         .filter(|lid| lid.ends_with("@lid"))
         .map(SenderAddress::LidOnly)
+}
+
+/// The other side of a chat we wrote in: a phone `remoteJid` (or
+/// `remoteJidAlt`); a LID when no number is given.
+fn chat_partner(key: &Map<String, Value>, remote_jid: &str) -> Option<SenderAddress> {
+    let alt = non_empty_str(key.get("remoteJidAlt"));
+    if let Some(digits) = std::iter::once(remote_jid.to_string())
+        .chain(alt)
+        .find_map(|candidate| phone_digits(&candidate))
+    {
+        return Some(SenderAddress::Phone(digits));
+    }
+    let jid = remote_jid.trim();
+    jid.ends_with("@lid")
+        .then(|| SenderAddress::LidOnly(jid.to_string()))
 }
 
 /// Digits of `593991234567`, `+593991234567`, `593991234567@s.whatsapp.net`

@@ -40,6 +40,7 @@ fn messages_received_single_object() {
         message,
         InboundMessage {
             wa_id: "3EB0X123456789".into(),
+            from_me: false,
             from: SenderAddress::Phone("593991234567".into()),
             push_name: Some("Ana".into()),
             content: InboundContent::Text("Hola".into()),
@@ -117,8 +118,23 @@ fn document_from_messages_personal_received() {
 }
 
 #[test]
-fn our_own_messages_are_ignored() {
-    assert_eq!(parse(fixture!("from_me.json")), ignored("messages.upsert"));
+fn messages_from_the_business_phone_name_the_customer_chat() {
+    let message = single_inbound(fixture!("from_me.json"));
+    assert!(message.from_me);
+    assert_eq!(message.wa_id, "3EB0OUT00000000001");
+    // The chat partner, not the business number in the sender fields.
+    assert_eq!(message.from, SenderAddress::Phone("593991234567".into()));
+    assert_eq!(
+        message.content,
+        InboundContent::Text("Hola Ana, tu servicio vence en 3 días".into())
+    );
+    let with_sender = r#"{"event":"messages.upsert","data":{"messages":{
+        "key":{"id":"3EB0ME","fromMe":true,"remoteJid":"593991234567@s.whatsapp.net",
+               "cleanedSenderPn":"593900000001"},
+        "messageBody":"ya te ayudo"}}}"#;
+    let message = single_inbound(with_sender);
+    assert!(message.from_me);
+    assert_eq!(message.from, SenderAddress::Phone("593991234567".into()));
 }
 
 #[test]
@@ -135,8 +151,15 @@ fn status_broadcasts_are_ignored() {
 }
 
 #[test]
-fn mixed_upsert_keeps_only_the_customer_message() {
-    let message = single_inbound(fixture!("upsert_mixed.json"));
+fn mixed_upsert_keeps_the_one_to_one_messages() {
+    let events = parse(fixture!("upsert_mixed.json"));
+    let [WebhookEvent::Inbound(ours), WebhookEvent::Inbound(message)] = events.as_slice() else {
+        panic!("expected our message and the customer's, got {events:?}");
+    };
+    // Ours (fromMe) is kept for the takeover check; groups and newsletters are not.
+    assert!(ours.from_me);
+    assert_eq!(ours.wa_id, "3EB0MIX00000000001");
+    assert!(!message.from_me);
     assert_eq!(message.wa_id, "3EB0MIX00000000004");
     // Unwrapped from ephemeralMessage; messageTimestamp in milliseconds.
     assert_eq!(message.content, InboundContent::Text("baja".into()));

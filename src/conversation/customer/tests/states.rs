@@ -169,10 +169,13 @@ fn human_hands_off_and_tells_staff() {
         assert_eq!(out.replies, [Reply::HandoffAck { hours: 12 }], "{text}");
         assert_eq!(
             out.effects,
-            [Effect::NotifyStaff(StaffNotice::HandoffRequested {
-                client_id: 7,
-                client_name: "Ana".into()
-            })]
+            [
+                Effect::NotifyStaff(StaffNotice::HandoffRequested {
+                    client_id: 7,
+                    client_name: "Ana".into()
+                }),
+                Effect::WaitForPerson(WaitReason::AskedPerson)
+            ]
         );
         assert_eq!(out.state, handoff_until(12).unwrap());
     }
@@ -188,7 +191,12 @@ fn handoff_keeps_the_bot_silent() {
     ] {
         let out = say(ana(), handoff_until(3), text);
         assert!(out.replies.is_empty(), "{text}");
-        assert!(out.effects.is_empty(), "{text}");
+        // Logged and left for the person: the chat waits in the Bandeja.
+        assert_eq!(
+            out.effects,
+            [Effect::WaitForPerson(WaitReason::DuringTakeover)],
+            "{text}"
+        );
         assert_eq!(out.state, handoff_until(3).unwrap(), "{text}");
     }
     let mut inp = input(Some(ana()), handoff_until(3), "");
@@ -230,10 +238,13 @@ fn receipts_during_handoff_still_reach_staff_without_a_reply() {
     assert!(out.replies.is_empty());
     assert!(matches!(
         out.effects.as_slice(),
-        [Effect::NotifyStaff(StaffNotice::ReceiptReceived {
-            kind: MediaKind::Image,
-            ..
-        })]
+        [
+            Effect::NotifyStaff(StaffNotice::ReceiptReceived {
+                kind: MediaKind::Image,
+                ..
+            }),
+            Effect::WaitForPerson(WaitReason::Receipt)
+        ]
     ));
     assert_eq!(out.state, handoff_until(3).unwrap());
 }
