@@ -189,6 +189,11 @@ impl Chat<'_> {
 
     fn converse(&self, state: ConversationState) -> Outcome {
         if let Some(kind) = self.receipt_kind() {
+            // A receipt is understood: a run of not-understood ends.
+            let state = match state {
+                ConversationState::NotUnderstood { .. } => ConversationState::Idle,
+                other => other,
+            };
             return self.receipt(kind, state);
         }
         let text = self.text();

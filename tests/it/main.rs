@@ -34,4 +34,5 @@ mod store;
 mod store_clients;
 mod store_ops;
 mod store_outbox;
+mod takeover;
 mod webhook;

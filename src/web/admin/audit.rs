@@ -39,6 +39,8 @@ pub const ACTIONS: &[&str] = &[
     "service.create",
     "service.update",
     "message.retry",
+    "message.manual",
+    "inbox.resolve",
     "messages.export",
     "reminders.pause",
     "reminders.resume",

@@ -124,6 +124,7 @@ pub async fn page(
         services => service_list, form => form,
         errors => forms::messages(services.config.locale, errors),
         months => MONTHS.collect::<Vec<_>>(), methods => method_options(locale),
-        request => request, undo_minutes => UNDO_MINUTES },
+        request => request, undo_minutes => UNDO_MINUTES,
+        handoff_hours => services.config.handoff_hours },
     ))
 }

@@ -87,6 +87,8 @@ struct Figures {
     reminders_sent_today: i64,
     reminders_failed_today: i64,
     pending_requests: i64,
+    /// Conversations waiting for a person (the Bandeja).
+    inbox: i64,
     renewal: RenewalRate,
     renewal_percent: Option<i64>,
     /// `WhatsAppState::code`, and its words.
@@ -140,10 +142,13 @@ fn day_start(tz: Tz, day: NaiveDate) -> chrono::DateTime<chrono::Utc> {
 /// SQLite). Today's counts are always read afresh.
 const PAST_DAYS_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// A finished day's counts and when they were read.
+type CountedDays = HashMap<(NaiveDate, Tz), (Instant, MessagesDay)>;
+
 /// The dashboard's counts of finished local days, per process.
 #[derive(Debug, Clone, Default)]
 pub struct PastDays {
-    days: Arc<Mutex<HashMap<(NaiveDate, Tz), (Instant, MessagesDay)>>>,
+    days: Arc<Mutex<CountedDays>>,
 }
 
 impl PastDays {
@@ -243,6 +248,7 @@ async fn figures(state: &WebState) -> Result<(Figures, String, String), StoreErr
         reminders_sent_today: reminders(MessageStatus::is_sent),
         reminders_failed_today: reminders(|s| s == MessageStatus::Failed),
         pending_requests: store.count_open_requests().await?,
+        inbox: store.count_inbox().await?,
         renewal_percent: renewal.percent(),
         renewal,
         whatsapp: whatsapp.code(),

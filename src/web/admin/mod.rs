@@ -24,7 +24,9 @@ pub mod collection_filter;
 pub mod collections;
 pub mod collections_bulk;
 pub mod forms;
+pub mod inbox;
 pub mod renewals;
+pub mod reply;
 pub mod services;
 pub mod subscriptions;
 // (end of pages)
@@ -84,6 +86,9 @@ pub fn router() -> Router<WebState> {
         .route("/clients/{id}/opt-out", post(clients::opt_out))
         .route("/clients/{id}/opt-in", post(clients::opt_in))
         .route("/clients/{id}/subscriptions", post(subscriptions::add))
+        .route("/clients/{id}/reply", post(reply::send))
+        .route("/inbox", get(inbox::show))
+        .route("/inbox/{id}/resolve", post(inbox::resolve))
         .route("/subscriptions", get(collections::list))
         .route("/subscriptions.csv", get(collections::csv_download))
         .route("/subscriptions/bulk", post(collections_bulk::bulk))

@@ -49,6 +49,7 @@ admin_templates!(
     "messages.html",
     "import.html",
     "operations.html",
+    "inbox.html",
     // (end of ops)
 );
 

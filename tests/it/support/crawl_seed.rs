@@ -72,6 +72,37 @@ async fn insert_message(
     }
 }
 
+async fn insert_inbox(
+    app: &TestApp,
+    phone: &str,
+    client_id: Option<i64>,
+    reason: &str,
+    at: DateTime<Utc>,
+) {
+    let sql = "INSERT INTO inbox (phone, client_id, reason, waiting_since, updated_at) \
+               VALUES ($1, $2, $3, $4, $4)";
+    macro_rules! run {
+        ($pool:expr) => {
+            sqlx::query(sql)
+                .bind(phone)
+                .bind(client_id)
+                .bind(reason)
+                .bind(at)
+                .execute(&$pool)
+                .await
+                .unwrap()
+        };
+    }
+    match app.services.store.pool() {
+        Pool::Sqlite(pool) => {
+            run!(pool);
+        }
+        Pool::Postgres(pool) => {
+            run!(pool);
+        }
+    }
+}
+
 /// Seeds every state on an app whose today is 2026-11-25: 330 clients with
 /// subscriptions ending 30 days ago to 40 days ahead (some next year), a
 /// second subscription for some, cancelled ones, opted-out clients, a
@@ -169,7 +200,7 @@ pub async fn seed_every_state(app: &TestApp) -> i64 {
         "processed",
         "cancelled",
     ];
-    let kinds = ["reminder", "reply", "staff", "notice"];
+    let kinds = ["reminder", "reply", "staff", "notice", "manual"];
     let mut n = 0i64;
     for direction in ["in", "out"] {
         for kind in kinds {
@@ -220,6 +251,31 @@ pub async fn seed_every_state(app: &TestApp) -> i64 {
         .create_renewal_request(lonely, None, now)
         .await
         .unwrap();
+    // Bandeja entries for every reason, one for a number with no client.
+    for (i, reason) in [
+        (3usize, "asked_person"),
+        (4, "receipt"),
+        (5, "not_understood"),
+        (6, "during_takeover"),
+    ] {
+        let client = client_of(i).await;
+        insert_inbox(
+            app,
+            phone(i).as_str(),
+            Some(client),
+            reason,
+            now - Duration::hours(i as i64 * 7),
+        )
+        .await;
+    }
+    insert_inbox(
+        app,
+        "+593980000999",
+        None,
+        "asked_person",
+        now - Duration::days(3),
+    )
+    .await;
     // Audit rows, known actions and odd ones.
     for (action, detail) in [
         ("login", ""),
