@@ -47,6 +47,7 @@ const PAGES: &[&str] = &[
     "/admin/messages?status=failed",
     "/admin/messages?page=100",
     "/admin/operations",
+    "/admin/inbox",
     "/admin/audit",
     "/admin/import",
 ];
@@ -224,6 +225,19 @@ async fn seed(application: &Application, clients: usize, message_count: usize) -
             row.push_bind(*id).push_bind("open").push_bind(now);
         });
         requests.build().execute(p).await.expect("requests");
+        // 100 conversations waiting for a person (every 100th client).
+        let mut inbox = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO inbox (phone, client_id, reason, waiting_since, updated_at) ",
+        );
+        inbox.push_values(ids.iter().step_by(100), |mut row, (id, phone)| {
+            let since = now - chrono::Duration::minutes(*id);
+            row.push_bind(phone.clone())
+                .push_bind(*id)
+                .push_bind("during_takeover")
+                .push_bind(since)
+                .push_bind(since);
+        });
+        inbox.build().execute(p).await.expect("inbox");
         for chunk in (0..3000_i64).collect::<Vec<_>>().chunks(1000) {
             let mut audit = sqlx::QueryBuilder::<Db>::new(
                 "INSERT INTO audit_log (user_email, action, detail, created_at) ",

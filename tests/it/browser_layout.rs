@@ -79,7 +79,12 @@ return out;
 
 /// A browser session at `width`×`height`: a phone (touch, 2× pixels) or a
 /// desktop window.
-async fn browser_at(driver_url: &str, chromium: &Path, width: u64, height: u64) -> Client {
+pub(crate) async fn browser_at(
+    driver_url: &str,
+    chromium: &Path,
+    width: u64,
+    height: u64,
+) -> Client {
     let mut options = json!({
         "binary": chromium.display().to_string(),
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -98,7 +103,7 @@ async fn browser_at(driver_url: &str, chromium: &Path, width: u64, height: u64) 
         .expect("browser session")
 }
 
-async fn log_in(client: &Client, app: &TestApp) {
+pub(crate) async fn log_in(client: &Client, app: &TestApp) {
     client.goto(&app.url("/admin/login")).await.unwrap();
     client
         .find(Locator::Css("input[name=email]"))

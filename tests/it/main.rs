@@ -18,6 +18,7 @@ mod admin_whatsapp;
 mod backup;
 mod bad_input;
 mod browser;
+mod browser_inbox;
 mod browser_layout;
 mod chat;
 mod chat_e2e;

@@ -35,8 +35,32 @@ pub fn messages(locale: Locale, errors: &Errors) -> BTreeMap<&'static str, Strin
 
 /// 303 to `path` showing the notice `key` (an i18n key).
 pub fn done(path: &str, key: &str) -> Response {
+    Redirect::to(&with_notice(path, key)).into_response()
+}
+
+/// `path` with `notice=key` in its query, before any `#fragment`.
+fn with_notice(path: &str, key: &str) -> String {
+    let (path, fragment) = match path.split_once('#') {
+        Some((path, fragment)) => (path, format!("#{fragment}")),
+        None => (path, String::new()),
+    };
     let sep = if path.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{path}{sep}notice={key}")).into_response()
+    format!("{path}{sep}notice={key}{fragment}")
+}
+
+#[cfg(test)]
+mod notice_tests {
+    use super::with_notice;
+
+    #[test]
+    fn the_notice_goes_into_the_query_before_the_fragment() {
+        assert_eq!(with_notice("/admin/x", "k"), "/admin/x?notice=k");
+        assert_eq!(with_notice("/admin/x?a=1", "k"), "/admin/x?a=1&notice=k");
+        assert_eq!(
+            with_notice("/admin/clients/3#reply", "k"),
+            "/admin/clients/3?notice=k#reply"
+        );
+    }
 }
 
 /// A row the page needs: missing → the 404 page, a store error → the 500 page.

@@ -56,7 +56,10 @@ pub async fn send(
     .await?;
     let detail = format!("#{id} {} ({}) → #{message_id}", client.name, client.phone);
     audit(&state, &user, "message.manual", &detail).await;
-    Ok(done(&page, "reply.notice_queued"))
+    Ok(done(
+        &format!("{page}#conversation-title"),
+        "reply.notice_queued",
+    ))
 }
 
 #[cfg(test)]
