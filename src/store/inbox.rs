@@ -50,10 +50,12 @@ const OWN_BY_TEXT: &str = "SELECT id FROM messages WHERE direction = 'out' AND p
 const SET_WA_ID: &str = "UPDATE messages SET wa_message_id = $1 WHERE id = $2 \
      AND wa_message_id IS NULL";
 /// A person's message from the business phone itself, logged as sent.
+/// (`WHERE TRUE`: SQLite's documented way to keep `ON CONFLICT` from
+/// reading as part of the `SELECT`.)
 const INSERT_FROM_PHONE: &str = "INSERT INTO messages (direction, phone, client_id, kind, body, \
      media_kind, status, wa_message_id, created_at, updated_at, sent_at) \
      SELECT 'out', $1, (SELECT id FROM clients WHERE phone = $1), 'manual', $2, $3, 'sent', \
-     $4, $5, $5, $5 \
+     $4, $5, $5, $5 WHERE TRUE \
      ON CONFLICT (wa_message_id) DO NOTHING RETURNING id";
 /// A staff member's reply from the panel, queued like any other answer.
 const INSERT_PANEL_REPLY: &str = "INSERT INTO messages (direction, phone, client_id, kind, body, \
