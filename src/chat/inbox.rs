@@ -42,7 +42,7 @@ pub(super) async fn staff_list(services: &Services) -> Result<String, JobError> 
     let mut text = i18n::plural(locale, "inbox.staff_title", total);
     for entry in &entries {
         text.push('\n');
-        text.push_str(&staff_line(services, entry, now).await?);
+        text.push_str(&staff_line(locale, entry, now));
     }
     if total > STAFF_LIST {
         text.push('\n');
@@ -55,17 +55,7 @@ pub(super) async fn staff_list(services: &Services) -> Result<String, JobError> 
     Ok(text)
 }
 
-async fn staff_line(
-    services: &Services,
-    entry: &InboxRow,
-    now: DateTime<Utc>,
-) -> Result<String, JobError> {
-    let locale = services.config.locale;
-    let receipt = services
-        .store
-        .inbox_receipt(entry.phone.as_str(), entry.waiting_since)
-        .await?
-        .is_some();
+fn staff_line(locale: Locale, entry: &InboxRow, now: DateTime<Utc>) -> String {
     let name = entry
         .client_name
         .clone()
@@ -80,10 +70,10 @@ async fn staff_line(
             ("waited", &waited(locale, entry.waiting_since, now)),
         ],
     );
-    if receipt {
+    if entry.receipt_id.is_some() {
         line.push_str(&i18n::text(locale, "inbox.staff_receipt"));
     }
-    Ok(line)
+    line
 }
 
 #[cfg(test)]

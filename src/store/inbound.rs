@@ -232,7 +232,8 @@ impl<S: SqlStore> InboundStore for S {
                     .bind(phone)
                     .bind(client_id)
                     .bind(reason)
-                    .bind(now);
+                    .bind(now)
+                    .bind(outcome.message_id);
                 wait.execute(&mut *tx).await?;
             }
             let mut ids = Vec::with_capacity(outcome.outbox.len());

@@ -8,13 +8,23 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::backend::{SqlStore, begin_write, on_pool, push_jobs};
-use super::{InboxReason, NewOutbound, PRIORITY_INTERACTIVE, SendJobs, StoreResult, conversations};
+use std::sync::LazyLock;
+
+use super::outbox::COLUMNS;
+use super::{
+    InboxReason, MessageRow, NewOutbound, PRIORITY_INTERACTIVE, SendJobs, StoreResult,
+    conversations,
+};
 
 /// Opens the phone's entry, or updates the reason of the open one (its
 /// `waiting_since` stays: the customer has waited since then). Also run by
 /// `apply_inbound` in its transaction.
+/// The wait starts when the customer's message arrived (`$5`), not when it
+/// was handled, so the receipt that opened it is "since" it.
 pub(crate) const OPEN: &str = "INSERT INTO inbox (phone, client_id, reason, waiting_since, \
-     updated_at) VALUES ($1, $2, $3, $4, $4) \
+     updated_at) \
+     SELECT $1, $2, $3, COALESCE((SELECT created_at FROM messages WHERE id = $5), $4), $4 \
+     WHERE TRUE \
      ON CONFLICT (phone) WHERE resolved_at IS NULL DO UPDATE SET reason = excluded.reason, \
      client_id = COALESCE(excluded.client_id, inbox.client_id), updated_at = excluded.updated_at";
 const RESOLVE: &str = "UPDATE inbox SET resolved_at = $1, resolved_by = $2 \
@@ -27,16 +37,47 @@ const RESOLVE_PHONE: &str = "UPDATE inbox SET resolved_at = $1, resolved_by = $2
 const END_WAITING_STATE: &str = "UPDATE conversations SET state = '{\"state\":\"idle\"}', \
      updated_at = $1 WHERE phone = $2 AND (state LIKE '{\"state\":\"handoff\"%' \
      OR state LIKE '{\"state\":\"not_understood\"%')";
-const LIST: &str = "SELECT i.id, i.phone, i.client_id, c.name AS client_name, i.reason, \
-     i.waiting_since, i.updated_at FROM inbox i LEFT JOIN clients c ON c.id = i.client_id \
-     WHERE i.resolved_at IS NULL ORDER BY i.waiting_since, i.id LIMIT $1";
-const BY_ID: &str = "SELECT i.id, i.phone, i.client_id, c.name AS client_name, i.reason, \
-     i.waiting_since, i.updated_at FROM inbox i LEFT JOIN clients c ON c.id = i.client_id \
-     WHERE i.id = $1 AND i.resolved_at IS NULL";
+/// The newest image or document the customer sent while waiting (`i`).
+macro_rules! receipt_of {
+    ($column:literal) => {
+        concat!(
+            "(SELECT r.",
+            $column,
+            " FROM messages r WHERE r.phone = i.phone AND r.direction = 'in' \
+             AND r.media_kind IN ('image', 'document') AND r.created_at >= i.waiting_since \
+             ORDER BY r.id DESC LIMIT 1)"
+        )
+    };
+}
+macro_rules! entries {
+    ($filter:literal) => {
+        concat!(
+            "SELECT i.id, i.phone, i.client_id, c.name AS client_name, i.reason, \
+             i.waiting_since, i.updated_at, ",
+            receipt_of!("id"),
+            " AS receipt_id, ",
+            receipt_of!("media_id"),
+            " AS receipt_media_id, ",
+            receipt_of!("media_kind"),
+            " AS receipt_kind FROM inbox i LEFT JOIN clients c ON c.id = i.client_id \
+             WHERE i.resolved_at IS NULL ",
+            $filter
+        )
+    };
+}
+const LIST: &str = entries!("ORDER BY i.waiting_since, i.id LIMIT $1");
+const BY_ID: &str = entries!("AND i.id = $1");
 const COUNT: &str = "SELECT COUNT(*) FROM inbox WHERE resolved_at IS NULL";
-/// The newest image or document the customer sent since `since`.
-const RECEIPT: &str = "SELECT id FROM messages WHERE phone = $1 AND direction = 'in' \
-     AND media_kind IN ('image', 'document') AND created_at >= $2 ORDER BY id DESC LIMIT 1";
+/// The last `$1` messages of each of the first `$2` open entries' phones,
+/// by phone, oldest first: one query for the whole page.
+static RECENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {COLUMNS} FROM (SELECT m.*, ROW_NUMBER() OVER (PARTITION BY m.phone \
+         ORDER BY m.id DESC) AS recent FROM messages m WHERE m.phone IN (SELECT phone \
+         FROM inbox WHERE resolved_at IS NULL ORDER BY waiting_since, id LIMIT $2)) t \
+         WHERE recent <= $1 ORDER BY phone, id"
+    )
+});
 
 /// One of our own sends, echoed back by WaSender (`fromMe`): by id, or —
 /// when the echo comes before the provider's answer, or carries WhatsApp's
@@ -72,6 +113,11 @@ pub struct InboxRow {
     pub reason: InboxReason,
     pub waiting_since: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The newest image or document the customer sent while waiting.
+    pub receipt_id: Option<i64>,
+    /// Its stored file, once fetched.
+    pub receipt_media_id: Option<i64>,
+    pub receipt_kind: Option<String>,
 }
 
 /// A person's message from the business phone (`fromMe`, not one of ours).
@@ -99,8 +145,9 @@ pub trait InboxStore {
     async fn inbox(&self, limit: i64) -> StoreResult<Vec<InboxRow>>;
     async fn inbox_entry(&self, id: i64) -> StoreResult<Option<InboxRow>>;
     async fn count_inbox(&self) -> StoreResult<i64>;
-    /// The newest image or document `phone` sent since `since` (message id).
-    async fn inbox_receipt(&self, phone: &str, since: DateTime<Utc>) -> StoreResult<Option<i64>>;
+    /// The last `per_entry` messages of each of the first `entries` open
+    /// entries' phones, by phone, oldest first.
+    async fn inbox_messages(&self, per_entry: i64, entries: i64) -> StoreResult<Vec<MessageRow>>;
     /// Closes entry `id` ("Resuelto") and ends the bot's silence with that
     /// customer. `None` when it was not open.
     async fn resolve_inbox(
@@ -182,11 +229,11 @@ impl<S: SqlStore> InboxStore for S {
             .await?))
     }
 
-    async fn inbox_receipt(&self, phone: &str, since: DateTime<Utc>) -> StoreResult<Option<i64>> {
-        on_pool!(self, |pool| Ok(sqlx::query_scalar(RECEIPT)
-            .bind(phone)
-            .bind(since)
-            .fetch_optional(pool)
+    async fn inbox_messages(&self, per_entry: i64, entries: i64) -> StoreResult<Vec<MessageRow>> {
+        on_pool!(self, |pool| Ok(sqlx::query_as(RECENT.as_str())
+            .bind(per_entry)
+            .bind(entries)
+            .fetch_all(pool)
             .await?))
     }
 

@@ -13,7 +13,7 @@ use super::{
 };
 
 /// Every column of a [`MessageRow`].
-const COLUMNS: &str = "id, direction, phone, client_id, kind, body, media_kind, status, \
+pub(crate) const COLUMNS: &str = "id, direction, phone, client_id, kind, body, media_kind, status, \
      automatic, priority, provider_message_id, wa_message_id, attempts, error, \
      permanent_failure, next_attempt_at, created_at, updated_at, sent_at, rate_limits, media_id, \
      sent_by";

@@ -3,6 +3,8 @@
 //! and the receipt if any; "Resuelto" closes an entry and gives the chat
 //! back to the bot.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use minijinja::context;
 use serde::Serialize;
@@ -26,33 +28,33 @@ struct Entry {
     waited: String,
     /// Oldest first, so the entry reads like a chat.
     messages: Vec<MessageRow>,
-    receipt: Option<MessageRow>,
 }
 
-/// GET /admin/inbox
+/// GET /admin/inbox: two queries for the whole page (the entries with
+/// their receipts, then every entry's last messages).
 pub async fn show(State(state): State<WebState>, user: CurrentUser) -> WebResult {
     let services = &state.services;
     let store = &services.store;
     let locale = services.config.locale;
     let now = services.clock.now();
     let total = store.count_inbox().await?;
-    let mut entries = Vec::new();
-    for row in store.inbox(PAGE_LIMIT).await? {
-        let phone = row.phone.as_str();
-        let mut messages = store.messages_for_phone(phone, LAST_MESSAGES).await?;
-        messages.reverse();
-        let receipt = match store.inbox_receipt(phone, row.waiting_since).await? {
-            Some(id) => store.message(id).await?,
-            None => None,
-        };
-        entries.push(Entry {
+    let rows = store.inbox(PAGE_LIMIT).await?;
+    let mut recent: HashMap<String, Vec<MessageRow>> = HashMap::new();
+    for message in store.inbox_messages(LAST_MESSAGES, PAGE_LIMIT).await? {
+        recent
+            .entry(message.phone.as_str().to_string())
+            .or_default()
+            .push(message);
+    }
+    let entries: Vec<Entry> = rows
+        .into_iter()
+        .map(|row| Entry {
             reason_text: reason_text(locale, row.reason),
             waited: waited(locale, row.waiting_since, now),
-            messages,
-            receipt,
+            messages: recent.remove(row.phone.as_str()).unwrap_or_default(),
             row,
-        });
-    }
+        })
+        .collect();
     Ok(pages::render(
         &state,
         "inbox.html",
