@@ -112,6 +112,10 @@ pub async fn services(config: Config, overrides: Overrides) -> Result<Arc<Servic
         pacer: Arc::new(pacer),
         queue,
         ingest,
+        generated_key: Arc::default(),
+        media_slots: Arc::new(tokio::sync::Semaphore::new(
+            crate::chat::media::FETCHES_AT_ONCE,
+        )),
     }))
 }
 

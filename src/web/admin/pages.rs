@@ -50,6 +50,7 @@ admin_templates!(
     "import.html",
     "operations.html",
     // (end of ops)
+    "media_macros.html",
 );
 
 fn environment() -> &'static Environment<'static> {
