@@ -26,6 +26,11 @@ const TAKE_SOURCE: &str = "UPDATE messages SET media_source = NULL, updated_at =
 const LINK: &str = "UPDATE messages SET media_id = $1 WHERE id = $2";
 const GIVE_UP: &str = "UPDATE messages SET media_source = NULL, error = $1, updated_at = $2 \
      WHERE id = $3 AND media_source IS NOT NULL";
+/// Clients' files whose fetch job was lost: handled a while ago and still
+/// pending (index `messages_media_pending`).
+const STALE: &str = "SELECT id, media_kind FROM messages WHERE media_source IS NOT NULL \
+     AND direction = 'in' AND status = 'processed' AND client_id IS NOT NULL \
+     AND updated_at < $1 ORDER BY updated_at LIMIT $2";
 /// A notice to staff carrying the file (`media_id`, NULL without one).
 const INSERT_NOTICE: &str = "INSERT INTO messages \
      (direction, phone, client_id, kind, body, status, automatic, priority, media_id, \
@@ -84,6 +89,13 @@ pub trait MediaStore {
     /// What WaSender needs to fetch an inbound message's file, until it is
     /// fetched or given up.
     async fn media_source(&self, message_id: i64) -> StoreResult<Option<String>>;
+    /// Clients' inbound messages handled before `before` whose file is
+    /// still pending (its fetch job was lost): (id, media kind).
+    async fn stale_media(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, Option<String>)>>;
     /// In one transaction: takes the message's pending file (nothing is
     /// written, `None`, when it was taken before), stores `file`, links it
     /// to the message, and queues `notices` carrying it with their send
@@ -169,6 +181,18 @@ impl<S: SqlStore> MediaStore for S {
             .fetch_optional(pool)
             .await?);
         Ok(source.flatten())
+    }
+
+    async fn stale_media(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, Option<String>)>> {
+        on_pool!(self, |pool| Ok(sqlx::query_as(STALE)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?))
     }
 
     async fn attach_fetched_media(

@@ -9,6 +9,7 @@ use crate::support;
 
 use std::time::Duration;
 
+use avisa::domain::FixedClock;
 use avisa::store::{MessageRow, Pool, Store};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
@@ -29,11 +30,22 @@ fn today() -> NaiveDate {
 }
 
 async fn start(backend: Backend, public_url: Option<&str>) -> Option<TestApp> {
+    start_with(backend, public_url, None).await
+}
+
+async fn start_with(
+    backend: Backend,
+    public_url: Option<&str>,
+    clock: Option<FixedClock>,
+) -> Option<TestApp> {
     let mut options = Options::on(today())
         .var("AVISA_REMINDER_TIME", "23:59")
         .http();
     if let Some(url) = public_url {
         options = options.var("AVISA_PUBLIC_URL", url);
+    }
+    if let Some(clock) = clock {
+        options = options.with_clock(clock);
     }
     let app = TestApp::spawn(backend, options).await?;
     accept_sends(&app).await;
@@ -421,10 +433,16 @@ async fn execute(app: &TestApp, sql: &str) {
 }
 
 /// The fetch job dies between keeping the file and queuing the notice (a
-/// trigger fails the notice's insert): nothing of it is kept; run again —
-/// twice, as a redelivered job would — staff get exactly one notice.
+/// trigger fails the notice's insert): nothing of it is kept; the sweeper
+/// finds the lost job, and it runs again — twice more, as redelivered jobs
+/// would — staff get exactly one notice.
 async fn a_notice_that_failed_is_sent_once(backend: Backend) {
-    let Some(app) = start(backend, None).await else {
+    let clock = FixedClock::at_local(
+        chrono_tz::America::Guayaquil,
+        today(),
+        chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
+    );
+    let Some(app) = start_with(backend, None, Some(clock.clone())).await else {
         return;
     };
     client_with_request(&app, CUSTOMER, "Ana").await;
@@ -470,12 +488,25 @@ async fn a_notice_that_failed_is_sent_once(backend: Backend) {
     assert!(sent_to(&app, STAFF).await.is_empty());
 
     execute(&app, "DELETE FROM fault").await;
+    // Not yet lost: the sweeper leaves it alone for 15 minutes.
+    assert_eq!(
+        avisa::workers::requeue_stale_media(&app.services)
+            .await
+            .unwrap(),
+        0
+    );
+    clock.advance(chrono::Duration::minutes(16));
+    assert_eq!(
+        avisa::workers::requeue_stale_media(&app.services)
+            .await
+            .unwrap(),
+        1
+    );
     let job = avisa::jobs::queue::FetchMedia {
         message_id: message.id,
         notify: true,
         attempt: 0,
     };
-    app.services.queue.push_fetch(job, None).await.unwrap();
     app.services.queue.push_fetch(job, None).await.unwrap();
     let staff = wait_for_sends(&app, STAFF, 1).await;
     app.settle().await;
