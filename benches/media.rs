@@ -224,6 +224,23 @@ async fn memory(url: &str, fake: &Fake, first: usize) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = status_mb("VmRSS:");
     let reset = reset_peak();
+    // Which memory it is: the largest anonymous (heap) and file-backed
+    // parts seen, sampled every 5 ms.
+    let sampled = Arc::new(Mutex::new((0.0f64, 0.0f64)));
+    let sampler = {
+        let sampled = sampled.clone();
+        tokio::spawn(async move {
+            loop {
+                let (anon, file) = (status_mb("RssAnon:"), status_mb("RssFile:"));
+                {
+                    let mut max = sampled.lock().unwrap();
+                    max.0 = max.0.max(anon);
+                    max.1 = max.1.max(file);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
     let client = reqwest::Client::new();
     let started = Instant::now();
     let mut sends = Vec::new();
@@ -238,6 +255,9 @@ async fn memory(url: &str, fake: &Fake, first: usize) {
     }
     let arrived = wait_for_notices(fake, FILES, Duration::from_secs(300)).await;
     let peak = status_mb("VmHWM:");
+    sampler.abort();
+    let (anon, file) = *sampled.lock().unwrap();
+    println!("  largest sampled: heap (RssAnon) {anon:.0} MB, file-backed (RssFile) {file:.0} MB");
     println!(
         "{FILES} files of 16 MB at once: {arrived} stored and sent to staff in {:.1} s; RSS before {before:.0} MB, high-water mark {peak:.0} MB{}",
         started.elapsed().as_secs_f64(),
