@@ -436,35 +436,6 @@ pub async fn requeue_stale_inbound(services: &Services) -> Result<usize, JobErro
     Ok(stale.len())
 }
 
-/// A client's file still pending this long after its message was handled
-/// has lost its fetch job (retries take a minute or two at the default
-/// back-off): queue it again. A job that is merely slow does no harm: the
-/// file and its notice are written once.
-const MEDIA_STALE_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
-
-pub async fn requeue_stale_media(services: &Services) -> Result<usize, JobError> {
-    let before = services.clock.now() - MEDIA_STALE_AFTER;
-    let stale = services.store.stale_media(before, 100).await?;
-    for (message_id, kind) in &stale {
-        // What the conversation does: an image or document from a client
-        // is a receipt, and staff are told.
-        let notify = matches!(kind.as_deref(), Some("image" | "document"));
-        let job = FetchMedia {
-            message_id: *message_id,
-            notify,
-            attempt: 0,
-        };
-        services.queue.push_fetch(job, None).await?;
-    }
-    if !stale.is_empty() {
-        tracing::warn!(
-            count = stale.len(),
-            "files whose fetch job was lost queued again"
-        );
-    }
-    Ok(stale.len())
-}
-
 /// How long a row may stay `sending` before it counts as interrupted: a
 /// send in flight has finished (or timed out) well within this.
 const INTERRUPTED_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
@@ -491,7 +462,7 @@ async fn sweeper(services: Arc<Services>, stop: CancellationToken) -> Result<(),
         requeue_stale_inbound(&services)
             .await
             .map_err(|e| e.to_string())?;
-        requeue_stale_media(&services)
+        crate::chat::media::requeue_lost(&services)
             .await
             .map_err(|e| e.to_string())?;
         tokio::select! {

@@ -229,3 +229,32 @@ fn receipt(
         service,
     }
 }
+
+/// A client's file still pending this long after its message was handled
+/// has lost its fetch job (retries take a minute or two at the default
+/// back-off): queue it again. A job that is merely slow does no harm: the
+/// file and its notice are written once.
+const MEDIA_STALE_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
+pub async fn requeue_lost(services: &Services) -> Result<usize, JobError> {
+    let before = services.clock.now() - MEDIA_STALE_AFTER;
+    let stale = services.store.stale_media(before, 100).await?;
+    for (message_id, kind) in &stale {
+        // What the conversation does: an image or document from a client
+        // is a receipt, and staff are told.
+        let notify = matches!(kind.as_deref(), Some("image" | "document"));
+        let job = FetchMedia {
+            message_id: *message_id,
+            notify,
+            attempt: 0,
+        };
+        services.queue.push_fetch(job, None).await?;
+    }
+    if !stale.is_empty() {
+        tracing::warn!(
+            count = stale.len(),
+            "files whose fetch job was lost queued again"
+        );
+    }
+    Ok(stale.len())
+}

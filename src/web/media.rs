@@ -119,7 +119,7 @@ fn respond(file: MediaFile, max_age: i64) -> Response {
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox"),
+        HeaderValue::from_static("default-src 'none'"),
     );
     response
 }

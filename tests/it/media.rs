@@ -490,14 +490,14 @@ async fn a_notice_that_failed_is_sent_once(backend: Backend) {
     execute(&app, "DELETE FROM fault").await;
     // Not yet lost: the sweeper leaves it alone for 15 minutes.
     assert_eq!(
-        avisa::workers::requeue_stale_media(&app.services)
+        avisa::chat::media::requeue_lost(&app.services)
             .await
             .unwrap(),
         0
     );
     clock.advance(chrono::Duration::minutes(16));
     assert_eq!(
-        avisa::workers::requeue_stale_media(&app.services)
+        avisa::chat::media::requeue_lost(&app.services)
             .await
             .unwrap(),
         1
