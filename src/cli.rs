@@ -406,6 +406,7 @@ async fn chat(services: &Services, from: &str, text: &str) -> anyhow::Result<()>
         body: text.to_string(),
         media_kind: None,
         wa_message_id: None,
+        media_source: None,
     };
     let id = store
         .insert_inbound(&inbound, services.clock.now())

@@ -11,6 +11,7 @@ pub mod health;
 pub mod i18n;
 pub mod import;
 pub mod jobs;
+pub mod media;
 #[cfg(test)]
 mod proptests;
 pub mod services;

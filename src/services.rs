@@ -10,7 +10,7 @@ use crate::config::{Config, DatabaseUrl};
 use crate::domain::Clock;
 use crate::jobs::ingest;
 use crate::jobs::{JobQueue, Pacer};
-use crate::store::{Location, Store};
+use crate::store::{Location, Store, StoreError};
 use crate::templates::Templates;
 use crate::whatsapp::Provider;
 
@@ -44,4 +44,40 @@ pub struct Services {
     pub queue: JobQueue,
     /// Where the webhook hands inbound messages to be stored (group commit).
     pub ingest: ingest::Ingest,
+    /// The generated secret key, once read (see [`Services::secret_key`]).
+    pub generated_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    /// Files fetched at once by this process: each holds up to 16 MB in
+    /// memory until it is stored.
+    pub media_slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// Settings-table key of the generated secret key (when `AVISA_SECRET_KEY`
+/// is unset).
+pub const SETTING_SECRET_KEY: &str = "admin_secret_key";
+
+impl Services {
+    /// The key that signs panel session cookies and media links:
+    /// `AVISA_SECRET_KEY`, else one generated on first use and kept in the
+    /// `settings` table, so restarts (and other instances, and the jobs
+    /// that sign links) agree on it.
+    pub async fn secret_key(&self) -> Result<Vec<u8>, StoreError> {
+        use secrecy::ExposeSecret;
+        if let Some(key) = &self.config.secret_key {
+            return Ok(key.expose_secret().as_bytes().to_vec());
+        }
+        self.generated_key
+            .get_or_try_init(|| async {
+                use base64::Engine as _;
+                let mut bytes = [0u8; 32];
+                rand::fill(&mut bytes[..]);
+                let generated = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+                let stored = self
+                    .store
+                    .setting_or_insert(SETTING_SECRET_KEY, &generated, self.clock.now())
+                    .await?;
+                Ok(stored.into_bytes())
+            })
+            .await
+            .cloned()
+    }
 }

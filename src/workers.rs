@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::clock::{local_to_utc, local_today};
 use crate::health::supervise;
-use crate::jobs::queue::{HandleInbound, QueueBackend, SendMessage};
+use crate::jobs::queue::{FetchMedia, HandleInbound, QueueBackend, SendMessage};
 use crate::jobs::send::{Delivery, Mode, deliver};
 use crate::services::{JobError, Services};
 use crate::store::PRIORITY_INTERACTIVE;
@@ -39,6 +39,22 @@ async fn send_job(job: SendMessage, services: Data<Arc<Services>>) -> Result<(),
             .queue
             .push_send(job.message_id, false, Some(wait))
             .await?;
+    }
+    Ok(())
+}
+
+/// Longest a fetch may run: its slot, WaSender's answer and a 16 MB
+/// download (two minutes at most), and the write.
+const MEDIA_JOB_TIMEOUT: Duration = Duration::from_secs(300);
+
+async fn media_job(job: FetchMedia, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
+    let outcome = crate::chat::media::fetch(&services, job).await?;
+    if let crate::chat::media::Fetched::RetryAfter(wait) = outcome {
+        let next = FetchMedia {
+            attempt: job.attempt + 1,
+            ..job
+        };
+        services.queue.push_fetch(next, Some(wait)).await?;
     }
     Ok(())
 }
@@ -183,7 +199,7 @@ macro_rules! run_until_cancelled {
 }
 
 macro_rules! spawn_workers {
-    ($set:expr, $services:expr, $stop:expr, $send:expr, $inbound:expr) => {{
+    ($set:expr, $services:expr, $stop:expr, $send:expr, $inbound:expr, $media:expr) => {{
         let (services, stop, send) = ($services.clone(), $stop.clone(), $send.clone());
         let mut start = 0;
         $set.spawn(supervise(
@@ -227,6 +243,29 @@ macro_rules! spawn_workers {
                 run_until_cancelled!(worker, stop)
             },
         ));
+        let (services, stop, media) = ($services.clone(), $stop.clone(), $media.clone());
+        let mut start = 0;
+        $set.spawn(supervise(
+            services.health.clone(),
+            "media_worker",
+            stop.clone(),
+            move || {
+                start += 1;
+                let worker = WorkerBuilder::new(worker_name("media", start))
+                    .backend(media.clone().poll_with_strategy(TickOrWake::new(
+                        Duration::from_millis(250),
+                        services.queue.wakeups.media.clone(),
+                    )))
+                    // Each fetch holds a file in memory: no more at once
+                    // than the process' slots (`Services::media_slots`).
+                    .concurrency(crate::chat::media::FETCHES_AT_ONCE)
+                    .retry(RetryPolicy::retries(3))
+                    .timeout(MEDIA_JOB_TIMEOUT)
+                    .data(services.clone())
+                    .build(media_job);
+                run_until_cancelled!(worker, stop)
+            },
+        ));
     }};
 }
 
@@ -238,11 +277,19 @@ pub fn spawn_all(
 ) -> Result<JoinSet<()>, JobError> {
     let mut set = JoinSet::new();
     match &services.queue.backend {
-        QueueBackend::Sqlite { send, inbound } => {
-            spawn_workers!(set, services, stop, send, inbound)
+        QueueBackend::Sqlite {
+            send,
+            inbound,
+            media,
+        } => {
+            spawn_workers!(set, services, stop, send, inbound, media)
         }
-        QueueBackend::Postgres { send, inbound } => {
-            spawn_workers!(set, services, stop, send, inbound)
+        QueueBackend::Postgres {
+            send,
+            inbound,
+            media,
+        } => {
+            spawn_workers!(set, services, stop, send, inbound, media)
         }
     }
     if let crate::store::Pool::Postgres(pool) = services.store.pool() {
@@ -413,6 +460,9 @@ async fn sweeper(services: Arc<Services>, stop: CancellationToken) -> Result<(),
         }
         sweep_once(&services).await.map_err(|e| e.to_string())?;
         requeue_stale_inbound(&services)
+            .await
+            .map_err(|e| e.to_string())?;
+        crate::chat::media::requeue_lost(&services)
             .await
             .map_err(|e| e.to_string())?;
         tokio::select! {

@@ -1,12 +1,13 @@
 //! The customer side: facts from the store → `conversation::handle` →
 //! state, effects and replies.
 
+use super::notice_context::NoticeExtra;
 use crate::conversation::{
     ClientFacts, ConversationState, CustomerInput, Effect, Flows, InboundContent, MediaKind,
     StaffNotice, StoredState, SubscriptionFact, WaitReason, handle as decide,
 };
 use crate::domain::{Money, Phone};
-use crate::jobs::queue::SEND_JOBS;
+use crate::jobs::queue::{SEND_JOBS, fetch_media_job};
 use crate::services::{JobError, Services};
 use crate::store::{InboundOutcome, InboxReason, MessageKind, MessageRow, NewOutbound};
 
@@ -21,12 +22,19 @@ pub(super) async fn handle(
     let today = super::today(services);
     let client = store.client_by_phone(phone.as_str()).await?;
     let mut open_request = None;
+    let mut about = None;
     let facts = match &client {
         None => None,
         Some(client) => {
-            let subscriptions = store
-                .subscriptions_of_client(client.id)
-                .await?
+            let views = store.subscriptions_of_client(client.id).await?;
+            open_request = store.open_request_for_client(client.id).await?;
+            about = Some(super::customer_context(
+                services,
+                client.id,
+                &views,
+                open_request.as_ref(),
+            ));
+            let subscriptions = views
                 .into_iter()
                 .map(|s| SubscriptionFact {
                     subscription_id: s.id,
@@ -36,7 +44,6 @@ pub(super) async fn handle(
                     price: Money::from_cents(s.price_cents),
                 })
                 .collect();
-            open_request = store.open_request_for_client(client.id).await?;
             Some(ClientFacts {
                 client_id: client.id,
                 name: client.name.clone(),
@@ -77,6 +84,15 @@ pub(super) async fn handle(
         unknown_already_answered_today,
     };
     let outcome = decide(&input, flows);
+    // A file from a client is fetched by a job of its own, queued with
+    // the rest below; a receipt's notice then waits for the file.
+    let media_source = match (&client, row.media_kind.as_deref()) {
+        (Some(_), Some("image" | "document" | "audio" | "video")) => {
+            store.media_source(row.id).await?
+        }
+        _ => None,
+    };
+    let mut notify_after_fetch = false;
     let state =
         serde_json::to_string(&outcome.state).map_err(|e| JobError::State(e.to_string()))?;
 
@@ -100,8 +116,16 @@ pub(super) async fn handle(
             Effect::NotifyStaff(notice) => {
                 if let StaffNotice::ReceiptReceived { .. } = notice {
                     changes.receipt_for_request = open_request.as_ref().map(|r| r.id);
+                    if media_source.is_some() {
+                        notify_after_fetch = true;
+                        continue;
+                    }
                 }
-                let body = texts.notice(notice, phone.as_str())?;
+                let extra = NoticeExtra {
+                    customer: about.clone(),
+                    file: None,
+                };
+                let body = texts.notice(notice, phone.as_str(), &extra)?;
                 for staff in &services.config.staff_phones {
                     changes.outbox.push(NewOutbound {
                         phone: staff.clone(),
@@ -125,8 +149,14 @@ pub(super) async fn handle(
             body: texts.reply(reply)?,
         });
     }
+    if media_source.is_some() {
+        changes.media_job = Some(fetch_media_job(row.id, notify_after_fetch));
+    }
     if let Some(queued) = store.apply_inbound(&changes, &SEND_JOBS, now).await? {
         services.queue.pushed_in_store(&queued);
+        if changes.media_job.is_some() {
+            services.queue.wakeups.media.notify_one();
+        }
     }
     Ok(())
 }

@@ -4,6 +4,8 @@
 
 mod customer;
 pub mod inbox;
+pub mod media;
+pub mod notice_context;
 pub mod render;
 pub mod renewal;
 mod staff;
@@ -15,6 +17,7 @@ use crate::domain::{Phone, clock::local_today};
 use crate::services::{JobError, Services};
 use crate::store::{Direction, MessageKind, MessageStatus, NewOutbound};
 
+pub use notice_context::{CustomerCtx, FileNote, NoticeExtra};
 pub use render::ReplyTexts;
 
 /// How an inbound message is logged and routed: a `/…` from a staff number is
@@ -92,6 +95,26 @@ pub(crate) fn texts(services: &Services) -> ReplyTexts<'_> {
         payment_instructions: &config.payment_instructions,
         handoff_hours: config.handoff_hours,
     }
+}
+
+/// The customer as staff notices show them: services, open request, panel
+/// link (when `AVISA_PUBLIC_URL` is set).
+pub(crate) fn customer_context(
+    services: &Services,
+    client_id: i64,
+    subscriptions: &[crate::store::SubscriptionView],
+    open_request: Option<&crate::store::RenewalRequestRow>,
+) -> CustomerCtx {
+    let config = &services.config;
+    CustomerCtx::new(
+        client_id,
+        subscriptions,
+        open_request,
+        today(services),
+        config.locale,
+        config.timezone,
+        config.public_url.as_ref().map(|u| u.as_str()),
+    )
 }
 
 pub(crate) fn today(services: &Services) -> chrono::NaiveDate {

@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use super::notice_context::{CustomerCtx, FileNote, NoticeExtra};
 use crate::conversation::{InboundContent, MediaKind, Reply, StaffNotice, SubscriptionLine};
 use crate::domain::{Locale, Money, days_left, days_phrase, long_date, short_date};
 use crate::templates::{TemplateError, Templates};
@@ -123,16 +124,26 @@ impl ReplyTexts<'_> {
         self.templates.render(name, ctx)
     }
 
-    /// The text of a notice to staff about the customer at `phone`.
-    pub fn notice(&self, notice: &StaffNotice, phone: &str) -> Result<String, TemplateError> {
+    /// The text of a notice to staff about the customer at `phone`, with
+    /// what `extra` says of them (services, open request, panel link) and
+    /// of a receipt's file.
+    pub fn notice(
+        &self,
+        notice: &StaffNotice,
+        phone: &str,
+        extra: &NoticeExtra,
+    ) -> Result<String, TemplateError> {
         let mut ctx = NoticeCtx {
             notice: notice_kind(notice),
             phone: phone.to_string(),
             hours: self.handoff_hours,
+            customer: extra.customer.clone(),
+            file: extra.file,
             ..NoticeCtx::default()
         };
         match notice {
             StaffNotice::RenewalRequested {
+                client_id,
                 client_name,
                 subscription_id,
                 service,
@@ -140,24 +151,33 @@ impl ReplyTexts<'_> {
                 price,
                 ..
             } => {
+                ctx.client_id = Some(*client_id);
                 ctx.client_name = Some(client_name.clone());
                 ctx.subscription_id = Some(*subscription_id);
                 ctx.service = Some(service.clone());
                 ctx.long_date = Some(long_date(*end_date, self.locale));
                 ctx.price = Some(price.to_string());
             }
-            StaffNotice::RenewalWithoutSubscription { client_name, .. }
-            | StaffNotice::HandoffRequested { client_name, .. } => {
+            StaffNotice::RenewalWithoutSubscription {
+                client_id,
+                client_name,
+            }
+            | StaffNotice::HandoffRequested {
+                client_id,
+                client_name,
+            } => {
+                ctx.client_id = Some(*client_id);
                 ctx.client_name = Some(client_name.clone());
             }
             StaffNotice::ReceiptReceived {
+                client_id,
                 client_name,
                 kind,
                 caption,
                 pending_request,
                 service,
-                ..
             } => {
+                ctx.client_id = Some(*client_id);
                 ctx.client_name = Some(client_name.clone());
                 ctx.media = Some(media_name(*kind));
                 ctx.caption = caption.clone();
@@ -185,6 +205,7 @@ struct NoticeCtx {
     notice: &'static str,
     phone: String,
     hours: u32,
+    client_id: Option<i64>,
     client_name: Option<String>,
     subscription_id: Option<i64>,
     service: Option<String>,
@@ -193,6 +214,8 @@ struct NoticeCtx {
     media: Option<&'static str>,
     caption: Option<String>,
     message: Option<String>,
+    customer: Option<CustomerCtx>,
+    file: Option<FileNote>,
 }
 
 fn notice_kind(notice: &StaffNotice) -> &'static str {

@@ -2,7 +2,9 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::*;
+use crate::chat::notice_context::CustomerCtx;
 use crate::conversation::{Flows, MenuOption};
+use crate::store::{RenewalRequestRow, RequestStatus, SubscriptionStatus, SubscriptionView};
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -139,6 +141,126 @@ fn notices() -> Vec<(&'static str, StaffNotice)> {
     ]
 }
 
+fn subscription(id: i64, service: &str, end: NaiveDate, active: bool) -> SubscriptionView {
+    SubscriptionView {
+        id,
+        client_id: 1,
+        client_name: "Ana".into(),
+        phone: crate::domain::Phone::from_e164("+593991234567".into()).unwrap(),
+        opted_out_at: None,
+        service_id: id,
+        service: service.into(),
+        end_date: end,
+        price_cents: 750,
+        currency: "USD".into(),
+        status: if active {
+            SubscriptionStatus::Active
+        } else {
+            SubscriptionStatus::Cancelled
+        },
+    }
+}
+
+/// Ana on Wednesday 25 November 2026: Netflix ends in 6 days, HBO Max
+/// ended 5 days ago, Disney+ is cancelled; a request for Netflix is open.
+fn customer(locale: Locale, public_url: Option<&str>, with_request: bool) -> CustomerCtx {
+    let subs = [
+        subscription(7, "Netflix", date(2026, 12, 1), true),
+        subscription(8, "HBO Max", date(2026, 11, 20), true),
+        subscription(9, "Disney+", date(2026, 12, 24), false),
+    ];
+    let request = RenewalRequestRow {
+        id: 3,
+        client_id: 1,
+        subscription_id: Some(7),
+        status: RequestStatus::Open,
+        receipt_message_id: Some(40),
+        // 20:00 on the 24th in Guayaquil: the 25th in UTC.
+        created_at: chrono::DateTime::parse_from_rfc3339("2026-11-25T01:00:00Z")
+            .unwrap()
+            .to_utc(),
+        closed_at: None,
+    };
+    CustomerCtx::new(
+        1,
+        &subs,
+        with_request.then_some(&request),
+        date(2026, 11, 25),
+        locale,
+        chrono_tz::America::Guayaquil,
+        public_url,
+    )
+}
+
+fn notices_with_context(locale: Locale) -> Vec<(&'static str, StaffNotice, NoticeExtra)> {
+    let all = notices();
+    let notice = |name: &str| all.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+    let url = Some("https://avisa.example.com/");
+    let with = |file, public_url, with_request| NoticeExtra {
+        customer: Some(customer(locale, public_url, with_request)),
+        file,
+    };
+    vec![
+        (
+            "renewal_requested",
+            notice("renewal_requested"),
+            with(None, url, false),
+        ),
+        (
+            "receipt_attached",
+            notice("receipt"),
+            with(Some(FileNote::Attached), url, true),
+        ),
+        (
+            "receipt_in_panel",
+            notice("receipt"),
+            with(Some(FileNote::InPanel), None, true),
+        ),
+        (
+            "receipt_not_fetched",
+            notice("receipt_no_request"),
+            with(Some(FileNote::NotFetched), url, false),
+        ),
+        (
+            "receipt_too_large",
+            notice("receipt"),
+            with(Some(FileNote::TooLarge), None, true),
+        ),
+        ("handoff", notice("handoff"), with(None, url, true)),
+        (
+            "renewal_without_subscription",
+            notice("renewal_without_subscription"),
+            NoticeExtra {
+                customer: Some(CustomerCtx::default()),
+                file: None,
+            },
+        ),
+    ]
+}
+
+#[test]
+fn the_customer_context_lists_active_services_soonest_first() {
+    let ctx = customer(Locale::Es, Some("https://avisa.example.com/base/"), true);
+    let services: Vec<(&str, &str, i64)> = ctx
+        .services
+        .iter()
+        .map(|s| (s.service.as_str(), s.when.as_str(), s.days_left))
+        .collect();
+    assert_eq!(
+        services,
+        vec![("HBO Max", "hace 5 días", -5), ("Netflix", "en 6 días", 6)]
+    );
+    let request = ctx.request.unwrap();
+    assert_eq!(request.service.as_deref(), Some("Netflix"));
+    assert_eq!(request.since, "24 de noviembre", "the business's day");
+    assert!(request.receipt);
+    assert_eq!(
+        ctx.link.as_deref(),
+        Some("https://avisa.example.com/base/admin/clients/1")
+    );
+    assert_eq!(customer(Locale::Es, None, false).link, None);
+}
+
 fn staff_templates() -> Vec<(&'static str, &'static str, serde_json::Value)> {
     let item = json!({"id": 7, "service": "Netflix", "long_date": "x", "date": "1 dic",
         "when": "en 6 días", "days_left": 6, "price": "$7.50", "client_name": "Ana",
@@ -220,8 +342,14 @@ fn chat_templates_snapshots() {
             insta::assert_snapshot!(format!("reply_{code}_{name}"), text);
         }
         for (name, notice) in notices() {
-            let text = texts.notice(&notice, "+593991234567").unwrap();
+            let text = texts
+                .notice(&notice, "+593991234567", &NoticeExtra::default())
+                .unwrap();
             insta::assert_snapshot!(format!("notice_{code}_{name}"), text);
+        }
+        for (name, notice, extra) in notices_with_context(locale) {
+            let text = texts.notice(&notice, "+593991234567", &extra).unwrap();
+            insta::assert_snapshot!(format!("context_{code}_{name}"), text);
         }
         for (name, template, ctx) in staff_templates() {
             let text = templates.render(template, ctx).unwrap();

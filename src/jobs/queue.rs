@@ -14,7 +14,10 @@ use tokio::sync::Notify;
 use super::error::JobError;
 use crate::store::{EncodedTask, InboundJobs, Pool, SendJobs};
 
+mod media;
 pub mod tables;
+
+pub use media::{FETCH_QUEUE, FetchMedia, fetch_media_job};
 
 /// Send outbox message `message_id` if it is still queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +103,7 @@ impl Drop for Sending {
 pub struct Wakeups {
     pub send: Arc<Notify>,
     pub inbound: Arc<Notify>,
+    pub media: Arc<Notify>,
 }
 
 impl Wakeups {
@@ -108,6 +112,7 @@ impl Wakeups {
         match queue {
             SEND_QUEUE => self.send.notify_one(),
             INBOUND_QUEUE => self.inbound.notify_one(),
+            FETCH_QUEUE => self.media.notify_one(),
             _ => {}
         }
     }
@@ -118,10 +123,12 @@ pub enum QueueBackend {
     Sqlite {
         send: SqliteStorage<SendMessage>,
         inbound: SqliteStorage<HandleInbound>,
+        media: SqliteStorage<FetchMedia>,
     },
     Postgres {
         send: PostgresStorage<SendMessage>,
         inbound: PostgresStorage<HandleInbound>,
+        media: PostgresStorage<FetchMedia>,
     },
 }
 
@@ -199,7 +206,13 @@ impl JobQueue {
                     .with_config(apalis_sqlite::Config::default().queue(SEND_QUEUE));
                 let inbound = SqliteStorage::new(pool)
                     .with_config(apalis_sqlite::Config::default().queue(INBOUND_QUEUE));
-                Ok(JobQueue::new(QueueBackend::Sqlite { send, inbound }))
+                let media = SqliteStorage::new(pool)
+                    .with_config(apalis_sqlite::Config::default().queue(FETCH_QUEUE));
+                Ok(JobQueue::new(QueueBackend::Sqlite {
+                    send,
+                    inbound,
+                    media,
+                }))
             }
             Pool::Postgres(pool) => {
                 PostgresStorage::setup(pool)
@@ -209,7 +222,13 @@ impl JobQueue {
                     .with_config(apalis_postgres::Config::default().queue(SEND_QUEUE));
                 let inbound = PostgresStorage::new(pool)
                     .with_config(apalis_postgres::Config::default().queue(INBOUND_QUEUE));
-                Ok(JobQueue::new(QueueBackend::Postgres { send, inbound }))
+                let media = PostgresStorage::new(pool)
+                    .with_config(apalis_postgres::Config::default().queue(FETCH_QUEUE));
+                Ok(JobQueue::new(QueueBackend::Postgres {
+                    send,
+                    inbound,
+                    media,
+                }))
             }
         }
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::services::{JobError, Services};
 use crate::store::{self, Direction, MessageRow, MessageStatus, PRIORITY_INTERACTIVE};
-use crate::whatsapp::SendError;
+use crate::whatsapp::{Attachment, AttachmentKind, SendError};
 
 /// Who asked for the send: the background worker honours pause and quiet
 /// hours for automatic reminders; an operator's `avisa remind` does not.
@@ -106,6 +106,14 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
         .pacer
         .acquire(message.priority == PRIORITY_INTERACTIVE)
         .await?;
+    // Signed now, when WhatsApp is about to fetch it (the link lives an hour).
+    let attachment = match attachment(s, &message).await {
+        Ok(attachment) => attachment,
+        Err(e) => {
+            slot.unused().await?;
+            return Err(e);
+        }
+    };
     let Some(message) = s.store.claim_message(id, s.clock.now()).await? else {
         slot.unused().await?;
         return Ok(Delivery::NotPending);
@@ -115,7 +123,10 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     let _sending = s.queue.sending(id);
     let phone = &message.phone;
     let started = std::time::Instant::now();
-    let result = s.provider.send_text(phone, &message.body).await;
+    let result = match &attachment {
+        Some(file) => s.provider.send_media(phone, &message.body, file).await,
+        None => s.provider.send_text(phone, &message.body).await,
+    };
     metrics::histogram!("avisa_send_seconds").record(started.elapsed().as_secs_f64());
     // The pause before the next send counts from now, when this one ended.
     if let Err(e) = slot.done().await {
@@ -207,6 +218,36 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     };
     metrics::counter!("avisa_messages_total", "kind" => kind, "status" => status).increment(1);
     Ok(outcome)
+}
+
+/// The file a message carries, as the provider sends it: a signed link
+/// under `AVISA_PUBLIC_URL`. Without one WhatsApp cannot fetch it, so the
+/// text goes alone (it says to see the panel) — except on the console,
+/// which prints the file's panel path.
+async fn attachment(s: &Services, message: &MessageRow) -> Result<Option<Attachment>, JobError> {
+    let Some(media_id) = message.media_id else {
+        return Ok(None);
+    };
+    let url = match &s.config.public_url {
+        Some(public) => {
+            let key = s.secret_key().await?;
+            let now = s.clock.now().timestamp();
+            crate::media::signed_link(public.as_str(), &key, media_id, now)
+        }
+        None if s.provider.is_console() => format!("/admin/media/{media_id}"),
+        None => return Ok(None),
+    };
+    let Some(meta) = s.store.media_meta(media_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Attachment {
+        url,
+        kind: AttachmentKind::for_content_type(&meta.content_type),
+        file_name: crate::media::sniff::safe_file_name(
+            meta.file_name.as_deref(),
+            &meta.content_type,
+        ),
+    }))
 }
 
 #[cfg(test)]

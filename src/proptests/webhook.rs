@@ -111,11 +111,13 @@ fn strings(event: &WebhookEvent) -> Vec<&str> {
                     caption,
                     file_name,
                     mime_type,
+                    source,
                     ..
                 } => {
                     all.extend(caption.as_deref());
                     all.extend(file_name.as_deref());
                     all.extend(mime_type.as_deref());
+                    all.extend(source.as_deref());
                 }
                 InboundContent::Unsupported => {}
             }

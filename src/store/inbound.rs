@@ -17,20 +17,20 @@ use super::{
 
 const INSERT: &str = "INSERT INTO messages \
      (direction, phone, client_id, kind, body, media_kind, status, wa_message_id, created_at, \
-      updated_at) \
-     VALUES ('in', $1, $2, $3, $4, $5, 'received', $6, $7, $7) \
+      updated_at, media_source) \
+     VALUES ('in', $1, $2, $3, $4, $5, 'received', $6, $7, $7, $8) \
      ON CONFLICT (wa_message_id) DO NOTHING RETURNING id";
 /// [`INSERT`] finding the client by phone when none is given.
 const INSERT_FINDING_CLIENT: &str = "INSERT INTO messages \
      (direction, phone, client_id, kind, body, media_kind, status, wa_message_id, created_at, \
-      updated_at) \
+      updated_at, media_source) \
      VALUES ('in', $1, COALESCE($2, (SELECT id FROM clients WHERE phone = $1)), $3, $4, $5, \
-             'received', $6, $7, $7) \
+             'received', $6, $7, $7, $8) \
      ON CONFLICT (wa_message_id) DO NOTHING RETURNING id";
 /// The head of a multi-row [`INSERT_FINDING_CLIENT`]; its rows follow.
 const INSERT_ROWS: &str = "INSERT INTO messages \
      (direction, phone, client_id, kind, body, media_kind, status, wa_message_id, created_at, \
-      updated_at) ";
+      updated_at, media_source) ";
 const INSERT_ROWS_TAIL: &str =
     " ON CONFLICT (wa_message_id) DO NOTHING RETURNING id, wa_message_id";
 
@@ -102,6 +102,7 @@ impl<S: SqlStore> InboundStore for S {
             .bind(&message.media_kind)
             .bind(&message.wa_message_id)
             .bind(now)
+            .bind(&message.media_source)
             .fetch_optional(pool)
             .await?))
     }
@@ -140,7 +141,8 @@ impl<S: SqlStore> InboundStore for S {
                             .push("'received'")
                             .push_bind(&message.wa_message_id)
                             .push_bind(now)
-                            .push_bind(now);
+                            .push_bind(now)
+                            .push_bind(&message.media_source);
                     });
                     insert.push(INSERT_ROWS_TAIL);
                     let inserted: Vec<(i64, Option<String>)> =
@@ -165,6 +167,7 @@ impl<S: SqlStore> InboundStore for S {
                         .bind(&message.media_kind)
                         .bind(&message.wa_message_id)
                         .bind(now)
+                        .bind(&message.media_source)
                         .fetch_optional(&mut *tx)
                         .await?;
                     ids.push(id);
@@ -252,6 +255,9 @@ impl<S: SqlStore> InboundStore for S {
             if !ids.is_empty() {
                 let tasks = ids.iter().map(|id| (jobs.task)(*id)).collect();
                 push_jobs(&mut tx, jobs.queue, tasks).await?;
+            }
+            if let Some(job) = &outcome.media_job {
+                push_jobs(&mut tx, job.queue, vec![job.task.clone()]).await?;
             }
             tx.commit().await?;
             Ok(Some(ids))

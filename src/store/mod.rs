@@ -15,6 +15,7 @@ mod conversations;
 pub(crate) mod import;
 mod inbound;
 pub mod inbox;
+pub mod media;
 pub mod message_log;
 mod model;
 mod model_admin;
@@ -50,6 +51,7 @@ pub use conversations::ConversationStore;
 pub use import::{Committed, ImportSession};
 pub use inbound::InboundStore;
 pub use inbox::{InboxRow, InboxStore, PanelReply, PhoneMessage};
+pub use media::{MediaFile, MediaMeta, MediaStore, MessageMedia, NewMedia};
 pub use message_log::{MessageLogPage, MessageLogRow, MessageLogStore, MessageSearch};
 pub use model::*;
 pub use model_admin::*;
@@ -72,9 +74,9 @@ pub use transfer::TransferStore;
 pub mod prelude {
     pub use super::{
         AdminStore, AuditLogStore, ClientStore, CollectionsStore, ConversationStore, InboundStore,
-        InboxStore, MessageLogStore, OutboxStore, PacingStore, ReminderStore, RenewalPaymentStore,
-        RenewalStore, ServiceStore, SettingsStore, StatsStore, Store, SubscriptionStore,
-        TransferStore,
+        InboxStore, MediaStore, MessageLogStore, OutboxStore, PacingStore, ReminderStore,
+        RenewalPaymentStore, RenewalStore, ServiceStore, SettingsStore, StatsStore, Store,
+        SubscriptionStore, TransferStore,
     };
 }
 
@@ -188,6 +190,7 @@ pub trait Store:
     + ConversationStore
     + InboundStore
     + InboxStore
+    + MediaStore
     + MessageLogStore
     + OutboxStore
     + PacingStore

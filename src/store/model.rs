@@ -192,7 +192,26 @@ pub struct InboundOutcome {
     pub inbox: Option<(String, Option<i64>, InboxReason)>,
     /// Replies and notices, in order; each gets its send job.
     pub outbox: Vec<NewOutbound>,
+    /// The job that fetches the file this message brought (`fetch_media`).
+    pub media_job: Option<PendingJob>,
 }
+
+/// A job written into the queue's tables with the rows it is about, in
+/// their transaction: its queue and its task, already encoded.
+#[derive(Debug, Clone)]
+pub struct PendingJob {
+    pub queue: &'static str,
+    pub task: crate::store::EncodedTask,
+}
+
+/// The same queue and arguments (apalis' tasks do not compare).
+impl PartialEq for PendingJob {
+    fn eq(&self, other: &PendingJob) -> bool {
+        self.queue == other.queue && self.task.args == other.task.args
+    }
+}
+
+impl Eq for PendingJob {}
 
 /// The send job written beside each outbox row (see
 /// `jobs::queue::SEND_JOBS`).
@@ -211,6 +230,9 @@ pub struct NewInbound {
     pub body: String,
     pub media_kind: Option<String>,
     pub wa_message_id: Option<String>,
+    /// For a file: the body of WaSender's `decrypt-media` request (JSON),
+    /// kept until the fetch-media job has the file.
+    pub media_source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]

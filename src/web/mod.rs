@@ -5,6 +5,7 @@ pub mod admin;
 mod cron;
 mod error;
 mod health;
+pub mod media;
 pub mod serve;
 mod webhook;
 pub mod whatsapp_state;
@@ -50,6 +51,7 @@ pub fn router(state: WebState) -> Router {
                 ))
                 .layer(axum::middleware::map_response(webhook::too_large_as_json)),
         )
+        .route("/media/{id}", get(media::signed))
         // `/admin` is the dashboard; with the slash too.
         .route("/admin/", get(|| async { Redirect::to("/admin") }))
         .nest("/admin", admin::nested(&state))

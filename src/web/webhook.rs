@@ -96,21 +96,19 @@ pub async fn store_inbound(services: &Services, message: InboundMessage) -> Resu
         tracing::warn!(wa_id = %message.wa_id, "inbound message without a phone number (LID only); ignored");
         return Ok(());
     };
-    let (body, media_kind) = match &message.content {
-        InboundContent::Text(text) => (text.clone(), None),
+    let (body, media_kind, media_source) = match message.content {
+        InboundContent::Text(text) => (text, None, None),
         InboundContent::Media {
             kind,
             caption,
             file_name,
+            source,
             ..
         } => {
-            let label = caption
-                .clone()
-                .or_else(|| file_name.clone())
-                .unwrap_or_default();
-            (label, Some(kind.as_str().to_string()))
+            let label = caption.or(file_name).unwrap_or_default();
+            (label, Some(kind.as_str().to_string()), source)
         }
-        InboundContent::Unsupported => (String::new(), Some("unsupported".to_string())),
+        InboundContent::Unsupported => (String::new(), Some("unsupported".to_string()), None),
     };
     let inbound = NewInbound {
         kind: crate::chat::inbound_kind(&services.config, &phone, &body),
@@ -120,6 +118,7 @@ pub async fn store_inbound(services: &Services, message: InboundMessage) -> Resu
         body,
         media_kind,
         wa_message_id: Some(message.wa_id),
+        media_source,
     };
     // Returns once the row and its handling job are committed (or the
     // WhatsApp id was seen before: a redelivery, acknowledged as is).

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use super::{Provider, SendError, Sent};
+use super::{Attachment, Provider, SendError, Sent};
 use crate::domain::Phone;
 
 /// Prints each message to stdout (or a given writer) as a readable block and
@@ -70,6 +70,26 @@ fn render(id: &str, to: &Phone, text: &str) -> String {
 #[async_trait]
 impl Provider for ConsoleProvider {
     async fn send_text(&self, to: &Phone, text: &str) -> Result<Sent, SendError> {
+        self.print(to, text)
+    }
+
+    /// The text, then the file's link (or its panel path).
+    async fn send_media(
+        &self,
+        to: &Phone,
+        text: &str,
+        attachment: &Attachment,
+    ) -> Result<Sent, SendError> {
+        self.print(to, &format!("{text}\n📎 {}", attachment.url))
+    }
+
+    fn is_console(&self) -> bool {
+        true
+    }
+}
+
+impl ConsoleProvider {
+    fn print(&self, to: &Phone, text: &str) -> Result<Sent, SendError> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
         let id = format!("console-{n}");
         let block = render(&id, to, text);
@@ -83,10 +103,6 @@ impl Provider for ConsoleProvider {
         Ok(Sent {
             provider_id: Some(id),
         })
-    }
-
-    fn is_console(&self) -> bool {
-        true
     }
 }
 
@@ -130,5 +146,25 @@ mod tests {
         assert!(printed.contains("│ Hola Ana\n│ vence hoy\n"));
         assert!(printed.contains("│ Gracias\n"));
         assert!(format!("{provider:?}").contains("sent: 2"));
+
+        // A file: its link printed under the text; nothing can be fetched.
+        let receipt = Attachment {
+            url: "/admin/media/7".into(),
+            kind: crate::whatsapp::AttachmentKind::Image,
+            file_name: "archivo.jpg".into(),
+        };
+        provider
+            .send_media(&phone, "Comprobante", &receipt)
+            .await
+            .unwrap();
+        let printed = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            printed.contains("│ Comprobante\n│ 📎 /admin/media/7\n"),
+            "{printed}"
+        );
+        assert_eq!(
+            provider.fetch_media("{}", 10).await,
+            Err(crate::whatsapp::MediaError::Unsupported)
+        );
     }
 }

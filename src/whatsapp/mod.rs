@@ -27,6 +27,27 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// Sends `text` to `to`. Exactly one attempt; never retries by itself.
     async fn send_text(&self, to: &Phone, text: &str) -> Result<Sent, SendError>;
 
+    /// Sends a file with `text` as its caption; WhatsApp fetches the file
+    /// from `attachment.url`. Exactly one attempt. A provider that cannot
+    /// attach files sends the text with the link.
+    async fn send_media(
+        &self,
+        to: &Phone,
+        text: &str,
+        attachment: &Attachment,
+    ) -> Result<Sent, SendError> {
+        self.send_text(to, &format!("{text}\n{}", attachment.url))
+            .await
+    }
+
+    /// Fetches the file of an inbound message: `source` is what the
+    /// webhook gave for it (the body of WaSender's `decrypt-media`). At
+    /// most `limit` bytes are read; a larger file is [`MediaError::TooLarge`].
+    async fn fetch_media(&self, source: &str, limit: usize) -> Result<Vec<u8>, MediaError> {
+        let _ = (source, limit);
+        Err(MediaError::Unsupported)
+    }
+
     /// True for the console provider, which prints instead of sending.
     fn is_console(&self) -> bool {
         false
@@ -40,6 +61,52 @@ pub struct Sent {
     /// string). `None` when the provider accepted the message but its reply
     /// did not say which id it gave it.
     pub provider_id: Option<String>,
+}
+
+/// A file sent with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// Where WhatsApp fetches it (a signed link that lives an hour).
+    pub url: String,
+    pub kind: AttachmentKind,
+    /// The name a document shows with.
+    pub file_name: String,
+}
+
+/// How WhatsApp shows a file: as a photo (JPEG, PNG) or as a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentKind {
+    Image,
+    Document,
+}
+
+impl AttachmentKind {
+    /// Photos for the image types WhatsApp shows inline; every other file
+    /// (PDF, WebP, audio, video…) goes as a document.
+    pub fn for_content_type(content_type: &str) -> AttachmentKind {
+        match content_type {
+            "image/jpeg" | "image/png" => AttachmentKind::Image,
+            _ => AttachmentKind::Document,
+        }
+    }
+}
+
+/// Why an inbound file was not fetched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    /// The console provider has no WhatsApp session to fetch from.
+    #[error("this provider cannot fetch files")]
+    Unsupported,
+    /// Over the limit: not kept.
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    /// Refused for good: the link expired or is gone (404), the request
+    /// was rejected, the key too. Not retried.
+    #[error("the file cannot be fetched: {message}")]
+    Gone { message: String },
+    /// 5xx, timeouts, connections that failed: worth retrying later.
+    #[error("temporary failure fetching the file: {message}")]
+    Transient { message: String },
 }
 
 /// Why a send did not go out.

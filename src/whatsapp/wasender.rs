@@ -12,9 +12,10 @@ use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::{Provider, SendError, Sent};
+use super::{Attachment, MediaError, Provider, SendError, Sent};
 use crate::domain::Phone;
 
+mod media;
 #[cfg(test)]
 mod tests;
 
@@ -52,6 +53,10 @@ pub enum WasenderInitError {
 pub struct WasenderProvider {
     client: reqwest::Client,
     send_url: Url,
+    /// `{base}/decrypt-media`: an inbound file's one-hour download link.
+    decrypt_url: Url,
+    /// Downloads files: follows redirects, allows a longer transfer.
+    download: reqwest::Client,
     api_key: SecretString,
     timeout: Duration,
 }
@@ -77,11 +82,16 @@ impl WasenderProvider {
         if timeout.is_zero() {
             return Err(WasenderInitError::ZeroTimeout);
         }
-        let mut send_url = base_url;
-        let path = format!("{}/send-message", send_url.path().trim_end_matches('/'));
-        send_url.set_path(&path);
-        send_url.set_query(None);
-        send_url.set_fragment(None);
+        let endpoint = |name: &str| {
+            let mut url = base_url.clone();
+            let path = format!("{}/{name}", url.path().trim_end_matches('/'));
+            url.set_path(&path);
+            url.set_query(None);
+            url.set_fragment(None);
+            url
+        };
+        let send_url = endpoint("send-message");
+        let decrypt_url = endpoint("decrypt-media");
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(CONNECT_TIMEOUT))
@@ -90,9 +100,12 @@ impl WasenderProvider {
             .user_agent(concat!("avisa/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(WasenderInitError::Client)?;
+        let download = media::download_client(timeout).map_err(WasenderInitError::Client)?;
         Ok(WasenderProvider {
             client,
             send_url,
+            decrypt_url,
+            download,
             api_key,
             timeout,
         })
@@ -146,11 +159,32 @@ impl fmt::Debug for WasenderProvider {
 impl Provider for WasenderProvider {
     async fn send_text(&self, to: &Phone, text: &str) -> Result<Sent, SendError> {
         let body = serde_json::json!({ "to": to.as_str(), "text": text });
+        self.send(to, &body).await
+    }
+
+    async fn send_media(
+        &self,
+        to: &Phone,
+        text: &str,
+        attachment: &Attachment,
+    ) -> Result<Sent, SendError> {
+        self.send(to, &media::send_body(to, text, attachment)).await
+    }
+
+    async fn fetch_media(&self, source: &str, limit: usize) -> Result<Vec<u8>, MediaError> {
+        let url = self.decrypt(source).await?;
+        self.download(&url, limit).await
+    }
+}
+
+impl WasenderProvider {
+    /// One `POST /send-message` with `body`, classified.
+    async fn send(&self, to: &Phone, body: &Value) -> Result<Sent, SendError> {
         let response = self
             .client
             .post(self.send_url.clone())
             .header(AUTHORIZATION, self.auth_header()?)
-            .json(&body)
+            .json(body)
             .send()
             .await
             .map_err(|e| {

@@ -87,6 +87,9 @@ pub enum InboundContent {
         caption: Option<String>,
         file_name: Option<String>,
         mime_type: Option<String>,
+        /// The body of WaSender's `decrypt-media` request for this file
+        /// (JSON), kept with the message until the file is fetched.
+        source: Option<String>,
     },
     /// Stickers, reactions, locations, contacts, polls…
     Unsupported,

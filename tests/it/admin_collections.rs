@@ -320,6 +320,7 @@ async fn bulk_actions(backend: Backend) {
         body: "Ya pagué <script>".into(),
         media_kind: None,
         wa_message_id: Some("wamid.collections".into()),
+        media_source: None,
     };
     store.insert_inbound(&inbound, now).await.unwrap();
     let (_, html) = list(&admin, "?vence=7").await;

@@ -88,6 +88,7 @@ async fn seed(app: &TestApp) -> Seeded {
         body: "quiero renovar <b>ya</b>, it's ok".into(),
         media_kind: None,
         wa_message_id: Some("wa-1".into()),
+        media_source: None,
     };
     let inbound = store.insert_inbound(&inbound, now).await.unwrap().unwrap();
     Seeded {

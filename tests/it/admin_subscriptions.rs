@@ -158,6 +158,7 @@ async fn renew_from_web_is_renew_from_chat(backend: Backend) {
         body: "/renovar 0987654321".into(),
         media_kind: None,
         wa_message_id: None,
+        media_source: None,
     };
     let id = store(&app)
         .insert_inbound(&inbound, now)

@@ -100,6 +100,7 @@ async fn a_backup_taken_while_serving_restores_every_row() {
                     body: format!("hola {n}"),
                     media_kind: None,
                     wa_message_id: Some(format!("backup-test-{n}")),
+                    media_source: None,
                 };
                 store.insert_inbound(&message, now()).await.unwrap();
                 n += 1;

@@ -93,6 +93,7 @@ impl Chat {
                     body: text.into(),
                     media_kind: media.map(str::to_string),
                     wa_message_id: None,
+                    media_source: None,
                 },
                 now(),
             )

@@ -282,7 +282,8 @@ async fn customer_renews_through_whatsapp(backend: Backend) {
         story.texts_to(STAFF, 4).await,
         vec![format!(
             "🔔 *Ana Pérez* ({ANA}) quiere renovar *Netflix* (vence el domingo 29 de noviembre de 2026, $7.50). \
-             Suscripción #{id}.\nAl confirmar el pago: /renovar #{id}"
+             Suscripción #{id}.\nAl confirmar el pago: /renovar #{id}\n\n\
+             Servicios de Ana Pérez:\n• Netflix: vence el domingo 29 de noviembre de 2026 (en 4 días)"
         )]
     );
     let client = store.client_by_phone(ANA).await.unwrap().unwrap();

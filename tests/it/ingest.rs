@@ -23,6 +23,7 @@ fn inbound(phone: &str, wa: Option<&str>, body: &str) -> NewInbound {
         body: body.into(),
         media_kind: None,
         wa_message_id: wa.map(str::to_string),
+        media_source: None,
     }
 }
 

@@ -26,6 +26,7 @@ mod import;
 mod inbound_faults;
 mod ingest;
 mod layout_rules;
+mod media;
 mod outage;
 mod reliability;
 mod reminders;

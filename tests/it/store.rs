@@ -190,6 +190,7 @@ async fn conversation_state_upserts(backend: Backend) {
                 body: "hola".into(),
                 media_kind: None,
                 wa_message_id: None,
+                media_source: None,
             },
             now(),
         )
@@ -248,6 +249,7 @@ async fn renewal_requests_and_renewals(backend: Backend) {
                 body: "comprobante".into(),
                 media_kind: Some("image".into()),
                 wa_message_id: None,
+                media_source: None,
             },
             now(),
         )
@@ -370,6 +372,7 @@ async fn received(s: &dyn Store, wa_id: &str) -> i64 {
             body: "hola".into(),
             media_kind: None,
             wa_message_id: Some(wa_id.into()),
+            media_source: None,
         },
         now(),
     )

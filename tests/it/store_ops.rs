@@ -47,6 +47,7 @@ async fn messages_log_filters_and_pages(backend: Backend) {
         body: "hola".into(),
         media_kind: None,
         wa_message_id: Some("wa-1".into()),
+        media_source: None,
     };
     let d = s
         .insert_inbound(&inbound, now() + Duration::days(3))

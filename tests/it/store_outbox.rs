@@ -319,11 +319,13 @@ async fn inbound_is_deduplicated(backend: Backend) {
         body: "hola".into(),
         media_kind: None,
         wa_message_id: Some("3EB0X1".into()),
+        media_source: None,
     };
     assert!(s.insert_inbound(&msg, now()).await.unwrap().is_some());
     assert!(s.insert_inbound(&msg, now()).await.unwrap().is_none());
     let no_id = NewInbound {
         wa_message_id: None,
+        media_source: None,
         ..msg.clone()
     };
     assert!(s.insert_inbound(&no_id, now()).await.unwrap().is_some());

@@ -96,6 +96,12 @@ pub async fn page(
     let messages = store
         .messages_for_phone(client.phone.as_str(), CONVERSATION_LIMIT)
         .await?;
+    let with_files: Vec<i64> = messages
+        .iter()
+        .filter(|m| m.media_id.is_some())
+        .map(|m| m.id)
+        .collect();
+    let media = crate::web::media::files_of(services, &with_files).await?;
     let service_list = store.services_with_counts().await?;
     let today = today(services);
     let subs: Vec<SubscriptionItem> = subs
@@ -124,7 +130,7 @@ pub async fn page(
         services => service_list, form => form,
         errors => forms::messages(services.config.locale, errors),
         months => MONTHS.collect::<Vec<_>>(), methods => method_options(locale),
-        request => request, undo_minutes => UNDO_MINUTES,
+        request => request, undo_minutes => UNDO_MINUTES, media => media,
         handoff_hours => services.config.handoff_hours },
     ))
 }

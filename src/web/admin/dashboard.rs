@@ -142,13 +142,13 @@ fn day_start(tz: Tz, day: NaiveDate) -> chrono::DateTime<chrono::Utc> {
 /// SQLite). Today's counts are always read afresh.
 const PAST_DAYS_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// A finished day's counts and when they were read.
-type CountedDays = HashMap<(NaiveDate, Tz), (Instant, MessagesDay)>;
+/// A finished local day's counts and when they were read.
+type DayCounts = HashMap<(NaiveDate, Tz), (Instant, MessagesDay)>;
 
 /// The dashboard's counts of finished local days, per process.
 #[derive(Debug, Clone, Default)]
 pub struct PastDays {
-    days: Arc<Mutex<CountedDays>>,
+    days: Arc<Mutex<DayCounts>>,
 }
 
 impl PastDays {

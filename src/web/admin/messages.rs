@@ -130,6 +130,7 @@ pub async fn show(
                 .collect();
             let page = context! {
                 errors => errors, rows => Vec::<MessageView>::new(), total => 0, more => false,
+                media => BTreeMap::<i64, ()>::new(),
                 page => 1, pages => 1, pager_base => query.pager_base(),
                 csv_href => query.csv_href(),
             };
@@ -154,6 +155,13 @@ pub async fn show(
             .message_log_search(&filter, PAGE_SIZE, (page - 1) * PAGE_SIZE)
             .await?;
     }
+    let with_files: Vec<i64> = result
+        .rows
+        .iter()
+        .filter(|m| m.message.media_id.is_some())
+        .map(|m| m.message.id)
+        .collect();
+    let media = crate::web::media::files_of(&state.services, &with_files).await?;
     let rows: Vec<MessageView> = result
         .rows
         .into_iter()
@@ -162,6 +170,7 @@ pub async fn show(
     let page_ctx = context! {
         errors => BTreeMap::<String, String>::new(),
         rows => rows,
+        media => media,
         total => result.total,
         more => result.more,
         page => page,

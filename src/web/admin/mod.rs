@@ -39,13 +39,9 @@ pub mod operations;
 pub mod transfer;
 // (end of ops)
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use secrecy::ExposeSecret;
-use tokio::sync::OnceCell;
 
 pub use session::CurrentUser;
 
@@ -54,13 +50,11 @@ use crate::web::{WebError, WebState};
 
 /// Settings-table key of the generated cookie-signing key (when
 /// `AVISA_SECRET_KEY` is unset).
-pub const SETTING_SECRET_KEY: &str = "admin_secret_key";
+pub use crate::services::SETTING_SECRET_KEY;
 
-/// Panel state shared by requests: the cookie-signing key, resolved once,
-/// and the dashboard's counts of past days.
+/// Panel state shared by requests: the dashboard's counts of past days.
 #[derive(Debug, Clone, Default)]
 pub struct AdminState {
-    key: Arc<OnceCell<Vec<u8>>>,
     past_days: dashboard::PastDays,
 }
 
@@ -108,6 +102,7 @@ pub fn router() -> Router<WebState> {
         .route("/messages", get(messages::show))
         .route("/messages.csv", get(messages_csv::export))
         .route("/messages/{id}/retry", post(messages::retry))
+        .route("/media/{id}", get(crate::web::media::panel))
         .route(
             "/import",
             get(transfer::show)
@@ -160,11 +155,16 @@ async fn security_headers(mut response: axum::response::Response) -> axum::respo
     use axum::http::HeaderValue;
     use axum::http::header;
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    // A stored file (`/admin/media/{id}`) sets its own private cache and policy.
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -177,27 +177,10 @@ async fn security_headers(mut response: axum::response::Response) -> axum::respo
     response
 }
 
-/// The key that signs session cookies: `AVISA_SECRET_KEY`, else one
-/// generated on first use and kept in the `settings` table, so restarts
-/// (and other instances) keep sessions valid.
+/// The key that signs session cookies (and media links):
+/// [`crate::services::Services::secret_key`].
 pub async fn secret_key(state: &WebState) -> Result<Vec<u8>, StoreError> {
-    if let Some(key) = &state.services.config.secret_key {
-        return Ok(key.expose_secret().as_bytes().to_vec());
-    }
-    let services = &state.services;
-    state
-        .admin
-        .key
-        .get_or_try_init(|| async {
-            let generated = session::random_token(32);
-            let stored = services
-                .store
-                .setting_or_insert(SETTING_SECRET_KEY, &generated, services.clock.now())
-                .await?;
-            Ok(stored.into_bytes())
-        })
-        .await
-        .cloned()
+    state.services.secret_key().await
 }
 
 /// Writes an audit-log row for a staff action. A failure is logged, not

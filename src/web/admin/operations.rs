@@ -80,6 +80,7 @@ struct RequestView {
     end_date: Option<chrono::NaiveDate>,
     price_cents: Option<i64>,
     receipt: bool,
+    receipt_message_id: Option<i64>,
     created_at: chrono::DateTime<chrono::Utc>,
     can_confirm: bool,
 }
@@ -108,9 +109,15 @@ pub async fn show(
             end_date: r.end_date,
             price_cents: r.price_cents,
             receipt: r.receipt_message_id.is_some(),
+            receipt_message_id: r.receipt_message_id,
             created_at: r.created_at,
         })
         .collect();
+    let receipts: Vec<i64> = requests
+        .iter()
+        .filter_map(|r| r.receipt_message_id)
+        .collect();
+    let media = crate::web::media::files_of(services, &receipts).await?;
     let last_run = run.run.as_ref().map(|date| {
         let tiers: Vec<TierCount> = parse_planned(&run.planned)
             .into_iter()
@@ -134,6 +141,7 @@ pub async fn show(
             quiet_hours => services.config.quiet_hours.is_some(),
             settings => settings_lines(&services.config),
             requests => requests,
+            media => media,
             last_run => last_run,
         },
     ))

@@ -51,6 +51,7 @@ admin_templates!(
     "operations.html",
     "inbox.html",
     // (end of ops)
+    "media_macros.html",
 );
 
 fn environment() -> &'static Environment<'static> {

@@ -59,7 +59,7 @@ fn parse_one(message: &Value, sent_at: Option<DateTime<Utc>>) -> Option<InboundM
     } else {
         sender(key, remote_jid)?
     };
-    let content = content(message)?;
+    let content = content(message, &wa_id)?;
     let push_name = message
         .get("pushName")
         .and_then(Value::as_str)
@@ -147,7 +147,7 @@ fn phone_digits(value: &str) -> Option<String> {
 
 /// The content of a message; `None` for protocol messages (deletes, settings,
 /// history sync), which are not something a person said.
-fn content(message: &Value) -> Option<InboundContent> {
+fn content(message: &Value, wa_id: &str) -> Option<InboundContent> {
     let body = message
         .get("messageBody")
         .and_then(Value::as_str)
@@ -176,6 +176,7 @@ fn content(message: &Value) -> Option<InboundContent> {
                 caption: text("caption"),
                 file_name: text("fileName"),
                 mime_type: text("mimetype"),
+                source: Some(media_source(wa_id, name, media)),
             });
         }
     }
@@ -196,6 +197,17 @@ fn content(message: &Value) -> Option<InboundContent> {
         return None;
     }
     Some(InboundContent::Unsupported)
+}
+
+/// What WaSender's `decrypt-media` takes to fetch this file: the message's
+/// id and its media object exactly as received (`url`, `mediaKey`,
+/// `mimetype`, `fileSha256`, `fileLength`, `fileName`…), outside any
+/// ephemeral/view-once wrapper.
+fn media_source(wa_id: &str, name: &str, media: &Map<String, Value>) -> String {
+    let mut message = Map::new();
+    message.insert(name.to_string(), Value::Object(media.clone()));
+    serde_json::json!({"data": {"messages": {"key": {"id": wa_id}, "message": message}}})
+        .to_string()
 }
 
 /// The innermost message object, through ephemeral/view-once/caption wrappers.

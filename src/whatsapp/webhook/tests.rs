@@ -87,9 +87,21 @@ fn extended_text_in_a_single_object_upsert() {
     assert_eq!(message.timestamp, at(1_633_456_789));
 }
 
+/// The `decrypt-media` body kept with a media message, parsed.
+fn source_of(content: &InboundContent) -> serde_json::Value {
+    match content {
+        InboundContent::Media {
+            source: Some(source),
+            ..
+        } => serde_json::from_str(source).expect("the source is JSON"),
+        other => panic!("expected media with a source, got {other:?}"),
+    }
+}
+
 #[test]
 fn image_with_caption_is_media() {
     let message = single_inbound(fixture!("image_caption.json"));
+    let source = source_of(&message.content);
     assert_eq!(
         message.content,
         InboundContent::Media {
@@ -97,15 +109,32 @@ fn image_with_caption_is_media() {
             caption: Some("Comprobante de pago".into()),
             file_name: None,
             mime_type: Some("image/jpeg".into()),
+            source: Some(source.to_string()),
         }
     );
     assert_eq!(message.content.text(), Some("Comprobante de pago"));
+    // What WaSender's decrypt-media takes: the id and the media object as received.
+    assert_eq!(
+        source,
+        serde_json::json!({"data": {"messages": {
+            "key": {"id": "3EB0IMG00000000001"},
+            "message": {"imageMessage": {
+                "url": "https://mmg.whatsapp.net/v/t62.7118-24/example.enc",
+                "mimetype": "image/jpeg",
+                "caption": "Comprobante de pago",
+                "fileLength": "84213",
+                "height": 1280,
+                "width": 720
+            }}
+        }}})
+    );
 }
 
 #[test]
 fn document_from_messages_personal_received() {
     let message = single_inbound(fixture!("document.json"));
     assert_eq!(message.from.digits(), Some("593991234567"));
+    let source = source_of(&message.content);
     assert_eq!(
         message.content,
         InboundContent::Media {
@@ -113,7 +142,15 @@ fn document_from_messages_personal_received() {
             caption: None,
             file_name: Some("recibo-noviembre.pdf".into()),
             mime_type: Some("application/pdf".into()),
+            source: Some(source.to_string()),
         }
+    );
+    let document = &source["data"]["messages"]["message"]["documentMessage"];
+    assert_eq!(document["fileName"], "recibo-noviembre.pdf");
+    assert_eq!(document["pageCount"], 1);
+    assert_eq!(
+        source["data"]["messages"]["key"]["id"],
+        "3EB0DOC00000000001"
     );
 }
 
@@ -352,6 +389,13 @@ fn protocol_messages_are_skipped_and_wrapped_documents_found() {
             ..
         }
     ));
+    // The source holds the media object itself, outside its wrapper.
+    let source = source_of(&message.content);
+    assert_eq!(
+        source["data"]["messages"],
+        serde_json::json!({"key": {"id": "A2"}, "message": {"documentMessage":
+            {"fileName": "pago.pdf", "caption": "mi pago", "mimetype": "application/pdf"}}})
+    );
 }
 
 #[test]
@@ -383,15 +427,19 @@ fn nul_characters_are_dropped_from_every_text() {
         "fromMe":false,"remoteJid":"593991234567@s.whatsapp.net"},
         "message":{"imageMessage":{"caption":"pa\u0000go","fileName":"a\u0000.jpg",
         "mimetype":"image/jpeg\u0000"}}}}}"#;
+    let content = single_inbound(caption).content;
+    let source = source_of(&content);
     assert_eq!(
-        single_inbound(caption).content,
+        content,
         InboundContent::Media {
             kind: MediaKind::Image,
             caption: Some("pago".into()),
             file_name: Some("a.jpg".into()),
             mime_type: Some("image/jpeg".into()),
+            source: Some(source.to_string()),
         }
     );
+    assert!(!source.to_string().contains("\\u0000"), "{source}");
 
     // A text that is nothing but NULs is no text at all.
     let only_nul = r#"{"event":"messages.received","data":{"messages":{"key":{"id":"N3",

@@ -300,6 +300,82 @@ pub async fn seed_every_state(app: &TestApp) -> i64 {
             .await
             .unwrap();
     }
+    seed_receipts(app, &[client_of(1).await, client_of(2).await]).await;
     // The client whose only subscription ended 3 days ago: offset index 27.
     client_of(27).await
+}
+
+/// Receipts with their files: a photo for the first client's open request,
+/// a PDF with an awkward name for the second's, each also sent on to staff.
+async fn seed_receipts(app: &TestApp, clients: &[i64]) {
+    let now = app.services.clock.now();
+    let files = [
+        (super::media::jpeg(), "image/jpeg", None, "image"),
+        (
+            super::media::pdf(),
+            "application/pdf",
+            Some("pago <b>x</b> \"nov\".pdf".to_string()),
+            "document",
+        ),
+    ];
+    for (client_id, (data, content_type, file_name, kind)) in clients.iter().zip(files) {
+        let client = store(app).client(*client_id).await.unwrap().unwrap();
+        let media_id = store(app)
+            .insert_media(
+                avisa::store::NewMedia {
+                    content_type: content_type.into(),
+                    file_name,
+                    sha256: "0".repeat(64),
+                    data,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        let message = store(app)
+            .insert_inbound(
+                &avisa::store::NewInbound {
+                    phone: client.phone.clone(),
+                    client_id: Some(client.id),
+                    kind: avisa::store::MessageKind::Reply,
+                    body: "comprobante <i>nota</i>".into(),
+                    media_kind: Some(kind.into()),
+                    wa_message_id: None,
+                    media_source: None,
+                },
+                now,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let statements = [
+            format!("UPDATE messages SET media_id = {media_id} WHERE id = {message}"),
+            format!(
+                "UPDATE renewal_requests SET receipt_message_id = {message} \
+                 WHERE client_id = {client_id} AND status = 'open'"
+            ),
+            format!(
+                "INSERT INTO messages (direction, phone, client_id, kind, body, status, media_id, \
+                 created_at, updated_at) SELECT 'out', '+593990000001', NULL, 'notice', \
+                 'comprobante', 'sent', {media_id}, created_at, created_at FROM messages \
+                 WHERE id = {message}"
+            ),
+        ];
+        for sql in statements {
+            match app.services.store.pool() {
+                Pool::Sqlite(pool) => {
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                }
+                Pool::Postgres(pool) => {
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    }
 }

@@ -7,6 +7,7 @@ pub mod crawl_seed;
 #[macro_use]
 pub mod db;
 pub mod fixtures;
+pub mod media;
 pub mod ops;
 pub mod panel;
 pub mod proxy;
