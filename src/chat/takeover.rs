@@ -10,6 +10,7 @@ use crate::conversation::ConversationState;
 use crate::domain::Phone;
 use crate::jobs::queue::SEND_JOBS;
 use crate::services::{JobError, Services};
+use crate::store::media::NewMedia;
 use crate::store::{MessageKind, NewOutbound, PanelReply, PhoneMessage};
 use crate::whatsapp::{InboundContent, InboundMessage};
 
@@ -81,23 +82,27 @@ pub async fn from_phone(services: &Services, message: InboundMessage) -> Result<
     Ok(())
 }
 
-/// A reply typed in the panel: queued through the outbox (interactive
-/// priority, paced, retried, logged as `manual` with the staff email), and
-/// the chat taken over. Returns the message id.
+/// A reply typed in the panel, with an optional file: queued through the
+/// outbox (interactive priority, paced, retried, logged as `manual` with
+/// the staff email), the file stored with it, and the chat taken over, in
+/// one transaction. Returns the message id.
 pub async fn reply_from_panel(
     services: &Services,
     phone: &Phone,
     client_id: Option<i64>,
     body: String,
-    media: Option<(i64, String)>,
+    file: Option<NewMedia>,
     staff_email: &str,
 ) -> Result<i64, JobError> {
     let now = services.clock.now();
     let state = takeover_state(services, now)?;
-    let (media_id, media_kind) = match media {
-        Some((id, kind)) => (Some(id), Some(kind)),
-        None => (None, None),
-    };
+    let media_kind = file.as_ref().map(|f| {
+        if f.content_type.starts_with("image/") {
+            "image".to_string()
+        } else {
+            "document".to_string()
+        }
+    });
     let reply = PanelReply {
         message: NewOutbound {
             phone: phone.clone(),
@@ -105,13 +110,13 @@ pub async fn reply_from_panel(
             kind: MessageKind::Manual,
             body,
         },
-        media_id,
+        file,
         media_kind,
         sent_by: staff_email.to_string(),
     };
     let id = services
         .store
-        .queue_panel_reply(&reply, &state, &SEND_JOBS, now)
+        .queue_panel_reply(reply, &state, &SEND_JOBS, now)
         .await?;
     services.queue.pushed_in_store(&[id]);
     Ok(id)

@@ -3,13 +3,14 @@
 //! logged as `manual`, the bot silenced (takeover) and the entry resolved,
 //! together in one transaction.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::backend::{SqlStore, begin_write, on_pool, push_jobs};
-use std::sync::LazyLock;
-
+use super::media::{self, NewMedia};
 use super::outbox::COLUMNS;
 use super::{
     InboxReason, MessageRow, NewOutbound, PRIORITY_INTERACTIVE, SendJobs, StoreResult,
@@ -133,7 +134,9 @@ pub struct PhoneMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PanelReply {
     pub message: NewOutbound,
-    pub media_id: Option<i64>,
+    /// An attached image or document, stored with the message.
+    pub file: Option<NewMedia>,
+    /// `image` or `document`, with a file.
     pub media_kind: Option<String>,
     /// The staff member's email.
     pub sent_by: String,
@@ -178,7 +181,7 @@ pub trait InboxStore {
     /// resolves the phone's entry, in one transaction.
     async fn queue_panel_reply(
         &self,
-        reply: &PanelReply,
+        reply: PanelReply,
         state: &str,
         jobs: &SendJobs,
         now: DateTime<Utc>,
@@ -322,26 +325,48 @@ impl<S: SqlStore> InboxStore for S {
 
     async fn queue_panel_reply(
         &self,
-        reply: &PanelReply,
+        reply: PanelReply,
         state: &str,
         jobs: &SendJobs,
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
+        let PanelReply {
+            message,
+            file,
+            media_kind,
+            sent_by,
+        } = reply;
         on_pool!(self, |pool| {
             let mut tx = begin_write(pool).await?;
-            let message = &reply.message;
+            let media_id: Option<i64> = match file {
+                Some(file) => {
+                    let size = i64::try_from(file.data.len()).unwrap_or(i64::MAX);
+                    Some(
+                        sqlx::query_scalar(media::INSERT)
+                            .bind(file.content_type)
+                            .bind(file.file_name)
+                            .bind(size)
+                            .bind(file.sha256)
+                            .bind(file.data)
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await?,
+                    )
+                }
+                None => None,
+            };
             let id: i64 = sqlx::query_scalar(INSERT_PANEL_REPLY)
                 .bind(message.phone.as_str())
                 .bind(message.client_id)
                 .bind(&message.body)
                 .bind(PRIORITY_INTERACTIVE)
-                .bind(reply.media_id)
-                .bind(&reply.media_kind)
-                .bind(&reply.sent_by)
+                .bind(media_id)
+                .bind(&media_kind)
+                .bind(&sent_by)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-            take_over!(tx, message.phone.as_str(), state, &reply.sent_by, now);
+            take_over!(tx, message.phone.as_str(), state, &sent_by, now);
             push_jobs(&mut tx, jobs.queue, vec![(jobs.task)(id)]).await?;
             tx.commit().await?;
             Ok(id)

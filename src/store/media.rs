@@ -11,7 +11,8 @@ use serde::Serialize;
 use super::backend::{SqlStore, begin_write, on_pool, push_jobs, query_builder};
 use super::{NewOutbound, PRIORITY_INTERACTIVE, SendJobs, StoreResult};
 
-const INSERT: &str = "INSERT INTO media (content_type, file_name, size_bytes, sha256, data, \
+/// Also run by `queue_panel_reply` in its transaction.
+pub(crate) const INSERT: &str = "INSERT INTO media (content_type, file_name, size_bytes, sha256, data, \
      created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
 const META_COLUMNS: &str = "id, content_type, file_name, size_bytes, sha256, created_at";
 const FILE: &str = "SELECT id, content_type, file_name, size_bytes, sha256, created_at, data \

@@ -289,17 +289,36 @@ async fn staff_answer_from_the_panel_and_resolve_the_inbox(backend: Backend) {
     assert!(dashboard.contains("id=\"stat-inbox\""));
 
     // An empty reply is refused; a real one is queued once, as `manual`.
+    let reply_path = format!("/admin/clients/{}/reply", client.id);
     let refused = admin
-        .post_form(
-            &format!("/admin/clients/{}/reply", client.id),
-            &[("body", "   ")],
-        )
+        .post_multipart(&reply_path, &[("body", "   ")], None)
         .await;
     assert_eq!(refused.status(), 303);
+    assert!(
+        refused.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("notice=reply.notice_empty")
+    );
+    // Without AVISA_PUBLIC_URL WaSender could not fetch a file: refused.
+    let no_url = admin
+        .post_multipart(
+            &reply_path,
+            &[("body", "tu recibo")],
+            Some(("r.pdf", b"%PDF-1.4 x")),
+        )
+        .await;
+    assert!(
+        no_url.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("notice=reply.notice_no_public_url")
+    );
     let response = admin
-        .post_form(
-            &format!("/admin/clients/{}/reply", client.id),
+        .post_multipart(
+            &reply_path,
             &[("body", "Hola Ana, soy Marta: ¿qué necesitas?")],
+            None,
         )
         .await;
     assert_eq!(response.status(), 303);
@@ -387,4 +406,111 @@ async fn not_understood_twice_waits_for_a_person(backend: Backend) {
 both_backends!(
     inbox_not_understood,
     super::not_understood_twice_waits_for_a_person
+);
+
+async fn staff_attach_a_file_to_a_panel_reply(backend: Backend) {
+    const PUBLIC_URL: &str = "https://avisa.example.com";
+    let tz: chrono_tz::Tz = "America/Guayaquil".parse().unwrap();
+    let clock = FixedClock::new(local_to_utc(
+        tz,
+        d(2026, 11, 25),
+        NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
+    ));
+    let options = Options::on(d(2026, 11, 25))
+        .var("AVISA_REMINDER_TIME", "23:59")
+        .var("AVISA_PUBLIC_URL", PUBLIC_URL)
+        .with_clock(clock.clone())
+        .http();
+    let Some(app) = TestApp::spawn(backend, options).await else {
+        return;
+    };
+    app.services
+        .store
+        .upsert_subscriptions(
+            &[NewSubscription {
+                name: "Ana".into(),
+                phone: Phone::parse("0991234567", Region::default()).unwrap(),
+                email: None,
+                service: "Netflix".into(),
+                end_date: d(2026, 11, 29),
+                price: Money::from_cents(750),
+            }],
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    Mock::given(method("POST"))
+        .and(path("/api/send-message"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"success": true, "data": {"msgId": 77, "jid": ANA, "status": "in_progress"}}),
+        ))
+        .mount(&app.wasender)
+        .await;
+    create_user(app.services.store.as_ref(), EMAIL, PASSWORD).await;
+    let admin = AdminClient::login(&app, EMAIL, PASSWORD).await;
+    let client = app
+        .services
+        .store
+        .client_by_phone(ANA)
+        .await
+        .unwrap()
+        .unwrap();
+    let reply_path = format!("/admin/clients/{}/reply", client.id);
+
+    // Over 16 MB: refused, nothing stored or sent.
+    let big = vec![b'x'; 16 * 1024 * 1024 + 1];
+    let refused = admin
+        .post_multipart(
+            &reply_path,
+            &[("body", "tu archivo")],
+            Some(("grande.pdf", &big)),
+        )
+        .await;
+    assert!(
+        refused.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("notice=reply.notice_file_too_large"),
+        "{:?}",
+        refused.headers()
+    );
+
+    // A PDF named like a photo goes as a document, by a signed link.
+    let pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
+    let response = admin
+        .post_multipart(
+            &reply_path,
+            &[("body", "Tu comprobante de renovación")],
+            Some(("foto.jpg", &pdf)),
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    app.settle().await;
+    let sent = app.sent().await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["to"], ANA);
+    assert_eq!(sent[0]["text"], "Tu comprobante de renovación");
+    assert!(sent[0].get("imageUrl").is_none());
+    let link = sent[0]["documentUrl"].as_str().unwrap().to_string();
+    let on_app = app.url(link.strip_prefix(PUBLIC_URL).unwrap());
+    let fetched = reqwest::get(&on_app).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.headers()["content-type"], "application/pdf");
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), pdf.as_slice());
+    let log = app
+        .services
+        .store
+        .messages_for_phone(ANA, 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].kind, MessageKind::Manual);
+    assert_eq!(log[0].media_kind.as_deref(), Some("document"));
+    assert!(log[0].media_id.is_some());
+    assert_eq!(log[0].sent_by.as_deref(), Some(EMAIL));
+    app.cleanup().await;
+}
+both_backends!(
+    panel_reply_with_a_file,
+    super::staff_attach_a_file_to_a_panel_reply
 );

@@ -80,7 +80,10 @@ pub fn router() -> Router<WebState> {
         .route("/clients/{id}/opt-out", post(clients::opt_out))
         .route("/clients/{id}/opt-in", post(clients::opt_in))
         .route("/clients/{id}/subscriptions", post(subscriptions::add))
-        .route("/clients/{id}/reply", post(reply::send))
+        .route(
+            "/clients/{id}/reply",
+            post(reply::send).layer(DefaultBodyLimit::max(reply::MAX_UPLOAD_BYTES)),
+        )
         .route("/inbox", get(inbox::show))
         .route("/inbox/{id}/resolve", post(inbox::resolve))
         .route("/subscriptions", get(collections::list))
