@@ -237,8 +237,12 @@ fn receipt(
 const MEDIA_STALE_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
 pub async fn requeue_lost(services: &Services) -> Result<usize, JobError> {
-    let before = services.clock.now() - MEDIA_STALE_AFTER;
-    let stale = services.store.stale_media(before, 100).await?;
+    let now = services.clock.now();
+    // Taken as they are read: the next sweep leaves them to this job.
+    let stale = services
+        .store
+        .stale_media(now - MEDIA_STALE_AFTER, now, 100)
+        .await?;
     for (message_id, kind) in &stale {
         // What the conversation does: an image or document from a client
         // is a receipt, and staff are told.

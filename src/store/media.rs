@@ -28,10 +28,15 @@ const LINK: &str = "UPDATE messages SET media_id = $1 WHERE id = $2";
 const GIVE_UP: &str = "UPDATE messages SET media_source = NULL, error = $1, updated_at = $2 \
      WHERE id = $3 AND media_source IS NOT NULL";
 /// Clients' files whose fetch job was lost: handled a while ago and still
-/// pending (index `messages_media_pending`).
-const STALE: &str = "SELECT id, media_kind FROM messages WHERE media_source IS NOT NULL \
+/// pending (index `messages_media_pending`). Each is touched as it is
+/// taken, so it is not taken again (by the next sweep, or another
+/// process's) while the job queued for it runs; the outer `updated_at`
+/// check makes a second process's concurrent update skip it.
+const TAKE_STALE: &str = "UPDATE messages SET updated_at = $1 WHERE id IN (\
+     SELECT id FROM messages WHERE media_source IS NOT NULL \
      AND direction = 'in' AND status = 'processed' AND client_id IS NOT NULL \
-     AND updated_at < $1 ORDER BY updated_at LIMIT $2";
+     AND updated_at < $2 ORDER BY updated_at LIMIT $3) \
+     AND media_source IS NOT NULL AND updated_at < $2 RETURNING id, media_kind";
 /// A notice to staff carrying the file (`media_id`, NULL without one).
 const INSERT_NOTICE: &str = "INSERT INTO messages \
      (direction, phone, client_id, kind, body, status, automatic, priority, media_id, \
@@ -90,11 +95,14 @@ pub trait MediaStore {
     /// What WaSender needs to fetch an inbound message's file, until it is
     /// fetched or given up.
     async fn media_source(&self, message_id: i64) -> StoreResult<Option<String>>;
-    /// Clients' inbound messages handled before `before` whose file is
-    /// still pending (its fetch job was lost): (id, media kind).
+    /// Clients' inbound messages handled (or taken by this call) before
+    /// `before` whose file is still pending (its fetch job was lost): (id,
+    /// media kind). Each is taken at `now`: no call returns it again
+    /// until `before` passes `now`.
     async fn stale_media(
         &self,
         before: DateTime<Utc>,
+        now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<(i64, Option<String>)>>;
     /// In one transaction: takes the message's pending file (nothing is
@@ -187,9 +195,11 @@ impl<S: SqlStore> MediaStore for S {
     async fn stale_media(
         &self,
         before: DateTime<Utc>,
+        now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<(i64, Option<String>)>> {
-        on_pool!(self, |pool| Ok(sqlx::query_as(STALE)
+        on_pool!(self, |pool| Ok(sqlx::query_as(TAKE_STALE)
+            .bind(now)
             .bind(before)
             .bind(limit)
             .fetch_all(pool)

@@ -502,6 +502,13 @@ async fn a_notice_that_failed_is_sent_once(backend: Backend) {
             .unwrap(),
         1
     );
+    // Taken: the next sweep (15 s later) does not queue it a second time.
+    assert_eq!(
+        avisa::chat::media::requeue_lost(&app.services)
+            .await
+            .unwrap(),
+        0
+    );
     let job = avisa::jobs::queue::FetchMedia {
         message_id: message.id,
         notify: true,
