@@ -15,8 +15,9 @@ use crate::chat::inbox::{reason_text, waited};
 use crate::store::{InboxRow, MessageRow};
 use crate::web::{Id, WebError, WebResult, WebState};
 
-/// Entries shown on the page (the count says how many there are).
-const PAGE_LIMIT: i64 = 200;
+/// Entries shown on the page, the longest waiting (the count says how
+/// many there are in all).
+const PAGE_LIMIT: i64 = 50;
 /// Messages shown under each entry.
 const LAST_MESSAGES: i64 = 3;
 
@@ -59,7 +60,7 @@ pub async fn show(State(state): State<WebState>, user: CurrentUser) -> WebResult
         &state,
         "inbox.html",
         &user,
-        context! { entries => entries, total => total },
+        context! { entries => entries, total => total, shown => PAGE_LIMIT },
     ))
 }
 
