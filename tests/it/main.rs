@@ -28,6 +28,7 @@ mod ingest;
 mod layout_rules;
 mod media;
 mod outage;
+mod payments;
 mod reliability;
 mod reminders;
 mod reminders_sending;
