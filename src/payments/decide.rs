@@ -73,7 +73,7 @@ pub fn amount_matches(
 /// A decimal amount (Mercado Pago's `transaction_amount`) in cents.
 pub fn cents(amount: f64) -> Option<i64> {
     let cents = (amount * 100.0).round();
-    (cents.is_finite() && cents >= 0.0 && cents < 1e15).then_some(cents as i64)
+    (cents.is_finite() && (0.0..1e15).contains(&cents)).then_some(cents as i64)
 }
 
 pub fn decide(
