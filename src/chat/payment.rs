@@ -280,3 +280,50 @@ fn staff_messages(services: &Services, body: &str) -> Vec<NewOutbound> {
         })
         .collect()
 }
+
+/// Payments listed in one `/pagos` answer at most.
+const STAFF_LIST: i64 = 30;
+
+/// `/pagos`: today's online payments (local day), newest first.
+pub(super) async fn staff_today(services: &Services) -> Result<String, JobError> {
+    let config = &services.config;
+    let locale = config.locale;
+    let today = super::today(services);
+    let start = crate::domain::clock::local_to_utc(config.timezone, today, chrono::NaiveTime::MIN);
+    let end = crate::domain::clock::local_to_utc(
+        config.timezone,
+        today + chrono::Duration::days(1),
+        chrono::NaiveTime::MIN,
+    );
+    let filter = crate::store::PaymentFilter {
+        from: Some(start),
+        to: Some(end),
+        ..Default::default()
+    };
+    let rows = services.store.payments(&filter, STAFF_LIST).await?;
+    if rows.is_empty() {
+        return Ok(i18n::text(locale, "payments.staff_empty"));
+    }
+    let mut text = i18n::plural(locale, "payments.staff_title", rows.len());
+    for row in &rows {
+        let time = row
+            .created_at
+            .with_timezone(&config.timezone)
+            .format("%H:%M");
+        let client = row
+            .client_name
+            .clone()
+            .unwrap_or_else(|| i18n::text(locale, "payments.notice.no_client"));
+        let outcome = i18n::lookup(locale, &format!("payments.outcome.{}", row.outcome))
+            .unwrap_or(&row.outcome);
+        let status =
+            i18n::lookup(locale, &format!("payments.status.{}", row.status)).unwrap_or(&row.status);
+        text.push_str(&format!(
+            "\n• {time} {client}: {} {} ({}) · {status} · {outcome}",
+            Money::from_cents(row.amount_cents),
+            row.currency,
+            row.service.as_deref().unwrap_or("—"),
+        ));
+    }
+    Ok(text)
+}

@@ -237,6 +237,35 @@ impl PayApp {
             .collect()
     }
 
+    /// A signed WhatsApp message from staff (`/pagos`).
+    pub async fn staff_says(&self, text: &str) {
+        let digits = STAFF.trim_start_matches('+');
+        let body = serde_json::json!({
+            "event": "messages.received",
+            "timestamp": 1_764_082_900,
+            "data": {"messages": {
+                "key": {
+                    "id": "3EB0PAGOS000001", "fromMe": false,
+                    "remoteJid": format!("{digits}@s.whatsapp.net"),
+                    "addressingMode": "pn",
+                    "senderPn": format!("{digits}@s.whatsapp.net"),
+                    "cleanedSenderPn": digits,
+                },
+                "messageBody": text,
+                "message": {"conversation": text},
+            }}
+        });
+        let response = self
+            .http
+            .post(self.app.url("/webhooks/wasender"))
+            .header("X-Webhook-Signature", super::app::WEBHOOK_SECRET)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
     /// The link token in a message (`…/pagar/{token}`).
     pub fn token_in(text: &str) -> String {
         let at = text.find("/pagar/").expect("a payment link") + "/pagar/".len();
