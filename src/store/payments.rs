@@ -132,6 +132,9 @@ const LINK_RENEWAL: &str = "UPDATE payments SET renewal_id = $1 WHERE id = $2";
 /// A refund or chargeback: the status changes once.
 const SET_STATUS: &str = "UPDATE payments SET status = $1, updated_at = $2 \
      WHERE provider = $3 AND payment_id = $4 AND status <> $1 RETURNING id";
+/// Money that renewed a subscription since `$1` (refunded ones excluded).
+const COLLECTED: &str = "SELECT CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT) FROM payments \
+     WHERE outcome = 'renewed' AND status = 'approved' AND created_at >= $1";
 const ROWS: &str = "SELECT p.id, p.provider, p.payment_id, p.client_id, c.name AS client_name, \
      p.subscription_id, sv.name AS service, p.amount_cents, p.currency, p.status, p.outcome, \
      p.created_at, p.updated_at FROM payments p \
@@ -199,6 +202,9 @@ pub trait PaymentStore {
         jobs: &SendJobs,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Vec<i64>>>;
+    /// Cents collected by link (payments that renewed, not reversed) since
+    /// `since`, whatever their currency.
+    async fn collected_since(&self, since: DateTime<Utc>) -> StoreResult<i64>;
     /// Payments matching `filter`, newest first.
     async fn payments(&self, filter: &PaymentFilter, limit: i64) -> StoreResult<Vec<PaymentRow>>;
 }
@@ -370,6 +376,13 @@ impl<S: SqlStore> PaymentStore for S {
             tx.commit().await?;
             Ok(Some(ids))
         })
+    }
+
+    async fn collected_since(&self, since: DateTime<Utc>) -> StoreResult<i64> {
+        on_pool!(self, |pool| Ok(sqlx::query_scalar(COLLECTED)
+            .bind(since)
+            .fetch_one(pool)
+            .await?))
     }
 
     async fn payments(&self, filter: &PaymentFilter, limit: i64) -> StoreResult<Vec<PaymentRow>> {

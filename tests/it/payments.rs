@@ -380,6 +380,10 @@ async fn panel_and_staff_list(backend: Backend) {
     ] {
         assert!(html.contains(expected), "{expected} in {html}");
     }
+    let (status, html) = admin.get_text("/admin").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("cobrado por enlace este mes"), "{html}");
+    assert!(html.contains("$7,50"), "{html}");
     let (status, html) = admin.get_text("/admin/payments?provider=stripe").await;
     assert_eq!(status, 200);
     assert!(html.contains("No hay pagos con estos filtros."));
