@@ -29,6 +29,7 @@ mod layout_rules;
 mod media;
 mod outage;
 mod payments;
+mod payments_panel;
 mod reliability;
 mod reminders;
 mod reminders_sending;
