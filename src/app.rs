@@ -101,8 +101,10 @@ pub async fn services(config: Config, overrides: Overrides) -> Result<Arc<Servic
         health.clone(),
         queue.wakeups.inbound.clone(),
     );
+    let payments = Arc::new(crate::payments::Payments::new(&config.payments));
     Ok(Arc::new(Services {
         health,
+        payments,
         config: Arc::new(config),
         store,
         clock: overrides.clock,

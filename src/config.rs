@@ -112,10 +112,14 @@ pub struct Config {
     /// Believe `Fly-Client-IP` / `X-Forwarded-For` for the client address
     /// (login limits): only behind a proxy that sets them.
     pub trust_proxy: bool,
+    /// Payment links and the provider behind them (`payments.rs`).
+    pub payments: PaymentsConfig,
 }
 
+pub mod payments;
 pub mod settings;
 
+pub use payments::{PaymentProvider, PaymentsConfig};
 pub use settings::{SETTINGS, Setting, SettingDefault, Shown};
 
 impl Config {
@@ -268,6 +272,7 @@ impl Config {
                 _ => Err("expected true or false".into()),
             }
         })?;
+        let payments = PaymentsConfig::from_vars(&vars, public_url.is_some())?;
         Ok(Config {
             database_url,
             listen,
@@ -298,6 +303,7 @@ impl Config {
             secret_key: secret(&AVISA_SECRET_KEY),
             public_url,
             trust_proxy,
+            payments,
         })
     }
 

@@ -12,6 +12,7 @@ pub mod i18n;
 pub mod import;
 pub mod jobs;
 pub mod media;
+pub mod payments;
 #[cfg(test)]
 mod proptests;
 pub mod services;

@@ -49,6 +49,8 @@ pub struct Services {
     /// Files fetched at once by this process: each holds up to 16 MB in
     /// memory until it is stored.
     pub media_slots: Arc<tokio::sync::Semaphore>,
+    /// Payment links' checkouts and Mercado Pago's payments (HTTP).
+    pub payments: Arc<crate::payments::Payments>,
 }
 
 /// Settings-table key of the generated secret key (when `AVISA_SECRET_KEY`

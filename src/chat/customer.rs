@@ -3,7 +3,7 @@
 
 use super::notice_context::NoticeExtra;
 use crate::conversation::{
-    ClientFacts, ConversationState, CustomerInput, Effect, Flows, InboundContent, MediaKind,
+    ClientFacts, ConversationState, CustomerInput, Effect, Flows, InboundContent, MediaKind, Reply,
     StaffNotice, StoredState, SubscriptionFact, WaitReason, handle as decide,
 };
 use crate::domain::{Money, Phone};
@@ -142,11 +142,18 @@ pub(super) async fn handle(
         }
     }
     for reply in &outcome.replies {
+        // The "renovar" answer carries the subscription's payment link.
+        let link = match reply {
+            Reply::RenewInstructions { item, .. } if services.payments.provider().is_some() => {
+                super::payment::link_for(services, item.subscription_id, item.end_date).await?
+            }
+            _ => String::new(),
+        };
         changes.outbox.push(NewOutbound {
             phone: phone.clone(),
             client_id,
             kind: MessageKind::Reply,
-            body: texts.reply(reply)?,
+            body: texts.reply_with_link(reply, &link)?,
         });
     }
     if media_source.is_some() {

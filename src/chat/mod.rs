@@ -6,6 +6,7 @@ mod customer;
 pub mod inbox;
 pub mod media;
 pub mod notice_context;
+pub mod payment;
 pub mod render;
 pub mod renewal;
 mod staff;

@@ -76,6 +76,16 @@ impl ReplyTexts<'_> {
 
     /// The text of one reply to a customer.
     pub fn reply(&self, reply: &Reply) -> Result<String, TemplateError> {
+        self.reply_with_link(reply, "")
+    }
+
+    /// [`ReplyTexts::reply`], the "renovar" instructions carrying
+    /// `payment_link` (empty: none).
+    pub fn reply_with_link(
+        &self,
+        reply: &Reply,
+        payment_link: &str,
+    ) -> Result<String, TemplateError> {
         use serde_json::json;
         let business_name = self.business_name;
         let (name, ctx) = match reply {
@@ -98,6 +108,7 @@ impl ReplyTexts<'_> {
                     "item": LineCtx::from_line(item, self.locale),
                     "already_requested": already_requested,
                     "payment_instructions": self.payment_instructions,
+                    "payment_link": payment_link,
                     "business_name": business_name,
                 }),
             ),

@@ -76,6 +76,7 @@ async fn run(
         }
         StaffCommand::Summary => views::summary(services).await?,
         StaffCommand::Inbox => super::inbox::staff_list(services).await?,
+        StaffCommand::Payments => super::payment::staff_today(services).await?,
     })
 }
 

@@ -273,6 +273,41 @@ settings! {
         secret: false,
         show: |c| Shown::Value(c.trust_proxy.to_string()),
     }
+    AVISA_PAYMENTS {
+        default: Value("off"),
+        secret: false,
+        show: |c| Shown::Value(c.payments.provider.map_or("off", |p| p.code()).to_string()),
+    }
+    MERCADOPAGO_ACCESS_TOKEN {
+        default: Unset,
+        secret: true,
+        show: |c| Shown::Secret { set: c.payments.mercadopago_access_token.is_some() },
+    }
+    MERCADOPAGO_WEBHOOK_SECRET {
+        default: Unset,
+        secret: true,
+        show: |c| Shown::Secret { set: c.payments.mercadopago_webhook_secret.is_some() },
+    }
+    MERCADOPAGO_BASE_URL {
+        default: Value("https://api.mercadopago.com"),
+        secret: false,
+        show: |c| Shown::Value(c.payments.mercadopago_base_url.to_string()),
+    }
+    STRIPE_SECRET_KEY {
+        default: Unset,
+        secret: true,
+        show: |c| Shown::Secret { set: c.payments.stripe_secret_key.is_some() },
+    }
+    STRIPE_WEBHOOK_SECRET {
+        default: Unset,
+        secret: true,
+        show: |c| Shown::Secret { set: c.payments.stripe_webhook_secret.is_some() },
+    }
+    STRIPE_BASE_URL {
+        default: Value("https://api.stripe.com"),
+        secret: false,
+        show: |c| Shown::Value(c.payments.stripe_base_url.to_string()),
+    }
 }
 
 /// The setting named `name`, if there is one.

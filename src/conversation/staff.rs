@@ -72,6 +72,8 @@ pub enum StaffCommand {
     Summary,
     /// Conversations waiting for a person (the panel's Bandeja).
     Inbox,
+    /// Today's online payments (the panel's Pagos).
+    Payments,
 }
 
 impl StaffCommand {
@@ -90,6 +92,7 @@ impl StaffCommand {
             StaffCommand::Resume => CommandKind::Resume,
             StaffCommand::Summary => CommandKind::Summary,
             StaffCommand::Inbox => CommandKind::Inbox,
+            StaffCommand::Payments => CommandKind::Payments,
         }
     }
 }
@@ -134,6 +137,7 @@ fn parse_args(kind: CommandKind, args: &[&str], region: Region) -> Result<StaffC
         CommandKind::Resume => no_args(StaffCommand::Resume),
         CommandKind::Summary => no_args(StaffCommand::Summary),
         CommandKind::Inbox => no_args(StaffCommand::Inbox),
+        CommandKind::Payments => no_args(StaffCommand::Payments),
         CommandKind::Due => days_arg(args, DEFAULT_DUE_DAYS).map(|days| StaffCommand::Due { days }),
         CommandKind::Overdue => {
             days_arg(args, DEFAULT_OVERDUE_DAYS).map(|days| StaffCommand::Overdue { days })

@@ -133,6 +133,8 @@ struct ItemContext {
     days_left: i64,
     when: String,
     price: String,
+    /// `AVISA_PUBLIC_URL/pagar/{token}`, or empty without a provider.
+    payment_link: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -143,6 +145,8 @@ struct ReminderContext<'a> {
     days_left: i64,
     business_name: &'a str,
     payment_instructions: &'a str,
+    /// The one subscription's link (several: each item has its own).
+    payment_link: String,
 }
 
 /// What rendering a reminder needs besides its subscriptions (the chat's
@@ -152,6 +156,18 @@ pub struct ReminderTexts<'a> {
     pub locale: Locale,
     pub business_name: &'a str,
     pub payment_instructions: &'a str,
+    /// Each subscription's payment link by id (`payments::links`); none
+    /// without a provider.
+    pub payment_links: Option<&'a std::collections::HashMap<i64, String>>,
+}
+
+impl ReminderTexts<'_> {
+    fn link(&self, subscription_id: i64) -> String {
+        self.payment_links
+            .and_then(|links| links.get(&subscription_id))
+            .cloned()
+            .unwrap_or_default()
+    }
 }
 
 /// Renders one client's reminder.
@@ -171,6 +187,7 @@ pub fn render(texts: &ReminderTexts<'_>, items: &[DueItem]) -> Result<String, Te
                 days_left: i.days_left,
                 when: days_phrase(i.days_left, texts.locale),
                 price: i.subscription.price().to_string(),
+                payment_link: texts.link(i.subscription.id),
             })
             .collect(),
         total: items
@@ -181,6 +198,10 @@ pub fn render(texts: &ReminderTexts<'_>, items: &[DueItem]) -> Result<String, Te
         days_left: items.iter().map(|i| i.days_left).min().unwrap_or(0),
         business_name: texts.business_name,
         payment_instructions: texts.payment_instructions,
+        payment_link: match items {
+            [only] => texts.link(only.subscription.id),
+            _ => String::new(),
+        },
     };
     texts.templates.render(template_for(items), &context)
 }
@@ -246,11 +267,23 @@ pub async fn plan_day(
     drop((candidates, done));
     timings.draft = started.elapsed();
     let started = Instant::now();
+    let due: Vec<(i64, NaiveDate)> = draft
+        .groups
+        .iter()
+        .flatten()
+        .map(|i| (i.subscription.id, i.subscription.end_date))
+        .collect();
+    let links = if dry_run {
+        Default::default()
+    } else {
+        crate::payments::links::link_map(s.store.as_ref(), &s.config, &due, s.clock.now()).await?
+    };
     let texts = ReminderTexts {
         templates: &s.templates,
         locale: s.config.locale,
         business_name: &s.config.business_name,
         payment_instructions: &s.config.payment_instructions,
+        payment_links: Some(&links),
     };
     let planned = planned_messages(&texts, &draft)?;
     timings.render = started.elapsed();
@@ -390,6 +423,7 @@ mod tests {
             locale,
             business_name: "StreamEC",
             payment_instructions: "Transferencia Banco Pichincha 2200000000",
+            payment_links: None,
         };
         render(&texts, items).unwrap()
     }

@@ -79,11 +79,15 @@ pub async fn remind_now(
     let today =
         crate::domain::clock::local_today(services.clock.as_ref(), services.config.timezone);
     let config = &services.config;
+    let due: Vec<(i64, chrono::NaiveDate)> = subs.iter().map(|s| (s.id, s.end_date)).collect();
+    let store = services.store.as_ref();
+    let links = crate::payments::links::link_map(store, config, &due, services.clock.now()).await?;
     let texts = ReminderTexts {
         templates: &services.templates,
         locale: config.locale,
         business_name: &config.business_name,
         payment_instructions: &config.payment_instructions,
+        payment_links: Some(&links),
     };
     let (planned, skipped) = drafts(&texts, subs, today)?;
     let ids = if planned.is_empty() {
@@ -136,6 +140,7 @@ mod tests {
             locale: Locale::Es,
             business_name: "StreamEC",
             payment_instructions: "",
+            payment_links: None,
         };
         let mut cancelled = sub(2, today);
         cancelled.status = SubscriptionStatus::Cancelled;

@@ -22,6 +22,7 @@ mod model_admin;
 mod ops;
 mod outbox;
 mod pacing;
+pub mod payments;
 mod phone_column;
 pub mod postgres;
 mod reminders;
@@ -58,6 +59,10 @@ pub use model_admin::*;
 pub use ops::*;
 pub use outbox::OutboxStore;
 pub use pacing::PacingStore;
+pub use payments::{
+    NewPaymentRecord, PaymentFilter, PaymentLink, PaymentRow, PaymentSettlement, PaymentStore,
+    Settled,
+};
 pub use reminders::ReminderStore;
 pub use renewals::RenewalStore;
 pub use renewals_payment::{
@@ -74,9 +79,9 @@ pub use transfer::TransferStore;
 pub mod prelude {
     pub use super::{
         AdminStore, AuditLogStore, ClientStore, CollectionsStore, ConversationStore, InboundStore,
-        InboxStore, MediaStore, MessageLogStore, OutboxStore, PacingStore, ReminderStore,
-        RenewalPaymentStore, RenewalStore, ServiceStore, SettingsStore, StatsStore, Store,
-        SubscriptionStore, TransferStore,
+        InboxStore, MediaStore, MessageLogStore, OutboxStore, PacingStore, PaymentStore,
+        ReminderStore, RenewalPaymentStore, RenewalStore, ServiceStore, SettingsStore, StatsStore,
+        Store, SubscriptionStore, TransferStore,
     };
 }
 
@@ -194,6 +199,7 @@ pub trait Store:
     + MessageLogStore
     + OutboxStore
     + PacingStore
+    + PaymentStore
     + ReminderStore
     + RenewalPaymentStore
     + RenewalStore

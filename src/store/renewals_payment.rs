@@ -47,18 +47,18 @@ pub struct RenewalEntry {
     pub undone_at: Option<DateTime<Utc>>,
 }
 
-const MOVE_END_DATE: &str = "UPDATE subscriptions SET end_date = $1, status = 'active', \
+pub(crate) const MOVE_END_DATE: &str = "UPDATE subscriptions SET end_date = $1, status = 'active', \
      updated_at = $2 WHERE id = $3 AND end_date = $4";
-const INSERT_RENEWAL: &str = "INSERT INTO renewals (subscription_id, staff, old_end_date, \
+pub(crate) const INSERT_RENEWAL: &str = "INSERT INTO renewals (subscription_id, staff, old_end_date, \
      new_end_date, months, amount_cents, paid_cents, payment_method, payment_reference, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
      RETURNING id, subscription_id, staff, old_end_date, new_end_date, months, amount_cents, \
      created_at, undone_at";
-const CLOSE_REQUESTS: &str = "UPDATE renewal_requests SET status = 'closed', closed_at = $1 \
+pub(crate) const CLOSE_REQUESTS: &str = "UPDATE renewal_requests SET status = 'closed', closed_at = $1 \
      WHERE subscription_id = $2 AND status = 'open'";
 /// A queued reminder about the old date is now wrong; one that also covers
 /// other subscriptions is left alone.
-const CANCEL_OLD_REMINDERS: &str = "UPDATE messages SET status = 'cancelled', updated_at = $1 \
+pub(crate) const CANCEL_OLD_REMINDERS: &str = "UPDATE messages SET status = 'cancelled', updated_at = $1 \
      WHERE status = 'queued' AND direction = 'out' AND id IN \
      (SELECT message_id FROM reminders WHERE subscription_id = $2 AND end_date = $3) \
      AND NOT EXISTS (SELECT 1 FROM reminders o WHERE o.message_id = messages.id \

@@ -6,6 +6,7 @@ mod cron;
 mod error;
 mod health;
 pub mod media;
+pub mod payments;
 pub mod serve;
 mod webhook;
 pub mod whatsapp_state;
@@ -52,6 +53,20 @@ pub fn router(state: WebState) -> Router {
                 .layer(axum::middleware::map_response(webhook::too_large_as_json)),
         )
         .route("/media/{id}", get(media::signed))
+        .route("/pagar/{token}", get(payments::pay))
+        .route("/pagar/{token}/gracias", get(payments::thanks))
+        .route(
+            "/webhooks/mercadopago",
+            post(payments::mercadopago).layer(tower_http::limit::RequestBodyLimitLayer::new(
+                payments::MAX_BODY_BYTES,
+            )),
+        )
+        .route(
+            "/webhooks/stripe",
+            post(payments::stripe).layer(tower_http::limit::RequestBodyLimitLayer::new(
+                payments::MAX_BODY_BYTES,
+            )),
+        )
         // `/admin` is the dashboard; with the slash too.
         .route("/admin/", get(|| async { Redirect::to("/admin") }))
         .nest("/admin", admin::nested(&state))

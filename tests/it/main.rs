@@ -28,6 +28,8 @@ mod ingest;
 mod layout_rules;
 mod media;
 mod outage;
+mod payments;
+mod payments_panel;
 mod reliability;
 mod reminders;
 mod reminders_sending;

@@ -23,6 +23,7 @@ pub enum CommandKind {
     Resume,
     Summary,
     Inbox,
+    Payments,
 }
 
 struct Spec {
@@ -35,7 +36,7 @@ struct Spec {
 }
 
 /// In `CommandKind` order (checked by a test) so a kind indexes its spec.
-const SPECS: [Spec; 13] = [
+const SPECS: [Spec; 14] = [
     Spec {
         kind: CommandKind::Help,
         names: &["ayuda", "help"],
@@ -100,6 +101,11 @@ const SPECS: [Spec; 13] = [
         kind: CommandKind::Inbox,
         names: &["bandeja", "inbox"],
         key: "inbox",
+    },
+    Spec {
+        kind: CommandKind::Payments,
+        names: &["pagos", "payments"],
+        key: "payments",
     },
 ];
 
@@ -299,10 +305,11 @@ mod tests {
             "/reanudar",
             "/resumen",
             "/bandeja",
+            "/pagos",
         ] {
             assert!(es.contains(&format!("\n{name}")), "{name}");
         }
-        assert_eq!(es.lines().count(), 14);
+        assert_eq!(es.lines().count(), 15);
         let en = help_text(Locale::En);
         assert!(en.contains("\n/renew <phone|#id> [service] [months] — "));
         assert!(en.contains("\n/summary — "));

@@ -103,6 +103,7 @@ pub async fn page(
         .collect();
     let media = crate::web::media::files_of(services, &with_files).await?;
     let service_list = store.services_with_counts().await?;
+    let (links, payments) = super::payments::rows_of_client(services, id).await?;
     let today = today(services);
     let subs: Vec<SubscriptionItem> = subs
         .into_iter()
@@ -131,6 +132,6 @@ pub async fn page(
         errors => forms::messages(services.config.locale, errors),
         months => MONTHS.collect::<Vec<_>>(), methods => method_options(locale),
         request => request, undo_minutes => UNDO_MINUTES, media => media,
-        handoff_hours => services.config.handoff_hours },
+        handoff_hours => services.config.handoff_hours, links => links, payments => payments },
     ))
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::State;
-use chrono::{Duration, NaiveDate, NaiveTime};
+use chrono::{Datelike, Duration, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 use minijinja::context;
 use serde::Serialize;
@@ -99,6 +99,9 @@ struct Figures {
     due: CollectionCounts,
     /// Each figure's list in Cobranza.
     links: Links,
+    /// Collected by payment link this month (local), when a provider is
+    /// set, with the Pagos list from the month's first day.
+    collected_by_link: Option<(i64, String)>,
 }
 
 /// The Cobranza list behind each figure: active subscriptions, by end date.
@@ -256,6 +259,15 @@ async fn figures(state: &WebState) -> Result<(Figures, String, String), StoreErr
         paused: store::is_paused(store).await?,
         due: store.collection_counts(today).await?,
         links: Links::new(),
+        collected_by_link: match services.config.payments.provider {
+            None => None,
+            Some(_) => {
+                let first = today.with_day(1).unwrap_or(today);
+                let since = crate::domain::clock::local_to_utc(tz, first, NaiveTime::MIN);
+                let cents = store.collected_since(since).await?;
+                Some((cents, format!("/admin/payments?from={first}")))
+            }
+        },
     };
     let t = |key: &str| i18n::text(locale, key);
     let (title, sent, failed, queued, empty) = (

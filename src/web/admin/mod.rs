@@ -25,6 +25,7 @@ pub mod collections;
 pub mod collections_bulk;
 pub mod forms;
 pub mod inbox;
+pub mod payments;
 pub mod renewals;
 pub mod reply;
 pub mod services;
@@ -68,6 +69,7 @@ pub fn router() -> Router<WebState> {
         .route("/assets/panel.js", get(panel_script))
         .route("/logout", post(auth::logout))
         .route("/audit", get(audit::show))
+        .route("/payments", get(payments::show))
         // --- admin: pages (clients, subscriptions, services)
         .route("/clients", get(clients::list).post(clients::create))
         .route("/clients/new", get(clients::new))

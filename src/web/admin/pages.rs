@@ -34,6 +34,8 @@ admin_templates!(
     "login.html",
     "dashboard.html",
     "audit.html",
+    "payments.html",
+    "payment_macros.html",
     // --- admin: pages (clients, subscriptions, services)
     "clients.html",
     "client_form.html",

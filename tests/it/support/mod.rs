@@ -10,5 +10,6 @@ pub mod fixtures;
 pub mod media;
 pub mod ops;
 pub mod panel;
+pub mod payments;
 pub mod proxy;
 pub mod reminders;
