@@ -9,9 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::backend::{SqlStore, begin_write, on_pool, push_jobs};
-use super::renewals_payment::{
-    CANCEL_OLD_REMINDERS, CLOSE_REQUESTS, INSERT_RENEWAL, MOVE_END_DATE, NewPayment,
-};
+use super::renewals_payment::{NewPayment, renew_in_tx};
 use super::{
     NewOutbound, NewRenewal, PRIORITY_INTERACTIVE, RenewalRow, SendJobs, StoreResult,
     conversations, outbox,
@@ -284,41 +282,11 @@ impl<S: SqlStore> PaymentStore for S {
             };
             let mut renewed = None;
             if let Some((renewal, paid)) = &settlement.renewal {
-                let moved = sqlx::query(MOVE_END_DATE)
-                    .bind(renewal.new_end_date)
-                    .bind(now)
-                    .bind(renewal.subscription_id)
-                    .bind(renewal.old_end_date)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if moved != 1 {
+                let Some(row) = renew_in_tx!(tx, renewal, Some(paid), now) else {
                     return Ok(Settled::EndDateMoved);
-                }
-                let row: RenewalRow = sqlx::query_as(INSERT_RENEWAL)
-                    .bind(renewal.subscription_id)
-                    .bind(&renewal.staff)
-                    .bind(renewal.old_end_date)
-                    .bind(renewal.new_end_date)
-                    .bind(renewal.months)
-                    .bind(renewal.amount_cents)
-                    .bind(paid.paid_cents)
-                    .bind(&paid.method)
-                    .bind(paid.reference.as_deref())
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                };
                 let link = sqlx::query(LINK_RENEWAL).bind(row.id).bind(id);
                 link.execute(&mut *tx).await?;
-                let close = sqlx::query(CLOSE_REQUESTS)
-                    .bind(now)
-                    .bind(renewal.subscription_id);
-                close.execute(&mut *tx).await?;
-                let cancel = sqlx::query(CANCEL_OLD_REMINDERS)
-                    .bind(now)
-                    .bind(renewal.subscription_id)
-                    .bind(renewal.old_end_date);
-                cancel.execute(&mut *tx).await?;
                 renewed = Some(row);
             }
             if let Some((phone, state)) = &settlement.conversation {

@@ -119,6 +119,58 @@ pub trait RenewalPaymentStore {
     ) -> StoreResult<bool>;
 }
 
+/// The renewal's writes inside the caller's transaction `$tx`: the end
+/// date moves only if it is still `old_end_date` (else `None`, nothing
+/// written), then the renewal row with what was paid (`$payment`:
+/// `Option<&NewPayment>`), open requests closed and the old period's
+/// queued reminders cancelled. Shared by the panel/staff renewal and a
+/// settled online payment.
+macro_rules! renew_in_tx {
+    ($tx:expr, $renewal:expr, $payment:expr, $now:expr) => {{
+        let renewal = $renewal;
+        let payment: Option<&$crate::store::NewPayment> = $payment;
+        let moved = sqlx::query($crate::store::renewals_payment::MOVE_END_DATE)
+            .bind(renewal.new_end_date)
+            .bind($now)
+            .bind(renewal.subscription_id)
+            .bind(renewal.old_end_date)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+        if moved == 1 {
+            let row: $crate::store::RenewalRow =
+                sqlx::query_as($crate::store::renewals_payment::INSERT_RENEWAL)
+                    .bind(renewal.subscription_id)
+                    .bind(&renewal.staff)
+                    .bind(renewal.old_end_date)
+                    .bind(renewal.new_end_date)
+                    .bind(renewal.months)
+                    .bind(renewal.amount_cents)
+                    .bind(payment.map(|p| p.paid_cents))
+                    .bind(payment.map(|p| p.method.as_str()))
+                    .bind(payment.and_then(|p| p.reference.as_deref()))
+                    .bind($now)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+            sqlx::query($crate::store::renewals_payment::CLOSE_REQUESTS)
+                .bind($now)
+                .bind(renewal.subscription_id)
+                .execute(&mut *$tx)
+                .await?;
+            sqlx::query($crate::store::renewals_payment::CANCEL_OLD_REMINDERS)
+                .bind($now)
+                .bind(renewal.subscription_id)
+                .bind(renewal.old_end_date)
+                .execute(&mut *$tx)
+                .await?;
+            Some(row)
+        } else {
+            None
+        }
+    }};
+}
+pub(crate) use renew_in_tx;
+
 #[async_trait]
 impl<S: SqlStore> RenewalPaymentStore for S {
     async fn renew_with_payment(
@@ -129,44 +181,12 @@ impl<S: SqlStore> RenewalPaymentStore for S {
     ) -> StoreResult<RenewalRow> {
         on_pool!(self, |pool| {
             let mut tx = Backend::begin_write(pool).await?;
-            let moved = sqlx::query(MOVE_END_DATE)
-                .bind(renewal.new_end_date)
-                .bind(now)
-                .bind(renewal.subscription_id)
-                .bind(renewal.old_end_date)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if moved != 1 {
+            let Some(row) = renew_in_tx!(tx, renewal, payment, now) else {
                 return Err(StoreError::Conflict(format!(
                     "subscription {} no longer ends on {}",
                     renewal.subscription_id, renewal.old_end_date
                 )));
-            }
-            let row: RenewalRow = sqlx::query_as(INSERT_RENEWAL)
-                .bind(renewal.subscription_id)
-                .bind(&renewal.staff)
-                .bind(renewal.old_end_date)
-                .bind(renewal.new_end_date)
-                .bind(renewal.months)
-                .bind(renewal.amount_cents)
-                .bind(payment.map(|p| p.paid_cents))
-                .bind(payment.map(|p| p.method.as_str()))
-                .bind(payment.and_then(|p| p.reference.as_deref()))
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-            sqlx::query(CLOSE_REQUESTS)
-                .bind(now)
-                .bind(renewal.subscription_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(CANCEL_OLD_REMINDERS)
-                .bind(now)
-                .bind(renewal.subscription_id)
-                .bind(renewal.old_end_date)
-                .execute(&mut *tx)
-                .await?;
+            };
             tx.commit().await?;
             Ok(row)
         })
