@@ -135,6 +135,12 @@ impl Chat {
 }
 
 async fn start(backend: Backend) -> Option<Chat> {
+    start_with(backend, None).await
+}
+
+/// The app at 10:00 on 25 November with Ana (Netflix, ending the 29th);
+/// `public_url` sets `AVISA_PUBLIC_URL`.
+async fn start_with(backend: Backend, public_url: Option<&str>) -> Option<Chat> {
     let tz: chrono_tz::Tz = "America/Guayaquil".parse().unwrap();
     let clock = FixedClock::new(local_to_utc(
         tz,
@@ -147,6 +153,10 @@ async fn start(backend: Backend) -> Option<Chat> {
         .var("AVISA_HANDOFF_HOURS", "6")
         .with_clock(clock.clone())
         .http();
+    let options = match public_url {
+        Some(url) => options.var("AVISA_PUBLIC_URL", url),
+        None => options,
+    };
     let app = TestApp::spawn(backend, options).await?;
     app.services
         .store
@@ -410,42 +420,10 @@ both_backends!(
 
 async fn staff_attach_a_file_to_a_panel_reply(backend: Backend) {
     const PUBLIC_URL: &str = "https://avisa.example.com";
-    let tz: chrono_tz::Tz = "America/Guayaquil".parse().unwrap();
-    let clock = FixedClock::new(local_to_utc(
-        tz,
-        d(2026, 11, 25),
-        NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
-    ));
-    let options = Options::on(d(2026, 11, 25))
-        .var("AVISA_REMINDER_TIME", "23:59")
-        .var("AVISA_PUBLIC_URL", PUBLIC_URL)
-        .with_clock(clock.clone())
-        .http();
-    let Some(app) = TestApp::spawn(backend, options).await else {
+    let Some(chat) = start_with(backend, Some(PUBLIC_URL)).await else {
         return;
     };
-    app.services
-        .store
-        .upsert_subscriptions(
-            &[NewSubscription {
-                name: "Ana".into(),
-                phone: Phone::parse("0991234567", Region::default()).unwrap(),
-                email: None,
-                service: "Netflix".into(),
-                end_date: d(2026, 11, 29),
-                price: Money::from_cents(750),
-            }],
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
-    Mock::given(method("POST"))
-        .and(path("/api/send-message"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"success": true, "data": {"msgId": 77, "jid": ANA, "status": "in_progress"}}),
-        ))
-        .mount(&app.wasender)
-        .await;
+    let app = chat.app;
     create_user(app.services.store.as_ref(), EMAIL, PASSWORD).await;
     let admin = AdminClient::login(&app, EMAIL, PASSWORD).await;
     let client = app
