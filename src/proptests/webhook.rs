@@ -123,7 +123,7 @@ fn strings(event: &WebhookEvent) -> Vec<&str> {
             }
             all
         }
-        WebhookEvent::StatusUpdate { wa_id, status } => vec![wa_id, status.as_str()],
+        WebhookEvent::StatusUpdate { wa_id, status, .. } => vec![wa_id, status.as_str()],
         WebhookEvent::SessionStatus { raw, .. } => vec![raw],
         WebhookEvent::Ignored { event } => vec![event],
     }

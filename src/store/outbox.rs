@@ -59,7 +59,8 @@ const BY_PROVIDER_ID: &str = "SELECT id FROM messages WHERE direction = 'out' \
      AND (wa_message_id = $1 OR provider_message_id = $1) ORDER BY id DESC LIMIT 1";
 /// Delivery statuses only move forward (a late "delivered" never undoes
 /// "read"): the rank here is [`delivery_rank`]'s.
-const SET_DELIVERY: &str = "UPDATE messages SET status = $1, updated_at = $2 WHERE id = $3 AND \
+const SET_DELIVERY: &str = "UPDATE messages SET status = $1, updated_at = $2, \
+     error = COALESCE($5, error) WHERE id = $3 AND \
      (CASE status WHEN 'queued' THEN 0 WHEN 'sending' THEN 0 WHEN 'sent' THEN 1 \
       WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END) < $4";
 const REQUEUE_FAILED: &str = "UPDATE messages SET status = 'queued', attempts = 0, error = NULL, \
@@ -135,6 +136,7 @@ pub trait OutboxStore {
         &self,
         wa_or_provider_id: &str,
         status: &str,
+        error: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
     async fn messages_for_phone(&self, phone: &str, limit: i64) -> StoreResult<Vec<MessageRow>>;
@@ -272,6 +274,7 @@ impl<S: SqlStore> OutboxStore for S {
         &self,
         id: &str,
         status: &str,
+        error: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let rank = delivery_rank(status);
@@ -288,6 +291,7 @@ impl<S: SqlStore> OutboxStore for S {
                 .bind(now)
                 .bind(message_id)
                 .bind(rank)
+                .bind(error)
                 .execute(pool)
                 .await?;
             Ok(true)

@@ -75,10 +75,14 @@ async fn apply(services: &Services, event: WebhookEvent) -> Result<(), JobError>
             crate::chat::takeover::from_phone(services, message).await
         }
         WebhookEvent::Inbound(message) => store_inbound(services, message).await,
-        WebhookEvent::StatusUpdate { wa_id, status } => {
+        WebhookEvent::StatusUpdate {
+            wa_id,
+            status,
+            error,
+        } => {
             services
                 .store
-                .set_delivery_status(&wa_id, status.as_str(), now)
+                .set_delivery_status(&wa_id, status.as_str(), error.as_deref(), now)
                 .await?;
             Ok(())
         }

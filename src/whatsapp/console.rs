@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use super::{Attachment, Provider, SendError, Sent};
+use super::{Attachment, Provider, ProviderKind, SendError, Sent, SessionReport};
 use crate::domain::Phone;
 
 /// Prints each message to stdout (or a given writer) as a readable block and
@@ -83,8 +83,15 @@ impl Provider for ConsoleProvider {
         self.print(to, &format!("{text}\n📎 {}", attachment.url))
     }
 
-    fn is_console(&self) -> bool {
-        true
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Console
+    }
+
+    async fn session_state(&self) -> Result<SessionReport, SendError> {
+        Ok(SessionReport {
+            connected: true,
+            raw: "console".into(),
+        })
     }
 }
 
@@ -102,6 +109,7 @@ impl ConsoleProvider {
             })?;
         Ok(Sent {
             provider_id: Some(id),
+            template: None,
         })
     }
 }

@@ -1,29 +1,80 @@
-//! Sending WhatsApp messages and reading WaSender webhooks.
+//! Sending WhatsApp messages and reading the providers' webhooks.
 //!
-//! [`Provider`] is the only way messages leave the process. One call is one
-//! HTTP request: pacing and retries belong to the job layer, which decides
-//! with [`SendError::is_retryable`] and [`SendError::retry_after`].
+//! [`Provider`] is the only way messages leave the process, and
+//! [`WebhookSource`] the only way events come in; WaSender, the Cloud API,
+//! WAHA and the console each implement them, and everything above sees
+//! the same [`Sent`], [`SendError`] and [`WebhookEvent`]. One call is one
+//! HTTP request (the Cloud API's template fallback on error 131047 is the
+//! one exception: a second request, once): pacing and retries belong to the
+//! job layer, which decides with [`SendError::is_retryable`] and
+//! [`SendError::retry_after`].
 
 mod console;
+pub mod hook;
+pub mod http;
+mod kind;
+pub mod template;
 mod wasender;
 pub mod webhook;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::domain::Phone;
 
 pub use console::ConsoleProvider;
-pub use wasender::{DEFAULT_BASE_URL, WasenderInitError, WasenderProvider};
+pub use hook::{WebhookAuthError, WebhookSource, WebhookSources};
+pub use kind::ProviderKind;
+pub use template::{TemplateArgs, TemplateKind, TemplateMap, TemplateSpec};
+pub use wasender::{DEFAULT_BASE_URL, WasenderInitError, WasenderProvider, WasenderWebhook};
 pub use webhook::{
     DeliveryStatus, InboundContent, InboundMessage, MediaKind, SenderAddress, WebhookEvent,
     WebhookParseError, parse_webhook,
 };
 
-/// Something that delivers a text message to a WhatsApp number.
+/// One outbox message as the send job hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub to: &'a Phone,
+    pub text: &'a str,
+    pub attachment: Option<&'a Attachment>,
+    /// The variables an automatic message offers a template (reminders,
+    /// renewal confirmation, staff notices); `None` for replies and
+    /// manual messages.
+    pub template: Option<&'a TemplateArgs>,
+    /// When this number last wrote to us: read only for a provider whose
+    /// [`Provider::uses_window`] is true.
+    pub last_inbound: Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
+}
+
+/// What the provider says about the WhatsApp session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionReport {
+    /// Messages can go out now.
+    pub connected: bool,
+    /// The provider's own word for it (`connected`, `WORKING`,
+    /// `SCAN_QR_CODE`…), shown to staff.
+    pub raw: String,
+}
+
+/// Something that delivers messages to WhatsApp numbers.
 #[async_trait]
 pub trait Provider: Send + Sync + std::fmt::Debug {
+    /// Which provider this is (settings, panel, pacing key).
+    fn kind(&self) -> ProviderKind;
+
+    /// Sends one outbox message: its file when it has one, else its text.
+    /// The Cloud API overrides this to honour the 24-hour window.
+    async fn send(&self, message: &Outgoing<'_>) -> Result<Sent, SendError> {
+        match message.attachment {
+            Some(file) => self.send_media(message.to, message.text, file).await,
+            None => self.send_text(message.to, message.text).await,
+        }
+    }
+
     /// Sends `text` to `to`. Exactly one attempt; never retries by itself.
     async fn send_text(&self, to: &Phone, text: &str) -> Result<Sent, SendError>;
 
@@ -48,9 +99,20 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
         Err(MediaError::Unsupported)
     }
 
+    /// Asks the provider whether the session can send now. Exactly one
+    /// request; the caller bounds how long it waits.
+    async fn session_state(&self) -> Result<SessionReport, SendError>;
+
+    /// True when free text only reaches customers who wrote in the last
+    /// 24 hours (the Cloud API): the send job then reads
+    /// [`Outgoing::last_inbound`] for it.
+    fn uses_window(&self) -> bool {
+        false
+    }
+
     /// True for the console provider, which prints instead of sending.
     fn is_console(&self) -> bool {
-        false
+        self.kind() == ProviderKind::Console
     }
 }
 
@@ -61,6 +123,9 @@ pub struct Sent {
     /// string). `None` when the provider accepted the message but its reply
     /// did not say which id it gave it.
     pub provider_id: Option<String>,
+    /// The approved template it went as (Cloud API outside the 24-hour
+    /// window, or after error 131047); `None` for free text.
+    pub template: Option<String>,
 }
 
 /// A file sent with a message.

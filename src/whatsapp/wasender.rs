@@ -4,7 +4,7 @@
 //! classified into [`Sent`] or a [`SendError`]; see `classify` for the rules.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
@@ -12,12 +12,19 @@ use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::{Attachment, MediaError, Provider, SendError, Sent};
+use super::http::{
+    api_client, download_client, endpoint, read_limited, redacted, transport_error, truncate,
+    unix_now,
+};
+use super::{Attachment, MediaError, Provider, ProviderKind, SendError, Sent, SessionReport};
 use crate::domain::Phone;
 
+mod hook;
 mod media;
 #[cfg(test)]
 mod tests;
+
+pub use hook::WasenderWebhook;
 
 /// WaSender's public API root.
 pub const DEFAULT_BASE_URL: &str = "https://www.wasenderapi.com/api";
@@ -29,10 +36,6 @@ const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
 /// Values of `X-RateLimit-Reset` at least this large are Unix timestamps.
 const TIMESTAMP_THRESHOLD: u64 = 1_000_000_000;
-/// How much of a reply body is read, and how much of a message is kept.
-const MAX_BODY_BYTES: usize = 64 * 1024;
-const MAX_MESSAGE_CHARS: usize = 500;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a [`WasenderProvider`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,8 @@ pub struct WasenderProvider {
     send_url: Url,
     /// `{base}/decrypt-media`: an inbound file's one-hour download link.
     decrypt_url: Url,
+    /// `{base}/status`: the session's state.
+    status_url: Url,
     /// Downloads files: follows redirects, allows a longer transfer.
     download: reqwest::Client,
     api_key: SecretString,
@@ -82,29 +87,16 @@ impl WasenderProvider {
         if timeout.is_zero() {
             return Err(WasenderInitError::ZeroTimeout);
         }
-        let endpoint = |name: &str| {
-            let mut url = base_url.clone();
-            let path = format!("{}/{name}", url.path().trim_end_matches('/'));
-            url.set_path(&path);
-            url.set_query(None);
-            url.set_fragment(None);
-            url
-        };
-        let send_url = endpoint("send-message");
-        let decrypt_url = endpoint("decrypt-media");
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(CONNECT_TIMEOUT))
-            // A redirected POST turns into a GET and loses its body: refuse.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("avisa/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(WasenderInitError::Client)?;
-        let download = media::download_client(timeout).map_err(WasenderInitError::Client)?;
+        let send_url = endpoint(&base_url, "send-message");
+        let decrypt_url = endpoint(&base_url, "decrypt-media");
+        let status_url = endpoint(&base_url, "status");
+        let client = api_client(timeout).map_err(WasenderInitError::Client)?;
+        let download = download_client(timeout).map_err(WasenderInitError::Client)?;
         Ok(WasenderProvider {
             client,
             send_url,
             decrypt_url,
+            status_url,
             download,
             api_key,
             timeout,
@@ -120,28 +112,8 @@ impl WasenderProvider {
         Ok(value)
     }
 
-    /// A request that failed before WaSender had it (connect refused,
-    /// DNS, connect timeout) is safe to retry; one that failed after it was
-    /// written (timeout, connection lost) may have been sent.
     fn transport_error(&self, error: &reqwest::Error) -> SendError {
-        let message = if error.is_timeout() && !error.is_connect() {
-            format!("no answer from WaSender within {:?}", self.timeout)
-        } else {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(error);
-            while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            text
-        };
-        let message = truncate(&message);
-        if error.is_connect() || error.is_builder() {
-            SendError::Transient { message }
-        } else {
-            SendError::Unknown { message }
-        }
+        transport_error("WaSender", self.timeout, error)
     }
 }
 
@@ -174,6 +146,46 @@ impl Provider for WasenderProvider {
     async fn fetch_media(&self, source: &str, limit: usize) -> Result<Vec<u8>, MediaError> {
         let url = self.decrypt(source).await?;
         self.download(&url, limit).await
+    }
+
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Wasender
+    }
+
+    /// `GET /status` → `{"status":"connected"}` (or `need_scan`,
+    /// `disconnected`, `logged_out`…).
+    async fn session_state(&self) -> Result<SessionReport, SendError> {
+        let response = self
+            .client
+            .get(self.status_url.clone())
+            .header(AUTHORIZATION, self.auth_header()?)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = read_limited(response).await.unwrap_or_default();
+        if !status.is_success() {
+            // The same classes as a send: 401 is the key, 429 waits…
+            return Err(classify(status, &headers, &body, unix_now())
+                .err()
+                .unwrap_or(SendError::Rejected {
+                    status: status.as_u16(),
+                    message: provider_message(status, None, &body),
+                }));
+        }
+        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let raw = json
+            .get("status")
+            .or_else(|| json.get("data").and_then(|d| d.get("status")))
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .trim()
+            .to_string();
+        Ok(SessionReport {
+            connected: raw.eq_ignore_ascii_case("connected"),
+            raw,
+        })
     }
 }
 
@@ -230,19 +242,6 @@ impl WasenderProvider {
     }
 }
 
-/// Reads at most [`MAX_BODY_BYTES`] of the body.
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = MAX_BODY_BYTES.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_BODY_BYTES {
-            break;
-        }
-    }
-    Ok(body)
-}
-
 /// Turns a WaSender reply into the outcome of the send.
 ///
 /// - 2xx: sent, with `data.msgId` (number or string) when present. A 2xx whose
@@ -267,7 +266,7 @@ fn classify(
                 status = status.as_u16(),
                 "WaSender accepted the message with an unreadable reply"
             );
-            return Ok(Sent { provider_id: None });
+            return Ok(Sent::default());
         };
         if json.get("success").and_then(Value::as_bool) == Some(false) {
             return Err(SendError::Rejected {
@@ -279,7 +278,10 @@ fn classify(
             .get("data")
             .and_then(|data| data.get("msgId").or_else(|| data.get("id")))
             .and_then(id_string);
-        return Ok(Sent { provider_id });
+        return Ok(Sent {
+            provider_id,
+            template: None,
+        });
     }
     let message = provider_message(status, json.as_ref(), body);
     match status.as_u16() {
@@ -390,28 +392,4 @@ fn seconds_value(value: &Value) -> Option<u64> {
         _ => return None,
     };
     (seconds.is_finite() && seconds >= 0.0).then(|| seconds.ceil().min(u64::MAX as f64) as u64)
-}
-
-fn truncate(text: &str) -> String {
-    if text.chars().count() <= MAX_MESSAGE_CHARS {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(MAX_MESSAGE_CHARS - 1).collect();
-    cut.push('…');
-    cut
-}
-
-/// The URL without any user name or password in it.
-fn redacted(url: &Url) -> String {
-    let mut shown = url.clone();
-    // Both fail only for URLs that cannot carry credentials anyway.
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.to_string()
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -21,6 +21,9 @@ pub enum WebhookEvent {
     StatusUpdate {
         wa_id: String,
         status: DeliveryStatus,
+        /// Why it failed, when the provider says (`131026: Message
+        /// undeliverable`).
+        error: Option<String>,
     },
     /// The WhatsApp session changed state; `raw` is WaSender's word for it.
     SessionStatus { connected: bool, raw: String },
@@ -203,6 +206,12 @@ pub enum WebhookParseError {
     NotAnObject,
     #[error("webhook body has no `event` name")]
     MissingEvent,
+    /// Valid JSON, but not the shape this provider sends.
+    #[error("webhook body is not a {provider} delivery: {reason}")]
+    Shape {
+        provider: &'static str,
+        reason: &'static str,
+    },
 }
 
 /// Parses one webhook delivery. Malformed JSON, a non-object or a missing
@@ -281,7 +290,11 @@ fn parse_updates(data: &Value) -> Vec<WebhookEvent> {
                 Value::String(s) if !s.trim().is_empty() => DeliveryStatus::parse(s),
                 _ => return None,
             };
-            Some(WebhookEvent::StatusUpdate { wa_id, status })
+            Some(WebhookEvent::StatusUpdate {
+                wa_id,
+                status,
+                error: None,
+            })
         })
         .collect()
 }

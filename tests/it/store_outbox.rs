@@ -245,16 +245,16 @@ async fn outbox_claims_once(backend: Backend) {
     );
     // Delivery statuses only move forward.
     assert!(
-        s.set_delivery_status("100000", "read", now())
+        s.set_delivery_status("100000", "read", None, now())
             .await
             .unwrap()
     );
-    s.set_delivery_status("100000", "delivered", now())
+    s.set_delivery_status("100000", "delivered", None, now())
         .await
         .unwrap();
     assert_eq!(s.message(id).await.unwrap().unwrap().status, "read");
     assert!(
-        !s.set_delivery_status("unknown-id", "read", now())
+        !s.set_delivery_status("unknown-id", "read", None, now())
             .await
             .unwrap()
     );

@@ -3,29 +3,16 @@
 //! `publicUrl`), its download (streamed, with a hard cap), and the body of
 //! a send with a file (`imageUrl`, or `documentUrl` + `fileName`).
 
-use std::time::Duration;
-
-use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::Value;
 
-use super::{WasenderProvider, read_limited, truncate};
+use super::WasenderProvider;
 use crate::domain::Phone;
+use crate::whatsapp::http::{
+    download_limited, media_refused as refused, media_transport as transport, read_limited,
+    truncate,
+};
 use crate::whatsapp::{Attachment, AttachmentKind, MediaError};
-
-/// Longest a whole download may take (16 MB on a slow link).
-const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The client that downloads files: a few redirects (storage links may
-/// move), and room for the transfer itself.
-pub(super) fn download_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .timeout(DOWNLOAD_TIMEOUT.max(timeout))
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .redirect(reqwest::redirect::Policy::limited(3))
-        .user_agent(concat!("avisa/", env!("CARGO_PKG_VERSION")))
-        .build()
-}
 
 /// `send-message` with a file: a photo, or a document with its name; the
 /// text is the caption.
@@ -38,26 +25,6 @@ pub(super) fn send_body(to: &Phone, text: &str, attachment: &Attachment) -> Valu
             "to": to.as_str(), "text": text, "documentUrl": attachment.url,
             "fileName": attachment.file_name,
         }),
-    }
-}
-
-/// A failed request: one that never got an answer is worth trying again
-/// (fetching has no side effects).
-fn transport(error: &reqwest::Error) -> MediaError {
-    MediaError::Transient {
-        message: truncate(&error.to_string()),
-    }
-}
-
-/// The error for an answer that is not a success: 408, 429 and 5xx may
-/// pass; anything else (an expired link's 403/404/410, a refused request)
-/// will not.
-fn refused(what: &str, status: StatusCode, body: &[u8]) -> MediaError {
-    let said = String::from_utf8_lossy(body);
-    let message = truncate(&format!("{what}: HTTP {} {}", status.as_u16(), said.trim()));
-    match status.as_u16() {
-        408 | 429 | 500..=599 => MediaError::Transient { message },
-        _ => MediaError::Gone { message },
     }
 }
 
@@ -102,36 +69,9 @@ impl WasenderProvider {
         }
     }
 
-    /// Reads the file at `url`, at most `limit` bytes: a larger one (by its
-    /// `Content-Length`, or once more bytes arrive) is dropped at once.
+    /// Reads the file at `url`, at most `limit` bytes.
     pub(super) async fn download(&self, url: &str, limit: usize) -> Result<Vec<u8>, MediaError> {
-        let mut response = self
-            .download
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| transport(&e))?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = read_limited(response).await.unwrap_or_default();
-            return Err(refused("download", status, &body));
-        }
-        let announced = response
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if announced.is_some_and(|n| n > limit as u64) {
-            return Err(MediaError::TooLarge { limit });
-        }
-        let mut bytes = Vec::with_capacity(announced.map_or(64 * 1024, |n| n as usize));
-        while let Some(chunk) = response.chunk().await.map_err(|e| transport(&e))? {
-            if bytes.len() + chunk.len() > limit {
-                return Err(MediaError::TooLarge { limit });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
+        download_limited(self.download.get(url), limit).await
     }
 }
 
@@ -143,6 +83,8 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::*;
+    use std::time::Duration;
+
     use crate::domain::Region;
     use crate::whatsapp::Provider;
 

@@ -80,7 +80,7 @@ async fn unreadable_success_body_is_still_sent() {
     let sent = send_with(ResponseTemplate::new(200).set_body_string("<html>ok</html>"))
         .await
         .unwrap();
-    assert_eq!(sent, Sent { provider_id: None });
+    assert_eq!(sent, Sent::default());
 }
 
 #[tokio::test]

@@ -248,6 +248,7 @@ fn messages_update_numeric() {
         vec![WebhookEvent::StatusUpdate {
             wa_id: "3EB0OUT00000000001".into(),
             status: DeliveryStatus::Delivered,
+            error: None,
         }]
     );
 }
@@ -257,7 +258,7 @@ fn messages_update_array_with_strings() {
     let statuses: Vec<(String, DeliveryStatus)> = parse(fixture!("update_string_array.json"))
         .into_iter()
         .map(|e| match e {
-            WebhookEvent::StatusUpdate { wa_id, status } => (wa_id, status),
+            WebhookEvent::StatusUpdate { wa_id, status, .. } => (wa_id, status),
             other => panic!("unexpected {other:?}"),
         })
         .collect();
@@ -464,7 +465,8 @@ fn nul_characters_are_dropped_from_every_text() {
         parse(update),
         vec![WebhookEvent::StatusUpdate {
             wa_id: "X9".into(),
-            status: DeliveryStatus::Read
+            status: DeliveryStatus::Read,
+            error: None,
         }]
     );
 }
