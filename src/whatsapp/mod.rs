@@ -14,6 +14,7 @@ pub mod hook;
 pub mod http;
 mod kind;
 pub mod template;
+mod waha;
 mod wasender;
 pub mod webhook;
 
@@ -28,6 +29,7 @@ pub use console::ConsoleProvider;
 pub use hook::{WebhookAuthError, WebhookSource, WebhookSources};
 pub use kind::ProviderKind;
 pub use template::{TemplateArgs, TemplateKind, TemplateMap, TemplateSpec};
+pub use waha::{WahaInitError, WahaProvider, WahaWebhook};
 pub use wasender::{DEFAULT_BASE_URL, WasenderInitError, WasenderProvider, WasenderWebhook};
 pub use webhook::{
     DeliveryStatus, InboundContent, InboundMessage, MediaKind, SenderAddress, WebhookEvent,
