@@ -307,7 +307,10 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<Sent
     let json: Option<Value> = serde_json::from_slice(body).ok();
     if status.is_success() {
         return Ok(Sent {
-            provider_id: json.as_ref().and_then(Value::as_object).and_then(message_id),
+            provider_id: json
+                .as_ref()
+                .and_then(Value::as_object)
+                .and_then(message_id),
             template: None,
         });
     }

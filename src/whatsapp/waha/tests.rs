@@ -151,7 +151,8 @@ async fn rate_limits_wait_as_asked_or_a_minute() {
 #[tokio::test]
 async fn error_statuses_are_classified() {
     let unauthorized = send_with(
-        ResponseTemplate::new(401).set_body_json(json!({"message": "Unauthorized", "statusCode": 401})),
+        ResponseTemplate::new(401)
+            .set_body_json(json!({"message": "Unauthorized", "statusCode": 401})),
     )
     .await
     .unwrap_err();
@@ -248,7 +249,12 @@ async fn images_and_documents_go_to_their_endpoints() {
         ("/api/sendImage", "image/jpeg", "foto.JPG", "img1"),
         ("/api/sendImage", "image/png", "captura.png", "img2"),
         ("/api/sendFile", "application/pdf", "recibo.PDF", "doc1"),
-        ("/api/sendFile", "application/octet-stream", "hoja.xlsx", "doc2"),
+        (
+            "/api/sendFile",
+            "application/octet-stream",
+            "hoja.xlsx",
+            "doc2",
+        ),
     ] {
         Mock::given(method("POST"))
             .and(path(endpoint))
@@ -302,7 +308,10 @@ async fn files_are_fetched_from_waha_with_the_key() {
     let provider = provider_at(&server.uri(), Some(KEY));
     let file = |name: &str| format!("{}/api/files/default/{name}", server.uri());
     assert_eq!(
-        provider.fetch_media(&file("3EB0.jpeg"), 1024).await.unwrap(),
+        provider
+            .fetch_media(&file("3EB0.jpeg"), 1024)
+            .await
+            .unwrap(),
         b"\xFF\xD8\xFFhola"
     );
     assert_eq!(
@@ -398,7 +407,9 @@ async fn session_state_is_connected_only_when_working() {
             message: "Session not found".into()
         }
     );
-    let bad_key = session_answering(ResponseTemplate::new(401)).await.unwrap_err();
+    let bad_key = session_answering(ResponseTemplate::new(401))
+        .await
+        .unwrap_err();
     assert!(matches!(bad_key, SendError::Unauthorized { .. }));
 }
 
@@ -440,8 +451,13 @@ fn constructor_rejects_bad_settings() {
             timeout,
         )
     };
-    let error = build(url.clone(), Some("bad\nkey"), "default", Duration::from_secs(1))
-        .unwrap_err();
+    let error = build(
+        url.clone(),
+        Some("bad\nkey"),
+        "default",
+        Duration::from_secs(1),
+    )
+    .unwrap_err();
     assert!(matches!(error, WahaInitError::KeyNotHeaderSafe));
     assert!(error.to_string().contains("WAHA_API_KEY"));
     let error = build(url.clone(), None, "  ", Duration::from_secs(1)).unwrap_err();

@@ -63,10 +63,7 @@ fn verify_follows_the_documented_order() {
         Err(WebhookAuthError::Missing)
     );
     assert_eq!(source().verify(&signed(&good), body), Ok(()));
-    assert_eq!(
-        source().verify(&signed(&good.to_uppercase()), body),
-        Ok(())
-    );
+    assert_eq!(source().verify(&signed(&good.to_uppercase()), body), Ok(()));
     let tampered = br#"{"event":"message","payload":{"body":"hola!"}}"#;
     assert_eq!(
         source().verify(&signed(&good), tampered),
@@ -268,8 +265,10 @@ fn acks_of_our_messages() {
         (9, DeliveryStatus::Other("9".into())),
     ] {
         assert_eq!(
-            ack(json!({"id": id, "from": "593990000000@c.us", "to": "593991234567@c.us",
-                "fromMe": true, "ack": code, "ackName": "IGNORED-WHEN-ACK-IS-GIVEN"})),
+            ack(
+                json!({"id": id, "from": "593990000000@c.us", "to": "593991234567@c.us",
+                "fromMe": true, "ack": code, "ackName": "IGNORED-WHEN-ACK-IS-GIVEN"})
+            ),
             status(id, expected),
             "{code}"
         );
@@ -283,8 +282,10 @@ fn acks_of_our_messages() {
         ("PLAYED", DeliveryStatus::Read),
     ] {
         assert_eq!(
-            ack(json!({"id": {"_serialized": id, "id": "3EB0AAA"}, "fromMe": true,
-                "ackName": name})),
+            ack(
+                json!({"id": {"_serialized": id, "id": "3EB0AAA"}, "fromMe": true,
+                "ackName": name})
+            ),
             status(id, expected),
             "{name}"
         );
