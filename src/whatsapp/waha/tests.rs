@@ -1,10 +1,11 @@
 use serde_json::json;
 use wiremock::matchers::{body_json, header, header_exists, method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::*;
 use crate::domain::Region;
 
+mod files;
 mod webhook;
 
 const KEY: &str = "waha_key_7c1e";
@@ -284,77 +285,6 @@ async fn images_and_documents_go_to_their_endpoints() {
         assert_eq!(sent.provider_id.as_deref(), Some(id), "{file_name}");
     }
     server.verify().await;
-}
-
-#[tokio::test]
-async fn files_are_fetched_from_waha_with_the_key() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/files/default/3EB0.jpeg"))
-        .and(header("x-api-key", KEY))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"\xFF\xD8\xFFhola".to_vec()))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/files/default/big.pdf"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![7u8; 2048]))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/files/default/gone.jpeg"))
-        .respond_with(ResponseTemplate::new(404).set_body_string("Not Found"))
-        .mount(&server)
-        .await;
-    let provider = provider_at(&server.uri(), Some(KEY));
-    let file = |name: &str| format!("{}/api/files/default/{name}", server.uri());
-    assert_eq!(
-        provider
-            .fetch_media(&file("3EB0.jpeg"), 1024)
-            .await
-            .unwrap(),
-        b"\xFF\xD8\xFFhola"
-    );
-    assert_eq!(
-        provider.fetch_media(&file("big.pdf"), 1024).await,
-        Err(MediaError::TooLarge { limit: 1024 })
-    );
-    assert!(matches!(
-        provider.fetch_media(&file("gone.jpeg"), 1024).await,
-        Err(MediaError::Gone { .. })
-    ));
-    for source in ["file:///etc/passwd", "ftp://waha/x", "not a url", ""] {
-        assert!(
-            matches!(
-                provider.fetch_media(source, 1024).await,
-                Err(MediaError::Gone { .. })
-            ),
-            "{source}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn the_key_never_goes_to_another_host() {
-    let waha = MockServer::start().await;
-    let storage = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/bucket/a.jpeg"))
-        .respond_with(|request: &Request| {
-            if request.headers.contains_key("x-api-key") {
-                ResponseTemplate::new(500)
-            } else {
-                ResponseTemplate::new(200).set_body_bytes(b"s3".to_vec())
-            }
-        })
-        .mount(&storage)
-        .await;
-    // Same host, other port: another origin.
-    let provider = provider_at(&waha.uri(), Some(KEY));
-    let bytes = provider
-        .fetch_media(&format!("{}/bucket/a.jpeg", storage.uri()), 1024)
-        .await
-        .unwrap();
-    assert_eq!(bytes, b"s3");
 }
 
 async fn session_answering(response: ResponseTemplate) -> Result<SessionReport, SendError> {
