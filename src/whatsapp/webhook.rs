@@ -257,7 +257,7 @@ pub fn parse_webhook(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookParseError
 /// Removes U+0000 from every string value, at any depth (serde_json's
 /// recursion limit bounds the depth). Object keys are left as they are: a
 /// key with a NUL matches none we read.
-fn strip_nuls(value: &mut Value) {
+pub(crate) fn strip_nuls(value: &mut Value) {
     match value {
         Value::String(s) => {
             if s.contains('\0') {
@@ -337,7 +337,7 @@ const MILLIS_THRESHOLD: i64 = 100_000_000_000;
 
 /// A Unix time in seconds or milliseconds, given as a number, a numeric
 /// string, or a protobuf `Long` object (`{"low":…,"high":…}`).
-fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
+pub(crate) fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
     let n: i64 = match value {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))?,
         Value::String(s) => s.trim().parse().ok()?,

@@ -1,0 +1,519 @@
+use std::time::Instant;
+
+use chrono::{Duration as Hours, Utc};
+use serde_json::json;
+use wiremock::matchers::{body_json, body_partial_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::*;
+use crate::domain::Region;
+use crate::whatsapp::{AttachmentKind, TemplateKind};
+
+mod hook;
+mod parse;
+
+const TOKEN: &str = "EAAGm0PX4ZCpsBA_test_token";
+const NUMBER: &str = "106540352242922";
+const BEARER: &str = "Bearer EAAGm0PX4ZCpsBA_test_token";
+const MESSAGES: &str = "/v24.0/106540352242922/messages";
+const REENGAGEMENT_DETAILS: &str = "Message failed to send because more than 24 hours have passed since the customer last replied to this number.";
+
+fn phone() -> Phone {
+    Phone::parse("+593991234567", Region::default()).unwrap()
+}
+
+fn settings(base: &str, templates: TemplateMap) -> CloudSettings {
+    CloudSettings {
+        base_url: Url::parse(base).unwrap(),
+        api_version: "v24.0".into(),
+        phone_number_id: NUMBER.into(),
+        token: SecretString::from(TOKEN.to_string()),
+        templates,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+fn reminder_template() -> TemplateMap {
+    let spec = TemplateSpec::parse(
+        TemplateKind::Reminder,
+        "avisa_recordatorio:es_MX:client_name,service,payment_link,long_date",
+    )
+    .unwrap();
+    [(TemplateKind::Reminder, spec)].into()
+}
+
+fn provider(server: &MockServer, templates: TemplateMap) -> CloudProvider {
+    CloudProvider::new(settings(&server.uri(), templates)).unwrap()
+}
+
+fn reminder_args() -> TemplateArgs {
+    TemplateArgs {
+        kind: TemplateKind::Reminder,
+        vars: [
+            ("client_name", "José O'Brien <script>alert(1)</script>"),
+            ("service", "Netflix 🎬, Disney+"),
+            ("payment_link", ""),
+            ("text", "Hola José · tu Netflix vence mañana"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+    }
+}
+
+/// The template body Meta gets for [`reminder_args`]: parameters in the
+/// spec's order, "-" for the empty and the missing ones.
+fn reminder_template_body() -> Value {
+    json!({
+        "messaging_product": "whatsapp", "recipient_type": "individual",
+        "to": "593991234567", "type": "template",
+        "template": {
+            "name": "avisa_recordatorio", "language": {"code": "es_MX"},
+            "components": [{"type": "body", "parameters": [
+                {"type": "text", "text": "José O'Brien <script>alert(1)</script>"},
+                {"type": "text", "text": "Netflix 🎬, Disney+"},
+                {"type": "text", "text": "-"},
+                {"type": "text", "text": "-"},
+            ]}],
+        },
+    })
+}
+
+fn text_body(text: &str) -> Value {
+    json!({
+        "messaging_product": "whatsapp", "recipient_type": "individual",
+        "to": "593991234567", "type": "text",
+        "text": {"preview_url": false, "body": text},
+    })
+}
+
+fn accepted(id: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "messaging_product": "whatsapp",
+        "contacts": [{"input": "593991234567", "wa_id": "593991234567"}],
+        "messages": [{"id": id}],
+    }))
+}
+
+fn meta_error(status: u16, code: i64, message: &str, details: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({"error": {
+        "message": message, "type": "OAuthException", "code": code,
+        "error_data": {"messaging_product": "whatsapp", "details": details},
+        "fbtrace_id": "AbCdEf123",
+    }}))
+}
+
+fn re_engagement() -> ResponseTemplate {
+    meta_error(
+        400,
+        131047,
+        "(#131047) Re-engagement message",
+        REENGAGEMENT_DETAILS,
+    )
+}
+
+fn outgoing<'a>(
+    to: &'a Phone,
+    text: &'a str,
+    template: Option<&'a TemplateArgs>,
+    hours_ago: Option<i64>,
+) -> Outgoing<'a> {
+    let now = Utc::now();
+    Outgoing {
+        to,
+        text,
+        attachment: None,
+        template,
+        last_inbound: hours_ago.map(|h| now - Hours::hours(h)),
+        now,
+    }
+}
+
+/// The JSON bodies the fake received, in order.
+async fn received(server: &MockServer) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+        .collect()
+}
+
+#[tokio::test]
+async fn text_goes_with_the_exact_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES))
+        .and(header("authorization", BEARER))
+        .and(header("content-type", "application/json"))
+        .and(body_json(text_body("Hola José 👋 ¿renovamos?")))
+        .respond_with(accepted("wamid.HBgLNTkzOTkxMjM0NTY3FQIAERgS"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let provider = provider(&server, TemplateMap::new());
+    let to = phone();
+    let sent = provider
+        .send(&outgoing(&to, "Hola José 👋 ¿renovamos?", None, Some(1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        sent,
+        Sent {
+            provider_id: Some("wamid.HBgLNTkzOTkxMjM0NTY3FQIAERgS".into()),
+            template: None
+        }
+    );
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn files_go_as_image_or_document_with_the_caption() {
+    let server = MockServer::start().await;
+    let url = "https://avisa.example/media/1?exp=1&sig=a";
+    Mock::given(method("POST"))
+        .and(path(MESSAGES))
+        .and(header("authorization", BEARER))
+        .and(body_json(json!({
+            "messaging_product": "whatsapp", "recipient_type": "individual",
+            "to": "593991234567", "type": "image",
+            "image": {"link": url, "caption": "Tu comprobante"},
+        })))
+        .respond_with(accepted("wamid.IMG"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES))
+        .and(body_json(json!({
+            "messaging_product": "whatsapp", "recipient_type": "individual",
+            "to": "593991234567", "type": "document",
+            "document": {"link": url, "caption": "Tu recibo", "filename": "recibo_José.pdf"},
+        })))
+        .respond_with(accepted("wamid.DOC"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let provider = provider(&server, TemplateMap::new());
+    let to = phone();
+    let photo = Attachment {
+        url: url.into(),
+        kind: AttachmentKind::Image,
+        file_name: "foto.jpg".into(),
+    };
+    let mut message = outgoing(&to, "Tu comprobante", None, Some(2));
+    message.attachment = Some(&photo);
+    let sent = provider.send(&message).await.unwrap();
+    assert_eq!(sent.provider_id.as_deref(), Some("wamid.IMG"));
+    let document = Attachment {
+        kind: AttachmentKind::Document,
+        file_name: "recibo_José.pdf".into(),
+        ..photo
+    };
+    let sent = provider
+        .send_media(&to, "Tu recibo", &document)
+        .await
+        .unwrap();
+    assert_eq!(sent.provider_id.as_deref(), Some("wamid.DOC"));
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn outside_the_window_only_the_template_goes() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES))
+        .and(header("authorization", BEARER))
+        .respond_with(accepted("wamid.TPL"))
+        .mount(&server)
+        .await;
+    let provider = provider(&server, reminder_template());
+    let (to, args) = (phone(), reminder_args());
+    let sent = provider
+        .send(&outgoing(&to, "Hola José", Some(&args), Some(25)))
+        .await
+        .unwrap();
+    assert_eq!(
+        sent,
+        Sent {
+            provider_id: Some("wamid.TPL".into()),
+            template: Some("avisa_recordatorio".into())
+        }
+    );
+    assert_eq!(received(&server).await, [reminder_template_body()]);
+}
+
+#[tokio::test]
+async fn a_template_without_variables_has_no_components() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("wamid.N"))
+        .mount(&server)
+        .await;
+    let spec = TemplateSpec::parse(TemplateKind::Notice, "avisa_aviso:es").unwrap();
+    let provider = provider(&server, [(TemplateKind::Notice, spec)].into());
+    let to = phone();
+    let args = TemplateArgs {
+        kind: TemplateKind::Notice,
+        vars: Default::default(),
+    };
+    // Never wrote at all: outside the window.
+    let sent = provider
+        .send(&outgoing(&to, "Aviso", Some(&args), None))
+        .await
+        .unwrap();
+    assert_eq!(sent.template.as_deref(), Some("avisa_aviso"));
+    assert_eq!(
+        received(&server).await,
+        [json!({
+            "messaging_product": "whatsapp", "recipient_type": "individual",
+            "to": "593991234567", "type": "template",
+            "template": {"name": "avisa_aviso", "language": {"code": "es"}},
+        })]
+    );
+}
+
+#[tokio::test]
+async fn inside_the_window_free_text_goes_even_with_a_template() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("wamid.T"))
+        .mount(&server)
+        .await;
+    let provider = provider(&server, reminder_template());
+    let (to, args) = (phone(), reminder_args());
+    let sent = provider
+        .send(&outgoing(&to, "Hola José", Some(&args), Some(1)))
+        .await
+        .unwrap();
+    assert_eq!(sent.template, None);
+    assert_eq!(received(&server).await, [text_body("Hola José")]);
+}
+
+/// Free text refused with 131047, templates accepted.
+async fn closing_window_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"type": "text"})))
+        .respond_with(re_engagement())
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"type": "template"})))
+        .respond_with(accepted("wamid.FALLBACK"))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn outside_the_window_without_a_template_says_why() {
+    let server = closing_window_server().await;
+    // A template for another kind does not help a reminder.
+    let spec = TemplateSpec::parse(TemplateKind::Notice, "avisa_aviso:es").unwrap();
+    let provider = provider(&server, [(TemplateKind::Notice, spec)].into());
+    let (to, args) = (phone(), reminder_args());
+    let error = provider
+        .send(&outgoing(&to, "Hola José", Some(&args), Some(25)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        SendError::Rejected {
+            status: 400,
+            message: format!(
+                "outside WhatsApp's 24-hour window and no approved template is configured for reminder: (#131047) Re-engagement message: {REENGAGEMENT_DETAILS}"
+            ),
+        }
+    );
+    assert_eq!(received(&server).await, [text_body("Hola José")]);
+
+    // A reply or manual message has no template at all.
+    let error = provider
+        .send(&outgoing(&to, "¿Sigues ahí?", None, None))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.message(),
+        format!(
+            "outside WhatsApp's 24-hour window: (#131047) Re-engagement message: {REENGAGEMENT_DETAILS}"
+        )
+    );
+}
+
+#[tokio::test]
+async fn outside_the_window_free_text_may_still_go() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("wamid.OK"))
+        .mount(&server)
+        .await;
+    let provider = provider(&server, TemplateMap::new());
+    let to = phone();
+    let sent = provider
+        .send(&outgoing(&to, "Hola", None, Some(30)))
+        .await
+        .unwrap();
+    assert_eq!(sent.provider_id.as_deref(), Some("wamid.OK"));
+    assert_eq!(received(&server).await, [text_body("Hola")]);
+}
+
+#[tokio::test]
+async fn a_window_that_closed_meanwhile_falls_back_to_the_template_once() {
+    let server = closing_window_server().await;
+    let provider = provider(&server, reminder_template());
+    let (to, args) = (phone(), reminder_args());
+    let sent = provider
+        .send(&outgoing(&to, "Hola José", Some(&args), Some(23)))
+        .await
+        .unwrap();
+    assert_eq!(
+        sent,
+        Sent {
+            provider_id: Some("wamid.FALLBACK".into()),
+            template: Some("avisa_recordatorio".into())
+        }
+    );
+    assert_eq!(
+        received(&server).await,
+        [text_body("Hola José"), reminder_template_body()]
+    );
+}
+
+#[tokio::test]
+async fn a_closed_window_without_a_template_keeps_metas_refusal() {
+    let server = closing_window_server().await;
+    let provider = provider(&server, TemplateMap::new());
+    let (to, args) = (phone(), reminder_args());
+    let error = provider
+        .send(&outgoing(&to, "Hola José", Some(&args), Some(1)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        SendError::Rejected {
+            status: 400,
+            message: format!("(#131047) Re-engagement message: {REENGAGEMENT_DETAILS}"),
+        }
+    );
+    assert_eq!(received(&server).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_fallback_template_is_that_error_and_nothing_more() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"type": "text"})))
+        .respond_with(re_engagement())
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"type": "template"})))
+        .respond_with(meta_error(
+            404,
+            132001,
+            "(#132001) Template name does not exist in the translation",
+            "template name (avisa_recordatorio) does not exist in es_MX",
+        ))
+        .mount(&server)
+        .await;
+    let provider = provider(&server, reminder_template());
+    let (to, args) = (phone(), reminder_args());
+    let error = provider
+        .send(&outgoing(&to, "Hola José", Some(&args), Some(1)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        SendError::Rejected {
+            status: 404,
+            message: "(#132001) Template name does not exist in the translation: template name (avisa_recordatorio) does not exist in es_MX".into(),
+        }
+    );
+    assert_eq!(received(&server).await.len(), 2);
+}
+
+async fn send_with(response: ResponseTemplate) -> SendError {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    let provider = provider(&server, TemplateMap::new());
+    provider.send_text(&phone(), "Hola").await.unwrap_err()
+}
+
+#[tokio::test]
+async fn every_error_class() {
+    let limited = |secs| {
+        move |e: &SendError| {
+            matches!(e, SendError::RateLimited { .. })
+                && e.retry_after() == Some(Duration::from_secs(secs))
+        }
+    };
+    let transient = |e: &SendError| matches!(e, SendError::Transient { .. });
+    let unauthorized = |e: &SendError| matches!(e, SendError::Unauthorized { .. });
+    let cases: Vec<(ResponseTemplate, Box<dyn Fn(&SendError) -> bool>)> = vec![
+        (ResponseTemplate::new(429), Box::new(limited(60))),
+        (
+            ResponseTemplate::new(429).insert_header("Retry-After", "7"),
+            Box::new(limited(7)),
+        ),
+        (
+            meta_error(400, 130429, "(#130429) Rate limit hit", "Cloud API message throughput has been reached."),
+            Box::new(limited(60)),
+        ),
+        (
+            meta_error(400, 131056, "(#131056) (Business Account, Consumer Account) pair rate limit hit", ""),
+            Box::new(limited(10)),
+        ),
+        (
+            meta_error(400, 131056, "pair rate limit hit", "").insert_header("Retry-After", "3"),
+            Box::new(limited(3)),
+        ),
+        (meta_error(400, 80007, "Rate limit issues", ""), Box::new(limited(60))),
+        (meta_error(403, 4, "(#4) Application request limit reached", ""), Box::new(limited(60))),
+        (ResponseTemplate::new(500).set_body_string("oops"), Box::new(transient)),
+        (ResponseTemplate::new(503), Box::new(transient)),
+        (meta_error(400, 131000, "Something went wrong", ""), Box::new(transient)),
+        (meta_error(400, 131016, "Service unavailable", ""), Box::new(transient)),
+        (ResponseTemplate::new(401), Box::new(unauthorized)),
+        (
+            meta_error(401, 190, "Error validating access token: Session has expired", ""),
+            Box::new(unauthorized),
+        ),
+        (meta_error(400, 190, "Invalid OAuth access token", ""), Box::new(unauthorized)),
+        (meta_error(403, 200, "(#200) Permissions error", ""), Box::new(unauthorized)),
+    ];
+    for (i, (response, expected)) in cases.into_iter().enumerate() {
+        let error = send_with(response).await;
+        assert!(expected(&error), "case {i}: {error:?}");
+    }
+    let error = send_with(meta_error(
+        400,
+        100,
+        "(#100) Invalid parameter",
+        "Parameter value is not valid: to <script>",
+    ))
+    .await;
+    assert_eq!(
+        error,
+        SendError::Rejected {
+            status: 400,
+            message: "(#100) Invalid parameter: Parameter value is not valid: to <script>".into(),
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_success_is_still_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<html>ok</html>"))
+        .mount(&server)
+        .await;
+    let provider = provider(&server, TemplateMap::new());
+    let sent = provider.send_text(&phone(), "Hola").await.unwrap();
+    assert_eq!(sent, Sent::default());
+}
