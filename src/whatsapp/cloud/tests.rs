@@ -517,3 +517,217 @@ async fn an_unreadable_success_is_still_sent() {
     let sent = provider.send_text(&phone(), "Hola").await.unwrap();
     assert_eq!(sent, Sent::default());
 }
+
+#[tokio::test]
+async fn connection_refused_is_transient_and_a_hang_is_unknown() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let provider = CloudProvider::new(settings(
+        &format!("http://127.0.0.1:{port}"),
+        TemplateMap::new(),
+    ))
+    .unwrap();
+    let error = provider.send_text(&phone(), "Hola").await.unwrap_err();
+    assert!(matches!(error, SendError::Transient { .. }), "{error:?}");
+    assert!(!error.message().contains(TOKEN));
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("wamid.LATE").set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let mut hanging = settings(&server.uri(), TemplateMap::new());
+    hanging.timeout = Duration::from_millis(300);
+    let provider = CloudProvider::new(hanging).unwrap();
+    let started = Instant::now();
+    let error = provider.send_text(&phone(), "Hola").await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(matches!(error, SendError::Unknown { .. }), "{error:?}");
+}
+
+const MEDIA_ID: &str = "1037543291543636";
+
+async fn media_server(file_size: usize) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v24.0/{MEDIA_ID}")))
+        .and(header("authorization", BEARER))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "url": format!("{}/lookaside/whatsapp_business/attachments/?mid={MEDIA_ID}&ext=1&hash=x", server.uri()),
+            "mime_type": "image/jpeg",
+            "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "file_size": file_size,
+            "id": MEDIA_ID,
+            "messaging_product": "whatsapp",
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn media_is_looked_up_then_downloaded_with_the_token() {
+    let server = media_server(7).await;
+    Mock::given(method("GET"))
+        .and(path("/lookaside/whatsapp_business/attachments/"))
+        .and(query_param("mid", MEDIA_ID))
+        .and(header("authorization", BEARER))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"\xFF\xD8\xFFhola".to_vec()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let provider = provider(&server, TemplateMap::new());
+    let bytes = provider.fetch_media(MEDIA_ID, 1024).await.unwrap();
+    assert_eq!(bytes, b"\xFF\xD8\xFFhola");
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn media_over_the_limit_is_not_downloaded() {
+    let server = media_server(5_000_000).await;
+    Mock::given(method("GET"))
+        .and(path("/lookaside/whatsapp_business/attachments/"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![0u8; 16]))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let provider = provider(&server, TemplateMap::new());
+    assert_eq!(
+        provider.fetch_media(MEDIA_ID, 1024).await,
+        Err(MediaError::TooLarge { limit: 1024 })
+    );
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn gone_and_failing_media() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v24.0/404404"))
+        .respond_with(meta_error(404, 100, "Unsupported get request.", ""))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v24.0/500500"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let provider = provider(&server, TemplateMap::new());
+    assert!(matches!(
+        provider.fetch_media("404404", 1024).await,
+        Err(MediaError::Gone { .. })
+    ));
+    assert!(matches!(
+        provider.fetch_media("500500", 1024).await,
+        Err(MediaError::Transient { .. })
+    ));
+    // Not a media id: no request at all.
+    assert!(matches!(
+        provider.fetch_media("../106540352242922/messages", 1024).await,
+        Err(MediaError::Gone { .. })
+    ));
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn session_state_reads_the_quality_rating() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v24.0/{NUMBER}")))
+        .and(query_param("fields", "display_phone_number,quality_rating"))
+        .and(header("authorization", BEARER))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "display_phone_number": "+593 99 123 4567", "quality_rating": "GREEN", "id": NUMBER,
+        })))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": NUMBER})))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(meta_error(401, 190, "Error validating access token", ""))
+        .mount(&server)
+        .await;
+    let provider = provider(&server, TemplateMap::new());
+    let report = |raw: &str| SessionReport {
+        connected: true,
+        raw: raw.into(),
+    };
+    assert_eq!(
+        provider.session_state().await,
+        Ok(report("quality_rating GREEN"))
+    );
+    assert_eq!(provider.session_state().await, Ok(report("ok")));
+    let error = provider.session_state().await.unwrap_err();
+    assert_eq!(
+        error,
+        SendError::Unauthorized {
+            message: "(#190) Error validating access token".into()
+        }
+    );
+}
+
+#[test]
+fn constructor_names_the_bad_setting() {
+    let build = |change: &dyn Fn(&mut CloudSettings)| {
+        let mut settings = settings("https://graph.facebook.com", TemplateMap::new());
+        change(&mut settings);
+        CloudProvider::new(settings).map(|_| ()).unwrap_err().to_string()
+    };
+    assert!(build(&|s| s.base_url = Url::parse("ftp://x/").unwrap()).contains("WHATSAPP_BASE_URL"));
+    for version in ["24.0", "v24", "v24.x", "v.0", ""] {
+        let error = build(&|s| s.api_version = version.into());
+        assert!(error.contains("WHATSAPP_API_VERSION"), "{version}: {error}");
+    }
+    for id in ["", "10654a", "123/456", "+593"] {
+        let error = build(&|s| s.phone_number_id = id.into());
+        assert!(error.contains("WHATSAPP_PHONE_NUMBER_ID"), "{id}: {error}");
+    }
+    let error = build(&|s| s.token = SecretString::from(" ".to_string()));
+    assert_eq!(error, "WHATSAPP_TOKEN is empty");
+    let error = build(&|s| s.token = SecretString::from("bad\ntoken".to_string()));
+    assert!(error.contains("WHATSAPP_TOKEN") && error.contains("header"), "{error}");
+    assert!(build(&|s| s.timeout = Duration::ZERO).contains("timeout"));
+}
+
+#[test]
+fn debug_hides_the_token_and_the_contract_holds() {
+    let provider = CloudProvider::new(settings(
+        "https://graph.facebook.com/",
+        reminder_template(),
+    ))
+    .unwrap();
+    let shown = format!("{provider:?}");
+    assert!(!shown.contains(TOKEN), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+    assert!(
+        shown.contains("https://graph.facebook.com/v24.0/106540352242922/messages"),
+        "{shown}"
+    );
+    assert_eq!(provider.kind(), ProviderKind::Cloud);
+    assert!(provider.uses_window());
+    assert!(!provider.is_console());
+    assert_eq!(provider.templates().len(), 1);
+}
+
+#[test]
+fn metas_words_are_kept_without_repeating_the_code() {
+    use classify::MetaError;
+    let describe = |v: Value| MetaError::from_json(&v).unwrap().describe();
+    assert_eq!(
+        describe(json!({"error": {"code": 131047, "message": "Re-engagement message",
+            "error_data": {"details": "24 hours"}}})),
+        "(#131047) Re-engagement message: 24 hours"
+    );
+    assert_eq!(
+        describe(json!({"error": {"code": "100", "message": "(#100) Invalid parameter",
+            "error_data": {"details": "(#100) Invalid parameter"}}})),
+        "(#100) Invalid parameter"
+    );
+    assert_eq!(describe(json!({"error": {"code": 2}})), "(#2)");
+    assert!(MetaError::from_json(&json!({"error": "nope"})).is_none());
+}
