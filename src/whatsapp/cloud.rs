@@ -281,7 +281,11 @@ impl Provider for CloudProvider {
         }
         match self.post_free(message).await {
             Err(failure) if failure.code == Some(RE_ENGAGEMENT) => {
-                let SendError::Rejected { status, message: said } = &failure.error else {
+                let SendError::Rejected {
+                    status,
+                    message: said,
+                } = &failure.error
+                else {
                     return Err(failure.error);
                 };
                 let why = match message.template {

@@ -454,37 +454,74 @@ async fn every_error_class() {
     };
     let transient = |e: &SendError| matches!(e, SendError::Transient { .. });
     let unauthorized = |e: &SendError| matches!(e, SendError::Unauthorized { .. });
-    let cases: Vec<(ResponseTemplate, Box<dyn Fn(&SendError) -> bool>)> = vec![
+    type Check = Box<dyn Fn(&SendError) -> bool>;
+    let cases: Vec<(ResponseTemplate, Check)> = vec![
         (ResponseTemplate::new(429), Box::new(limited(60))),
         (
             ResponseTemplate::new(429).insert_header("Retry-After", "7"),
             Box::new(limited(7)),
         ),
         (
-            meta_error(400, 130429, "(#130429) Rate limit hit", "Cloud API message throughput has been reached."),
+            meta_error(
+                400,
+                130429,
+                "(#130429) Rate limit hit",
+                "Cloud API message throughput has been reached.",
+            ),
             Box::new(limited(60)),
         ),
         (
-            meta_error(400, 131056, "(#131056) (Business Account, Consumer Account) pair rate limit hit", ""),
+            meta_error(
+                400,
+                131056,
+                "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+                "",
+            ),
             Box::new(limited(10)),
         ),
         (
             meta_error(400, 131056, "pair rate limit hit", "").insert_header("Retry-After", "3"),
             Box::new(limited(3)),
         ),
-        (meta_error(400, 80007, "Rate limit issues", ""), Box::new(limited(60))),
-        (meta_error(403, 4, "(#4) Application request limit reached", ""), Box::new(limited(60))),
-        (ResponseTemplate::new(500).set_body_string("oops"), Box::new(transient)),
+        (
+            meta_error(400, 80007, "Rate limit issues", ""),
+            Box::new(limited(60)),
+        ),
+        (
+            meta_error(403, 4, "(#4) Application request limit reached", ""),
+            Box::new(limited(60)),
+        ),
+        (
+            ResponseTemplate::new(500).set_body_string("oops"),
+            Box::new(transient),
+        ),
         (ResponseTemplate::new(503), Box::new(transient)),
-        (meta_error(400, 131000, "Something went wrong", ""), Box::new(transient)),
-        (meta_error(400, 131016, "Service unavailable", ""), Box::new(transient)),
+        (
+            meta_error(400, 131000, "Something went wrong", ""),
+            Box::new(transient),
+        ),
+        (
+            meta_error(400, 131016, "Service unavailable", ""),
+            Box::new(transient),
+        ),
         (ResponseTemplate::new(401), Box::new(unauthorized)),
         (
-            meta_error(401, 190, "Error validating access token: Session has expired", ""),
+            meta_error(
+                401,
+                190,
+                "Error validating access token: Session has expired",
+                "",
+            ),
             Box::new(unauthorized),
         ),
-        (meta_error(400, 190, "Invalid OAuth access token", ""), Box::new(unauthorized)),
-        (meta_error(403, 200, "(#200) Permissions error", ""), Box::new(unauthorized)),
+        (
+            meta_error(400, 190, "Invalid OAuth access token", ""),
+            Box::new(unauthorized),
+        ),
+        (
+            meta_error(403, 200, "(#200) Permissions error", ""),
+            Box::new(unauthorized),
+        ),
     ];
     for (i, (response, expected)) in cases.into_iter().enumerate() {
         let error = send_with(response).await;
@@ -624,7 +661,9 @@ async fn gone_and_failing_media() {
     ));
     // Not a media id: no request at all.
     assert!(matches!(
-        provider.fetch_media("../106540352242922/messages", 1024).await,
+        provider
+            .fetch_media("../106540352242922/messages", 1024)
+            .await,
         Err(MediaError::Gone { .. })
     ));
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
@@ -676,7 +715,10 @@ fn constructor_names_the_bad_setting() {
     let build = |change: &dyn Fn(&mut CloudSettings)| {
         let mut settings = settings("https://graph.facebook.com", TemplateMap::new());
         change(&mut settings);
-        CloudProvider::new(settings).map(|_| ()).unwrap_err().to_string()
+        CloudProvider::new(settings)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
     };
     assert!(build(&|s| s.base_url = Url::parse("ftp://x/").unwrap()).contains("WHATSAPP_BASE_URL"));
     for version in ["24.0", "v24", "v24.x", "v.0", ""] {
@@ -690,17 +732,17 @@ fn constructor_names_the_bad_setting() {
     let error = build(&|s| s.token = SecretString::from(" ".to_string()));
     assert_eq!(error, "WHATSAPP_TOKEN is empty");
     let error = build(&|s| s.token = SecretString::from("bad\ntoken".to_string()));
-    assert!(error.contains("WHATSAPP_TOKEN") && error.contains("header"), "{error}");
+    assert!(
+        error.contains("WHATSAPP_TOKEN") && error.contains("header"),
+        "{error}"
+    );
     assert!(build(&|s| s.timeout = Duration::ZERO).contains("timeout"));
 }
 
 #[test]
 fn debug_hides_the_token_and_the_contract_holds() {
-    let provider = CloudProvider::new(settings(
-        "https://graph.facebook.com/",
-        reminder_template(),
-    ))
-    .unwrap();
+    let provider =
+        CloudProvider::new(settings("https://graph.facebook.com/", reminder_template())).unwrap();
     let shown = format!("{provider:?}");
     assert!(!shown.contains(TOKEN), "{shown}");
     assert!(shown.contains("[redacted]"), "{shown}");
@@ -719,13 +761,17 @@ fn metas_words_are_kept_without_repeating_the_code() {
     use classify::MetaError;
     let describe = |v: Value| MetaError::from_json(&v).unwrap().describe();
     assert_eq!(
-        describe(json!({"error": {"code": 131047, "message": "Re-engagement message",
-            "error_data": {"details": "24 hours"}}})),
+        describe(
+            json!({"error": {"code": 131047, "message": "Re-engagement message",
+            "error_data": {"details": "24 hours"}}})
+        ),
         "(#131047) Re-engagement message: 24 hours"
     );
     assert_eq!(
-        describe(json!({"error": {"code": "100", "message": "(#100) Invalid parameter",
-            "error_data": {"details": "(#100) Invalid parameter"}}})),
+        describe(
+            json!({"error": {"code": "100", "message": "(#100) Invalid parameter",
+            "error_data": {"details": "(#100) Invalid parameter"}}})
+        ),
         "(#100) Invalid parameter"
     );
     assert_eq!(describe(json!({"error": {"code": 2}})), "(#2)");

@@ -105,7 +105,11 @@ fn subscription_checks() {
         Err(WebhookAuthError::Missing)
     );
     assert_eq!(
-        check(Some("subscribe"), Some(VERIFY_TOKEN), Some("<script>alert(1)</script>")),
+        check(
+            Some("subscribe"),
+            Some(VERIFY_TOKEN),
+            Some("<script>alert(1)</script>")
+        ),
         Err(WebhookAuthError::Invalid)
     );
     let unconfigured = CloudWebhook::new(Some(SecretString::from(APP_SECRET.to_string())), None);

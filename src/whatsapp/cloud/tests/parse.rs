@@ -71,7 +71,13 @@ fn status(wa_id: &str, status: DeliveryStatus, error: Option<&str>) -> WebhookEv
     }
 }
 
-fn media(kind: MediaKind, caption: Option<&str>, file: Option<&str>, mime: &str, id: &str) -> InboundContent {
+fn media(
+    kind: MediaKind,
+    caption: Option<&str>,
+    file: Option<&str>,
+    mime: &str,
+    id: &str,
+) -> InboundContent {
     InboundContent::Media {
         kind,
         caption: caption.map(str::to_string),
@@ -90,39 +96,75 @@ fn every_entry_and_change_is_read() {
     let hostile = "Hola, ¿cuánto cuesta? 😅 <script>alert('x')</script> don't\u{0}";
     let body = delivery(vec![
         vec![
-            change("messages", value(contacts.clone(), json!([
-                message("wamid.T1", "text", json!({"body": hostile})),
-                message("wamid.I1", "interactive", json!({"type": "button_reply",
-                    "button_reply": {"id": "renew", "title": "Renovar ✅"}})),
-                message("wamid.I2", "interactive", json!({"type": "list_reply",
-                    "list_reply": {"id": "netflix", "title": "Netflix", "description": "1 mes"}})),
-                message("wamid.B1", "button", json!({"payload": "PAY", "text": "Ya pagué"})),
-            ]), Value::Null)),
-            change("messages", value(json!([]), Value::Null, json!([
-                {"id": "wamid.S1", "status": "read", "timestamp": "1700000300", "recipient_id": "593991234567"},
-                {"id": "wamid.S1", "status": "delivered", "timestamp": "1700000200", "recipient_id": "593991234567"},
-                {"id": "wamid.S2", "status": "failed", "timestamp": "1700000100", "recipient_id": "593991234567",
-                 "errors": [{"code": 131026, "title": "Message undeliverable",
-                     "message": "Message undeliverable", "error_data": {"details": "not on WhatsApp"}}]},
-            ]))),
+            change(
+                "messages",
+                value(
+                    contacts.clone(),
+                    json!([
+                        message("wamid.T1", "text", json!({"body": hostile})),
+                        message(
+                            "wamid.I1",
+                            "interactive",
+                            json!({"type": "button_reply",
+                    "button_reply": {"id": "renew", "title": "Renovar ✅"}})
+                        ),
+                        message(
+                            "wamid.I2",
+                            "interactive",
+                            json!({"type": "list_reply",
+                    "list_reply": {"id": "netflix", "title": "Netflix", "description": "1 mes"}})
+                        ),
+                        message(
+                            "wamid.B1",
+                            "button",
+                            json!({"payload": "PAY", "text": "Ya pagué"})
+                        ),
+                    ]),
+                    Value::Null,
+                ),
+            ),
+            change(
+                "messages",
+                value(
+                    json!([]),
+                    Value::Null,
+                    json!([
+                        {"id": "wamid.S1", "status": "read", "timestamp": "1700000300", "recipient_id": "593991234567"},
+                        {"id": "wamid.S1", "status": "delivered", "timestamp": "1700000200", "recipient_id": "593991234567"},
+                        {"id": "wamid.S2", "status": "failed", "timestamp": "1700000100", "recipient_id": "593991234567",
+                         "errors": [{"code": 131026, "title": "Message undeliverable",
+                             "message": "Message undeliverable", "error_data": {"details": "not on WhatsApp"}}]},
+                    ]),
+                ),
+            ),
         ],
         vec![
-            change("account_update", json!({"phone_number": "15550000000", "event": "VERIFIED_ACCOUNT"})),
-            change("messages", value(contacts, json!([
-                message("wamid.M1", "image", json!({"caption": "Comprobante 💸", "mime_type": "image/jpeg",
-                    "sha256": "abc", "id": "1001"})),
-                message("wamid.M2", "document", json!({"caption": "Recibo", "filename": "recibo_Ñ.pdf",
-                    "mime_type": "application/pdf", "id": "1002"})),
-                message("wamid.M3", "video", json!({"mime_type": "video/mp4", "id": "1003"})),
-                message("wamid.M4", "audio", json!({"mime_type": "audio/ogg; codecs=opus", "id": "1004", "voice": true})),
-                message("wamid.U1", "sticker", json!({"mime_type": "image/webp", "id": "1005", "animated": false})),
-                message("wamid.U2", "location", json!({"latitude": -0.18, "longitude": -78.47})),
-                message("wamid.U3", "reaction", json!({"message_id": "wamid.T1", "emoji": "👍"})),
-                message("wamid.U4", "unsupported", json!({})),
-                message("wamid.U5", "contacts", json!([])),
-                {"from": "593991234567", "type": "text", "text": {"body": "no id"}},
-                {"from": "not-a-phone", "id": "wamid.X", "type": "text", "text": {"body": "x"}},
-            ]), Value::Null)),
+            change(
+                "account_update",
+                json!({"phone_number": "15550000000", "event": "VERIFIED_ACCOUNT"}),
+            ),
+            change(
+                "messages",
+                value(
+                    contacts,
+                    json!([
+                        message("wamid.M1", "image", json!({"caption": "Comprobante 💸", "mime_type": "image/jpeg",
+                            "sha256": "abc", "id": "1001"})),
+                        message("wamid.M2", "document", json!({"caption": "Recibo", "filename": "recibo_Ñ.pdf",
+                            "mime_type": "application/pdf", "id": "1002"})),
+                        message("wamid.M3", "video", json!({"mime_type": "video/mp4", "id": "1003"})),
+                        message("wamid.M4", "audio", json!({"mime_type": "audio/ogg; codecs=opus", "id": "1004", "voice": true})),
+                        message("wamid.U1", "sticker", json!({"mime_type": "image/webp", "id": "1005", "animated": false})),
+                        message("wamid.U2", "location", json!({"latitude": -0.18, "longitude": -78.47})),
+                        message("wamid.U3", "reaction", json!({"message_id": "wamid.T1", "emoji": "👍"})),
+                        message("wamid.U4", "unsupported", json!({})),
+                        message("wamid.U5", "contacts", json!([])),
+                        {"from": "593991234567", "type": "text", "text": {"body": "no id"}},
+                        {"from": "not-a-phone", "id": "wamid.X", "type": "text", "text": {"body": "x"}},
+                    ]),
+                    Value::Null,
+                ),
+            ),
         ],
     ]);
     let name = Some("José O'Brien 🎉");
@@ -130,17 +172,59 @@ fn every_entry_and_change_is_read() {
     assert_eq!(
         parse(&body),
         [
-            inbound("wamid.T1", name, text("Hola, ¿cuánto cuesta? 😅 <script>alert('x')</script> don't")),
+            inbound(
+                "wamid.T1",
+                name,
+                text("Hola, ¿cuánto cuesta? 😅 <script>alert('x')</script> don't")
+            ),
             inbound("wamid.I1", name, text("Renovar ✅")),
             inbound("wamid.I2", name, text("Netflix")),
             inbound("wamid.B1", name, text("Ya pagué")),
             status("wamid.S1", DeliveryStatus::Read, None),
             status("wamid.S1", DeliveryStatus::Delivered, None),
-            status("wamid.S2", DeliveryStatus::Failed, Some("131026: Message undeliverable")),
-            inbound("wamid.M1", name, media(MediaKind::Image, Some("Comprobante 💸"), None, "image/jpeg", "1001")),
-            inbound("wamid.M2", name, media(MediaKind::Document, Some("Recibo"), Some("recibo_Ñ.pdf"), "application/pdf", "1002")),
-            inbound("wamid.M3", name, media(MediaKind::Video, None, None, "video/mp4", "1003")),
-            inbound("wamid.M4", name, media(MediaKind::Audio, None, None, "audio/ogg; codecs=opus", "1004")),
+            status(
+                "wamid.S2",
+                DeliveryStatus::Failed,
+                Some("131026: Message undeliverable")
+            ),
+            inbound(
+                "wamid.M1",
+                name,
+                media(
+                    MediaKind::Image,
+                    Some("Comprobante 💸"),
+                    None,
+                    "image/jpeg",
+                    "1001"
+                )
+            ),
+            inbound(
+                "wamid.M2",
+                name,
+                media(
+                    MediaKind::Document,
+                    Some("Recibo"),
+                    Some("recibo_Ñ.pdf"),
+                    "application/pdf",
+                    "1002"
+                )
+            ),
+            inbound(
+                "wamid.M3",
+                name,
+                media(MediaKind::Video, None, None, "video/mp4", "1003")
+            ),
+            inbound(
+                "wamid.M4",
+                name,
+                media(
+                    MediaKind::Audio,
+                    None,
+                    None,
+                    "audio/ogg; codecs=opus",
+                    "1004"
+                )
+            ),
             inbound("wamid.U1", name, InboundContent::Unsupported),
             inbound("wamid.U2", name, InboundContent::Unsupported),
             inbound("wamid.U3", name, InboundContent::Unsupported),
@@ -152,35 +236,58 @@ fn every_entry_and_change_is_read() {
 
 #[test]
 fn a_sender_without_a_contact_has_no_name() {
-    let body = delivery(vec![vec![change("messages", value(
-        json!([{"profile": {"name": "Otro"}, "wa_id": "593987654321"}]),
-        json!([message("wamid.A", "text", json!({"body": "  hola  "}))]),
-        Value::Null,
-    ))]]);
+    let body = delivery(vec![vec![change(
+        "messages",
+        value(
+            json!([{"profile": {"name": "Otro"}, "wa_id": "593987654321"}]),
+            json!([message("wamid.A", "text", json!({"body": "  hola  "}))]),
+            Value::Null,
+        ),
+    )]]);
     assert_eq!(
         parse(&body),
-        [inbound("wamid.A", None, InboundContent::Text("  hola  ".into()))]
+        [inbound(
+            "wamid.A",
+            None,
+            InboundContent::Text("  hola  ".into())
+        )]
     );
 }
 
 #[test]
 fn deliveries_with_nothing_for_us_are_ignored_once() {
-    let ignored = |event: &str| vec![WebhookEvent::Ignored { event: event.into() }];
+    let ignored = |event: &str| {
+        vec![WebhookEvent::Ignored {
+            event: event.into(),
+        }]
+    };
     let account = delivery(vec![
-        vec![change("account_update", json!({"event": "VERIFIED_ACCOUNT"}))],
-        vec![change("message_template_status_update", json!({"event": "APPROVED"}))],
+        vec![change(
+            "account_update",
+            json!({"event": "VERIFIED_ACCOUNT"}),
+        )],
+        vec![change(
+            "message_template_status_update",
+            json!({"event": "APPROVED"}),
+        )],
     ]);
     assert_eq!(parse(&account), ignored("account_update"));
-    assert_eq!(parse(&delivery(vec![])), ignored("whatsapp_business_account"));
+    assert_eq!(
+        parse(&delivery(vec![])),
+        ignored("whatsapp_business_account")
+    );
     assert_eq!(
         parse(&json!({"object": "whatsapp_business_account"})),
         ignored("whatsapp_business_account")
     );
     // A change for `messages` that holds only Meta's own errors.
-    let errors_only = delivery(vec![vec![change("messages", json!({
-        "messaging_product": "whatsapp",
-        "errors": [{"code": 131051, "title": "Unsupported message type"}],
-    }))]]);
+    let errors_only = delivery(vec![vec![change(
+        "messages",
+        json!({
+            "messaging_product": "whatsapp",
+            "errors": [{"code": 131051, "title": "Unsupported message type"}],
+        }),
+    )]]);
     assert_eq!(parse(&errors_only), ignored("messages"));
 }
 
@@ -197,7 +304,13 @@ fn what_is_not_a_cloud_delivery_is_an_error() {
     ] {
         let error = parse(body.to_string().as_bytes());
         assert!(
-            matches!(error, WebhookParseError::Shape { provider: "WhatsApp Cloud API", .. }),
+            matches!(
+                error,
+                WebhookParseError::Shape {
+                    provider: "WhatsApp Cloud API",
+                    ..
+                }
+            ),
             "{body}: {error:?}"
         );
     }
