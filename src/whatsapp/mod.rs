@@ -9,6 +9,7 @@
 //! job layer, which decides with [`SendError::is_retryable`] and
 //! [`SendError::retry_after`].
 
+mod cloud;
 mod console;
 pub mod hook;
 pub mod http;
@@ -25,6 +26,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::Phone;
 
+pub use cloud::{CloudInitError, CloudProvider, CloudSettings, CloudWebhook};
 pub use console::ConsoleProvider;
 pub use hook::{WebhookAuthError, WebhookSource, WebhookSources};
 pub use kind::ProviderKind;
