@@ -177,6 +177,7 @@ async fn main() {
             client_id: None,
             kind: MessageKind::Reply,
             body: format!("mensaje {i}"),
+            template_args: None,
         };
         ids.push(
             services

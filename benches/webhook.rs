@@ -31,9 +31,10 @@
 //! The server runs on its own 2-thread runtime, the load generator on
 //! another; both share the machine's cores, as a reverse proxy would.
 
-use std::collections::{BTreeMap, HashMap};
+mod load;
+
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use avisa::app::{Application, Overrides};
@@ -42,19 +43,12 @@ use avisa::domain::{Money, Phone, Region, SystemClock};
 use avisa::store::{NewSubscription, Pool};
 use axum::body::Bytes;
 use chrono::NaiveDate;
-use hdrhistogram::Histogram;
+use load::{Delivery, cpu_seconds, env_usize, fire, fire_at_rate, report};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SECRET: &str = "bench-webhook-secret-0123456789";
 const KNOWN_CLIENTS: usize = 2_000;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Sender of webhook `i`: nine in ten are known clients, one in ten unknown.
 fn sender(i: usize) -> String {
@@ -65,10 +59,10 @@ fn sender(i: usize) -> String {
     }
 }
 
-fn payload(prefix: &str, i: usize) -> Bytes {
+fn payload(prefix: &str, i: usize) -> Delivery {
     let from = sender(i);
     let text = ["hola", "1", "gracias", "¿cuándo vence?"][i % 4];
-    Bytes::from(
+    let body = Bytes::from(
         serde_json::json!({
             "event": "messages.received",
             "timestamp": 1_764_000_000 + i,
@@ -86,7 +80,11 @@ fn payload(prefix: &str, i: usize) -> Bytes {
             }}
         })
         .to_string(),
-    )
+    );
+    Delivery {
+        body,
+        signature: ("x-webhook-signature", SECRET.to_string()),
+    }
 }
 
 fn config(db: &std::path::Path, wasender: &str) -> Config {
@@ -105,244 +103,11 @@ fn config(db: &std::path::Path, wasender: &str) -> Config {
     Config::from_vars(&vars).expect("bench config")
 }
 
-struct Run {
-    /// Request latencies in microseconds (1 µs to 60 s, 3 significant
-    /// digits; longer ones count as 60 s).
-    latencies_us: Histogram<u64>,
-    statuses: BTreeMap<String, usize>,
-    elapsed: Duration,
-}
-
-fn http_client(idle_connections: usize) -> reqwest::Client {
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(idle_connections)
-        .http1_only()
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
-
-/// Posts one signed webhook; returns the status code (or timeout/error).
-async fn post(client: &reqwest::Client, url: &str, body: Bytes) -> String {
-    let result = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("x-webhook-signature", SECRET)
-        .body(body)
-        .send()
-        .await;
-    match result {
-        Ok(response) => {
-            let status = response.status().as_u16().to_string();
-            // Read the body so the connection is reused.
-            let _ = response.bytes().await;
-            status
-        }
-        Err(e) if e.is_timeout() => "timeout".to_string(),
-        Err(_) => "error".to_string(),
-    }
-}
-
-impl Run {
-    fn new() -> Run {
-        Run {
-            latencies_us: Histogram::new_with_bounds(1, 60_000_000, 3)
-                .expect("1 µs to 60 s at 3 significant digits is valid"),
-            statuses: BTreeMap::new(),
-            elapsed: Duration::ZERO,
-        }
-    }
-
-    fn record(&mut self, latency: Duration, status: String) {
-        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        self.latencies_us.saturating_record(us);
-        *self.statuses.entry(status).or_default() += 1;
-    }
-
-    fn finish(&mut self, started: Instant) {
-        self.elapsed = started.elapsed();
-    }
-}
-
-/// Closed loop: sends `bodies` over `concurrency` keep-alive connections,
-/// each task taking the next body as soon as its previous one is answered.
-async fn fire(url: &str, bodies: Arc<Vec<Bytes>>, concurrency: usize) -> Run {
-    let client = http_client(concurrency);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let client = client.clone();
-        let bodies = bodies.clone();
-        let next = next.clone();
-        let url = url.to_string();
-        tasks.spawn(async move {
-            let mut run = Run::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else { break };
-                let sent = Instant::now();
-                let status = post(&client, &url, body.clone()).await;
-                run.record(sent.elapsed(), status);
-            }
-            run
-        });
-    }
-    let mut run = Run::new();
-    while let Some(done) = tasks.join_next().await {
-        let part = done.expect("load task");
-        run.latencies_us
-            .add(&part.latencies_us)
-            .expect("histograms of the same precision");
-        for (status, n) in part.statuses {
-            *run.statuses.entry(status).or_default() += n;
-        }
-    }
-    run.finish(started);
-    run
-}
-
-/// Open loop: request `i` is due at `start + i / rate` and goes out then on
-/// its own task, whatever earlier requests are doing (connections open as
-/// needed). Latency counts from the due time, so time a request spent
-/// waiting to be sent because the server stalled is counted too.
-async fn fire_at_rate(url: &str, bodies: Arc<Vec<Bytes>>, rate: f64) -> Run {
-    let client = http_client(1_024);
-    let started = Instant::now();
-    let start = tokio::time::Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, body) in bodies.iter().enumerate() {
-        let due = start + Duration::from_secs_f64(i as f64 / rate);
-        tokio::time::sleep_until(due).await;
-        let client = client.clone();
-        let url = url.to_string();
-        let body = body.clone();
-        tasks.spawn(async move {
-            let status = post(&client, &url, body).await;
-            (due, due.elapsed(), status)
-        });
-    }
-    let mut run = Run::new();
-    let mut by_due = Vec::with_capacity(bodies.len());
-    while let Some(done) = tasks.join_next().await {
-        let (due, latency, status) = done.expect("load task");
-        by_due.push((due - start, latency));
-        run.record(latency, status);
-    }
-    if std::env::var_os("BENCH_TIMELINE").is_some() {
-        print_timeline(by_due);
-    }
-    run.finish(started);
-    run
-}
-
-/// The worst latency of the requests due in each 100 ms, one line per second:
-/// shows whether slow requests come in bursts and how often.
-fn print_timeline(mut by_due: Vec<(Duration, Duration)>) {
-    by_due.sort_unstable();
-    let mut worst = BTreeMap::<u128, u128>::new();
-    for (due, latency) in by_due {
-        let slot = worst.entry(due.as_millis() / 100).or_default();
-        *slot = (*slot).max(latency.as_millis());
-    }
-    for second in worst
-        .keys()
-        .map(|slot| slot / 10)
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        let row: Vec<String> = (second * 10..second * 10 + 10)
-            .map(|slot| {
-                worst
-                    .get(&slot)
-                    .map(|ms| format!("{ms:>4}"))
-                    .unwrap_or_default()
-            })
-            .collect();
-        println!("  {second:>3} s: worst ms per 100 ms {}", row.join(""));
-    }
-}
-
-/// CPU seconds used so far by this process's threads, split into the load
-/// generator's (threads named `load`) and everything else (the server: HTTP,
-/// handlers, SQLite, workers). Linux only; zeros elsewhere.
-fn cpu_seconds() -> (f64, f64) {
-    let ticks = 100.0; // USER_HZ on Linux
-    let (mut load, mut server) = (0.0, 0.0);
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return (0.0, 0.0);
-    };
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state ... utime stime: fields 14 and 15, after the comm.
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or("");
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let used = fields
-            .get(11..13)
-            .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum::<f64>())
-            .unwrap_or(0.0)
-            / ticks;
-        if comm.starts_with("load") {
-            load += used;
-        } else {
-            server += used;
-        }
-    }
-    (load, server)
-}
-
-/// The latency at percentile `p` (0–100), in milliseconds.
-fn percentile(latencies_us: &Histogram<u64>, p: f64) -> f64 {
-    if latencies_us.is_empty() {
-        return f64::NAN;
-    }
-    latencies_us.value_at_percentile(p) as f64 / 1000.0
-}
-
 async fn count(pool: &sqlx::SqlitePool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql)
         .fetch_one(pool)
         .await
         .expect("count query")
-}
-
-/// Prints one run's rate, latency percentiles, status codes and CPU use.
-fn report(
-    run: &Run,
-    (load_before, server_before): (f64, f64),
-    (load_after, server_after): (f64, f64),
-) {
-    let requests = run.latencies_us.len() as usize;
-    let secs = run.elapsed.as_secs_f64();
-    let lat = &run.latencies_us;
-    println!(
-        "  {requests} requests in {secs:.2} s = {:.0} requests/s",
-        requests as f64 / secs
-    );
-    println!(
-        "  latency ms: p50 {:.2}  p95 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
-        percentile(lat, 50.0),
-        percentile(lat, 95.0),
-        percentile(lat, 99.0),
-        percentile(lat, 99.9),
-        if lat.is_empty() {
-            f64::NAN
-        } else {
-            lat.max() as f64 / 1000.0
-        }
-    );
-    println!("  status codes: {:?}", run.statuses);
-    let (server_cpu, load_cpu) = (server_after - server_before, load_after - load_before);
-    println!(
-        "  CPU: server {server_cpu:.2} s ({:.0} µs/webhook), load generator {load_cpu:.2} s; {:.2} of 2 cores busy with this process",
-        server_cpu * 1e6 / requests as f64,
-        (server_cpu + load_cpu) / secs
-    );
 }
 
 fn main() {
@@ -413,7 +178,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("client runtime");
-    let warm: Arc<Vec<Bytes>> = Arc::new((0..warmup).map(|i| payload("WARM", i)).collect());
+    let warm: Arc<Vec<Delivery>> = Arc::new((0..warmup).map(|i| payload("WARM", i)).collect());
     println!(
         "webhook ingest: signed messages.received, SQLite (WAL, synchronous=NORMAL), workers running; {warmup} warm-up requests first"
     );
@@ -426,7 +191,7 @@ fn main() {
 
     if rate > 0 {
         let total = rate * rate_secs;
-        let bodies: Arc<Vec<Bytes>> = Arc::new((0..total).map(|i| payload("RATE", i)).collect());
+        let bodies: Arc<Vec<Delivery>> = Arc::new((0..total).map(|i| payload("RATE", i)).collect());
         println!(
             "fixed rate: {total} webhooks at {rate}/s for {rate_secs} s (open loop, latency from each request's due time)"
         );
@@ -436,7 +201,7 @@ fn main() {
         sent += total;
     }
     if n > 0 {
-        let bodies: Arc<Vec<Bytes>> = Arc::new((0..n).map(|i| payload("BENCH", i)).collect());
+        let bodies: Arc<Vec<Delivery>> = Arc::new((0..n).map(|i| payload("BENCH", i)).collect());
         println!("saturation: {n} webhooks over {concurrency} connections (closed loop)");
         let before = cpu_seconds();
         let run = client_rt.block_on(fire(&address, bodies, concurrency));

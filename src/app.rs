@@ -17,7 +17,11 @@ use crate::jobs::{JobQueue, Pacer};
 use crate::services::{JobError, Services};
 use crate::store::{self, StoreError};
 use crate::templates::{TemplateError, Templates};
-use crate::whatsapp::{ConsoleProvider, Provider, WasenderInitError, WasenderProvider};
+use crate::whatsapp::{
+    CloudProvider, CloudSettings, CloudWebhook, ConsoleProvider, Provider, ProviderKind,
+    WahaProvider, WahaWebhook, WasenderInitError, WasenderProvider, WasenderWebhook,
+    WebhookSources,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -29,6 +33,9 @@ pub enum AppError {
     Template(#[from] TemplateError),
     #[error("WaSender client: {0}")]
     Provider(#[from] WasenderInitError),
+    /// The chosen provider refused one of its settings.
+    #[error("AVISA_PROVIDER: {0}")]
+    ProviderSetting(String),
     #[error("flows: {0}")]
     Flows(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -68,15 +75,64 @@ fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// The provider `AVISA_PROVIDER` chose. Config checked that its settings
+/// are present; a value the provider still refuses stops start-up here.
 fn provider(config: &Config) -> Result<Arc<dyn Provider>, AppError> {
-    Ok(match &config.wasender_api_key {
-        Some(key) => Arc::new(WasenderProvider::new(
-            config.wasender_base_url.clone(),
-            key.clone(),
-            config.wasender_timeout,
-        )?),
-        None => Arc::new(ConsoleProvider::new()),
+    let p = &config.provider;
+    let timeout = config.wasender_timeout;
+    let missing = |name: &'static str| AppError::ProviderSetting(format!("{name} is not set"));
+    Ok(match p.kind {
+        ProviderKind::Console => Arc::new(ConsoleProvider::new()),
+        ProviderKind::Wasender => {
+            let key = config
+                .wasender_api_key
+                .clone()
+                .ok_or_else(|| missing("WASENDER_API_KEY"))?;
+            Arc::new(WasenderProvider::new(
+                config.wasender_base_url.clone(),
+                key,
+                timeout,
+            )?)
+        }
+        ProviderKind::Cloud => Arc::new(
+            CloudProvider::new(CloudSettings {
+                base_url: p.cloud_base_url.clone(),
+                api_version: p.cloud_api_version.clone(),
+                phone_number_id: p
+                    .cloud_phone_number_id
+                    .clone()
+                    .ok_or_else(|| missing("WHATSAPP_PHONE_NUMBER_ID"))?,
+                token: p
+                    .cloud_token
+                    .clone()
+                    .ok_or_else(|| missing("WHATSAPP_TOKEN"))?,
+                templates: p.cloud_templates.clone(),
+                timeout,
+            })
+            .map_err(|e| AppError::ProviderSetting(e.to_string()))?,
+        ),
+        ProviderKind::Waha => Arc::new(
+            WahaProvider::new(
+                p.waha_base_url
+                    .clone()
+                    .ok_or_else(|| missing("WAHA_BASE_URL"))?,
+                p.waha_api_key.clone(),
+                p.waha_session.clone(),
+                timeout,
+            )
+            .map_err(|e| AppError::ProviderSetting(e.to_string()))?,
+        ),
     })
+}
+
+/// Every provider's webhook source, from the settings.
+fn webhook_sources(config: &Config) -> WebhookSources {
+    let p = &config.provider;
+    WebhookSources {
+        wasender: Box::new(WasenderWebhook::new(config.wasender_webhook_secret.clone())),
+        cloud: CloudWebhook::new(p.cloud_app_secret.clone(), p.cloud_verify_token.clone()),
+        waha: Box::new(WahaWebhook::new(p.waha_webhook_hmac_key.clone())),
+    }
 }
 
 /// Opens the database (migrating it), the queue and everything jobs need.
@@ -102,6 +158,7 @@ pub async fn services(config: Config, overrides: Overrides) -> Result<Arc<Servic
         queue.wakeups.inbound.clone(),
     );
     let payments = Arc::new(crate::payments::Payments::new(&config.payments));
+    let webhooks = Arc::new(webhook_sources(&config));
     Ok(Arc::new(Services {
         health,
         payments,
@@ -109,6 +166,7 @@ pub async fn services(config: Config, overrides: Overrides) -> Result<Arc<Servic
         store,
         clock: overrides.clock,
         provider,
+        webhooks,
         templates: Arc::new(templates),
         flows: Arc::new(flows),
         pacer: Arc::new(pacer),
@@ -121,17 +179,34 @@ pub async fn services(config: Config, overrides: Overrides) -> Result<Arc<Servic
     }))
 }
 
-/// Which WhatsApp number sends (the pacing slot's key): a hash of the
-/// provider's credentials, so the key itself is never stored.
+/// Which WhatsApp number sends (the pacing slot's key, shared by every
+/// process on the database): a hash of what names the number, so no
+/// credential is ever stored.
 fn sending_account(config: &Config) -> String {
     use secrecy::ExposeSecret;
-    match &config.wasender_api_key {
-        Some(key) => {
-            let digest = Sha256::digest(key.expose_secret().as_bytes());
-            let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-            format!("wasender:{hex}")
-        }
-        None => "console".to_string(),
+    let hash = |text: &str| -> String {
+        let digest = Sha256::digest(text.as_bytes());
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let p = &config.provider;
+    match p.kind {
+        ProviderKind::Wasender => match &config.wasender_api_key {
+            Some(key) => format!("wasender:{}", hash(key.expose_secret())),
+            None => "console".to_string(),
+        },
+        ProviderKind::Cloud => format!(
+            "cloud:{}",
+            p.cloud_phone_number_id.as_deref().unwrap_or_default()
+        ),
+        ProviderKind::Waha => format!(
+            "waha:{}",
+            hash(&format!(
+                "{}|{}",
+                p.waha_base_url.as_ref().map_or("", |u| u.as_str()),
+                p.waha_session
+            ))
+        ),
+        ProviderKind::Console => "console".to_string(),
     }
 }
 
@@ -208,6 +283,7 @@ impl Application {
             tracing::warn!(error = %e, "cannot prepare the staff panel's cookie key");
         }
         let app = crate::web::router(state);
+        tokio::spawn(check_session(self.services.clone()));
         tracing::info!(port = self.port, "avisa is listening");
         let stopper = {
             let token = token.clone();
@@ -235,6 +311,38 @@ impl Application {
     }
 }
 
+/// How long the start-up session check waits for the provider.
+const SESSION_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Asks the provider once, at start, whether its session can send, and
+/// records the answer like a `session.status` event: a session found down
+/// holds sending at once instead of failing every message until a webhook
+/// says so. An unanswered check changes nothing.
+async fn check_session(services: Arc<Services>) {
+    if services.provider.is_console() {
+        return;
+    }
+    let report =
+        tokio::time::timeout(SESSION_CHECK_TIMEOUT, services.provider.session_state()).await;
+    match report {
+        Ok(Ok(report)) => {
+            tracing::info!(
+                provider = services.provider.kind().code(),
+                connected = report.connected,
+                status = %report.raw,
+                "WhatsApp session checked"
+            );
+            if let Err(e) =
+                crate::web::session_status(&services, report.connected, &report.raw).await
+            {
+                tracing::warn!(error = %e, "cannot record the session state");
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the WhatsApp session state"),
+        Err(_) => tracing::warn!("the WhatsApp provider did not answer the session check"),
+    }
+}
+
 /// Sends this process started and could not finish before exiting: their
 /// request may have reached WhatsApp, so they are `unknown`, not resent.
 async fn mark_unfinished_sends_unknown(services: &Services) {
@@ -258,13 +366,19 @@ async fn mark_unfinished_sends_unknown(services: &Services) {
 
 fn warn_about_settings(services: &Services) {
     let config = &services.config;
-    if services.provider.is_console() {
-        tracing::warn!(
-            "WASENDER_API_KEY is not set: messages are printed to the console, not sent"
-        );
-    }
-    if config.wasender_webhook_secret.is_none() {
-        tracing::warn!("WASENDER_WEBHOOK_SECRET is not set: POST /webhooks/wasender answers 503");
+    match services.provider.kind() {
+        ProviderKind::Console => tracing::warn!(
+            "AVISA_PROVIDER is console (or WASENDER_API_KEY is not set): messages are printed to the console, not sent"
+        ),
+        ProviderKind::Wasender if config.wasender_webhook_secret.is_none() => {
+            tracing::warn!(
+                "WASENDER_WEBHOOK_SECRET is not set: POST /webhooks/wasender answers 503"
+            );
+        }
+        ProviderKind::Cloud if config.provider.cloud_templates.is_empty() => tracing::warn!(
+            "no WHATSAPP_TEMPLATE_* is set: reminders to customers silent for 24 hours will fail"
+        ),
+        _ => {}
     }
     if config.cron_token.is_none() {
         tracing::info!(

@@ -114,12 +114,16 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Payment links and the provider behind them (`payments.rs`).
     pub payments: PaymentsConfig,
+    /// Which WhatsApp provider sends, and its settings (`provider.rs`).
+    pub provider: ProviderConfig,
 }
 
 pub mod payments;
+pub mod provider;
 pub mod settings;
 
 pub use payments::{PaymentProvider, PaymentsConfig};
+pub use provider::ProviderConfig;
 pub use settings::{SETTINGS, Setting, SettingDefault, Shown};
 
 impl Config {
@@ -273,6 +277,7 @@ impl Config {
             }
         })?;
         let payments = PaymentsConfig::from_vars(&vars, public_url.is_some())?;
+        let provider = ProviderConfig::from_vars(&vars)?;
         Ok(Config {
             database_url,
             listen,
@@ -304,6 +309,7 @@ impl Config {
             public_url,
             trust_proxy,
             payments,
+            provider,
         })
     }
 

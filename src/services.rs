@@ -37,6 +37,9 @@ pub struct Services {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub provider: Arc<dyn Provider>,
+    /// Each provider's webhook checks and parsing (every route is served
+    /// whichever provider sends; an unset secret answers 503).
+    pub webhooks: Arc<crate::whatsapp::WebhookSources>,
     pub templates: Arc<Templates>,
     /// The conversation's intents and menu, loaded and checked at start.
     pub flows: Arc<crate::conversation::Flows>,

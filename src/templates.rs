@@ -108,6 +108,24 @@ impl Templates {
         let text = template.render(context).map_err(wrap)?;
         Ok(tidy(&text))
     }
+
+    /// Renders an outbox message and what it offers a Cloud API template
+    /// (`TemplateArgs` as JSON; `None` for templates that are not one of
+    /// the automatic kinds).
+    pub fn render_outbound<S: Serialize>(
+        &self,
+        name: &str,
+        context: S,
+    ) -> Result<(String, Option<String>), TemplateError> {
+        let context = serde_json::to_value(context).map_err(|e| TemplateError::Render {
+            name: name.to_string(),
+            source: minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string()),
+        })?;
+        let body = self.render(name, &context)?;
+        let args = crate::whatsapp::TemplateArgs::from_context(name, &context, &body)
+            .map(|args| args.to_json());
+        Ok((body, args))
+    }
 }
 
 /// `{{ n | plural("día", "días") }}` → "1 día", "3 días".

@@ -132,6 +132,7 @@ pub(super) async fn handle(
                         client_id: None,
                         kind: MessageKind::Notice,
                         body: body.clone(),
+                        template_args: None,
                     });
                 }
             }
@@ -154,6 +155,7 @@ pub(super) async fn handle(
             client_id,
             kind: MessageKind::Reply,
             body: texts.reply_with_link(reply, &link)?,
+            template_args: None,
         });
     }
     if media_source.is_some() {

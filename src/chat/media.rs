@@ -202,6 +202,7 @@ async fn receipt_notices(
             client_id: None,
             kind: MessageKind::Notice,
             body: body.clone(),
+            template_args: None,
         })
         .collect())
 }

@@ -60,7 +60,7 @@ pub async fn handle_inbound(services: &Services, message_id: i64) -> Result<(), 
         if let Err(e) = staff::handle(services, phone, &row.body).await {
             tracing::error!(message_id, error = %e, "staff command failed");
             let answer = staff::failed(config.locale);
-            if let Err(e) = queue(services, phone, None, MessageKind::Staff, answer).await {
+            if let Err(e) = queue(services, phone, None, MessageKind::Staff, answer, None).await {
                 tracing::error!(message_id, error = %e, "cannot tell staff that their command failed");
             }
         }
@@ -129,12 +129,14 @@ pub(crate) async fn queue(
     client_id: Option<i64>,
     kind: MessageKind,
     body: String,
+    template_args: Option<String>,
 ) -> Result<i64, JobError> {
     let message = NewOutbound {
         phone: phone.clone(),
         client_id,
         kind,
         body,
+        template_args,
     };
     let id = services
         .store

@@ -184,7 +184,7 @@ fn renewal(
     record: impl Fn(&'static str) -> NewPaymentRecord,
 ) -> Result<PaymentSettlement, JobError> {
     let locale = services.config.locale;
-    let confirmation = services.templates.render(
+    let (confirmation, template_args) = services.templates.render_outbound(
         "renewal_confirmation.txt",
         json!({
             "client_name": sub.client_name,
@@ -204,6 +204,7 @@ fn renewal(
         client_id: Some(sub.client_id),
         kind: MessageKind::Reply,
         body: confirmation,
+        template_args,
     }];
     outbox.extend(staff_messages(services, &text));
     Ok(PaymentSettlement {
@@ -277,6 +278,7 @@ fn staff_messages(services: &Services, body: &str) -> Vec<NewOutbound> {
             client_id: None,
             kind: MessageKind::Notice,
             body: body.to_string(),
+            template_args: None,
         })
         .collect()
 }

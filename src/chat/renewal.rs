@@ -62,7 +62,7 @@ pub async fn renew_paid(
         .renew_with_payment(&request, payment, services.clock.now())
         .await?;
     let customer = &sub.phone;
-    let body = services.templates.render(
+    let (body, template_args) = services.templates.render_outbound(
         "renewal_confirmation.txt",
         json!({
             "client_name": sub.client_name,
@@ -78,6 +78,7 @@ pub async fn renew_paid(
         Some(sub.client_id),
         MessageKind::Reply,
         body,
+        template_args,
     )
     .await?;
     super::save_state(services, customer, &ConversationState::Idle).await?;

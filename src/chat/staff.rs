@@ -30,7 +30,7 @@ pub(super) async fn handle(services: &Services, staff: &Phone, text: &str) -> Re
             run(services, staff, command).await?
         }
     };
-    super::queue(services, staff, None, MessageKind::Staff, answer).await?;
+    super::queue(services, staff, None, MessageKind::Staff, answer, None).await?;
     Ok(())
 }
 

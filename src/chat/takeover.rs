@@ -109,6 +109,7 @@ pub async fn reply_from_panel(
             client_id,
             kind: MessageKind::Manual,
             body,
+            template_args: None,
         },
         file,
         media_kind,

@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::{Config, LogFormat};
 use crate::domain::Locale;
 use crate::i18n;
+use crate::whatsapp::TemplateKind;
 
 /// What applies when a variable is not set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +232,11 @@ settings! {
             })
         },
     }
+    AVISA_PROVIDER {
+        default: Unset,
+        secret: false,
+        show: |c| Shown::Value(c.provider.kind.code().to_string()),
+    }
     WASENDER_API_KEY {
         default: Unset,
         secret: true,
@@ -257,6 +263,81 @@ settings! {
         default: Unset,
         secret: true,
         show: |c| Shown::Secret { set: c.wasender_webhook_secret.is_some() },
+    }
+    WHATSAPP_TOKEN {
+        default: Unset,
+        secret: true,
+        show: |c| Shown::Secret { set: c.provider.cloud_token.is_some() },
+    }
+    WHATSAPP_PHONE_NUMBER_ID {
+        default: Unset,
+        secret: false,
+        show: |c| Shown::or_nothing(c.provider.cloud_phone_number_id.clone()),
+    }
+    WHATSAPP_APP_SECRET {
+        default: Unset,
+        secret: true,
+        show: |c| Shown::Secret { set: c.provider.cloud_app_secret.is_some() },
+    }
+    WHATSAPP_VERIFY_TOKEN {
+        default: Unset,
+        secret: true,
+        show: |c| Shown::Secret { set: c.provider.cloud_verify_token.is_some() },
+    }
+    WHATSAPP_API_VERSION {
+        default: Value("v24.0"),
+        secret: false,
+        show: |c| Shown::Value(c.provider.cloud_api_version.clone()),
+    }
+    WHATSAPP_BASE_URL {
+        default: Value("https://graph.facebook.com"),
+        secret: false,
+        show: |c| Shown::Value(c.provider.cloud_base_url.to_string()),
+    }
+    WHATSAPP_TEMPLATE_REMINDER {
+        default: Unset,
+        secret: false,
+        show: |c| template_shown(c, TemplateKind::Reminder),
+    }
+    WHATSAPP_TEMPLATE_URGENT {
+        default: Unset,
+        secret: false,
+        show: |c| template_shown(c, TemplateKind::Urgent),
+    }
+    WHATSAPP_TEMPLATE_EXPIRED {
+        default: Unset,
+        secret: false,
+        show: |c| template_shown(c, TemplateKind::Expired),
+    }
+    WHATSAPP_TEMPLATE_RENEWAL {
+        default: Unset,
+        secret: false,
+        show: |c| template_shown(c, TemplateKind::Renewal),
+    }
+    WHATSAPP_TEMPLATE_NOTICE {
+        default: Unset,
+        secret: false,
+        show: |c| template_shown(c, TemplateKind::Notice),
+    }
+    WAHA_BASE_URL {
+        default: Unset,
+        secret: false,
+        show: |c| Shown::or_nothing(c.provider.waha_base_url.as_ref().map(ToString::to_string)),
+    }
+    WAHA_API_KEY {
+        default: Unset,
+        secret: true,
+        show: |c| Shown::Secret { set: c.provider.waha_api_key.is_some() },
+    }
+    WAHA_SESSION {
+        default: Value("default"),
+        secret: false,
+        show: |c| Shown::Value(c.provider.waha_session.clone()),
+    }
+    WAHA_WEBHOOK_HMAC_KEY {
+        default: Unset,
+        secret: true,
+        show: |c| Shown::Secret { set: c.provider.waha_webhook_hmac_key.is_some() },
     }
     AVISA_SECRET_KEY {
         default: Generated,
@@ -308,6 +389,18 @@ settings! {
         secret: false,
         show: |c| Shown::Value(c.payments.stripe_base_url.to_string()),
     }
+}
+
+/// A template setting as `name:language:var1,var2`, or nothing.
+fn template_shown(c: &Config, kind: TemplateKind) -> Shown {
+    Shown::or_nothing(c.provider.cloud_templates.get(&kind).map(|spec| {
+        format!(
+            "{}:{}:{}",
+            spec.name,
+            spec.language,
+            spec.parameters.join(",")
+        )
+    }))
 }
 
 /// The setting named `name`, if there is one.

@@ -178,12 +178,22 @@ fn rust_code_only_uses_known_keys() {
     collect_rs(&src, &mut files);
     let mut checked = 0;
     for file in files {
-        if file.ends_with("i18n/tests.rs") {
+        // Test code builds provider payloads (`"error_data": …`) that look
+        // like keys; only what users read is checked.
+        let is_test =
+            file.ends_with("tests.rs") || file.components().any(|c| c.as_os_str() == "tests");
+        if is_test {
             continue;
         }
         let Ok(source) = std::fs::read_to_string(&file) else {
             continue;
         };
+        // Comments quote other formats (Meta's `"error_subcode"`).
+        let source: String = source
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
         for key in literal_keys(&source)
             .into_iter()
             .chain(prefixed_keys(&source))
@@ -232,7 +242,12 @@ fn prefixed_keys(source: &str) -> Vec<String> {
         let open = format!("\"{prefix}");
         let mut rest = source;
         while let Some(i) = rest.find(&open) {
+            // `json.get("error_subcode")`: a field of someone's JSON, not a key.
+            let json_field = rest[..i].ends_with("get(");
             rest = &rest[i + 1..];
+            if json_field {
+                continue;
+            }
             let end = rest
                 .find(|c: char| {
                     !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')

@@ -172,6 +172,14 @@ impl ReminderTexts<'_> {
 
 /// Renders one client's reminder.
 pub fn render(texts: &ReminderTexts<'_>, items: &[DueItem]) -> Result<String, TemplateError> {
+    render_outbound(texts, items).map(|(body, _)| body)
+}
+
+/// Renders one client's reminder and what it offers a Cloud API template.
+pub fn render_outbound(
+    texts: &ReminderTexts<'_>,
+    items: &[DueItem],
+) -> Result<(String, Option<String>), TemplateError> {
     let first = &items[0].subscription;
     let context = ReminderContext {
         client_name: first
@@ -203,7 +211,9 @@ pub fn render(texts: &ReminderTexts<'_>, items: &[DueItem]) -> Result<String, Te
             _ => String::new(),
         },
     };
-    texts.templates.render(template_for(items), &context)
+    texts
+        .templates
+        .render_outbound(template_for(items), &context)
 }
 
 /// Turns a draft into outbox rows to record.
@@ -217,10 +227,11 @@ pub fn planned_messages(
         .map(|items| {
             let first = &items[0].subscription;
             let phone = first.phone.clone();
-            render(texts, items).map(|body| PlannedMessage {
+            render_outbound(texts, items).map(|(body, template_args)| PlannedMessage {
                 client_id: first.client_id,
                 phone,
                 body,
+                template_args,
                 reminders: items
                     .iter()
                     .map(|i| {

@@ -55,7 +55,7 @@ pub fn drafts(
             tier,
             days_left: left,
         };
-        let body = plan::render(texts, std::slice::from_ref(&item))?;
+        let (body, template_args) = plan::render_outbound(texts, std::slice::from_ref(&item))?;
         let key = ReminderKey {
             subscription_id: sub.id,
             end_date: sub.end_date,
@@ -65,6 +65,7 @@ pub fn drafts(
             client_id: sub.client_id,
             phone,
             body,
+            template_args,
             reminders: vec![(key, left)],
         });
     }

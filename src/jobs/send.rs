@@ -6,8 +6,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::services::{JobError, Services};
-use crate::store::{self, Direction, MessageRow, MessageStatus, PRIORITY_INTERACTIVE};
-use crate::whatsapp::{Attachment, AttachmentKind, SendError};
+use crate::store::{self, Direction, MessageKind, MessageRow, MessageStatus, PRIORITY_INTERACTIVE};
+use crate::whatsapp::template::{in_window, one_line};
+use crate::whatsapp::{
+    Attachment, AttachmentKind, Outgoing, SendError, Sent, TemplateArgs, TemplateKind,
+};
 
 /// Who asked for the send: the background worker honours pause and quiet
 /// hours for automatic reminders; an operator's `avisa remind` does not.
@@ -102,6 +105,12 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     if let Some(hold) = hold_reason(s, &message, mode).await? {
         return Ok(Delivery::Held(hold));
     }
+    // Only the Cloud API needs to know (its 24-hour window).
+    let last_inbound = if s.provider.uses_window() {
+        s.store.last_inbound_at(message.phone.as_str()).await?
+    } else {
+        None
+    };
     let slot = s
         .pacer
         .acquire(message.priority == PRIORITY_INTERACTIVE)
@@ -121,12 +130,17 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     // From here until the outcome is recorded, a shutdown that cannot wait
     // marks this row `unknown` (see `JobQueue::sending`).
     let _sending = s.queue.sending(id);
-    let phone = &message.phone;
-    let started = std::time::Instant::now();
-    let result = match &attachment {
-        Some(file) => s.provider.send_media(phone, &message.body, file).await,
-        None => s.provider.send_text(phone, &message.body).await,
+    let template = template_args(&message);
+    let outgoing = Outgoing {
+        to: &message.phone,
+        text: &message.body,
+        attachment: attachment.as_ref(),
+        template: template.as_ref(),
+        last_inbound,
+        now: s.clock.now(),
     };
+    let started = std::time::Instant::now();
+    let result = s.provider.send(&outgoing).await;
     metrics::histogram!("avisa_send_seconds").record(started.elapsed().as_secs_f64());
     // The pause before the next send counts from now, when this one ended.
     if let Err(e) = slot.done().await {
@@ -134,11 +148,17 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     }
     let now = s.clock.now();
     let kind = message.kind.as_str();
+    if s.provider.uses_window() {
+        record_window_use(s, &message, &outgoing, &result).await?;
+    }
     let outcome = match result {
         Ok(sent) => {
             s.store
                 .mark_sent(id, sent.provider_id.as_deref(), now)
                 .await?;
+            if let Some(name) = &sent.template {
+                s.store.mark_sent_template(id, name).await?;
+            }
             Delivery::Sent
         }
         Err(SendError::Unauthorized { message: text }) => {
@@ -146,7 +166,8 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
             s.store.mark_failed(id, &error, false, now).await?;
             tracing::error!(
                 message_id = id,
-                "WaSender rejected the API key; check WASENDER_API_KEY"
+                provider = s.provider.kind().code(),
+                "the WhatsApp provider rejected its credentials; check its settings"
             );
             Delivery::AuthRejected(error)
         }
@@ -218,6 +239,51 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     };
     metrics::counter!("avisa_messages_total", "kind" => kind, "status" => status).increment(1);
     Ok(outcome)
+}
+
+/// What a message offers a Cloud API template: what was stored when it
+/// was queued (reminders, renewal confirmations), or for a notice to staff
+/// its whole text as `text`.
+fn template_args(message: &MessageRow) -> Option<TemplateArgs> {
+    if let Some(json) = &message.template_args {
+        return TemplateArgs::from_json(json);
+    }
+    (message.kind == MessageKind::Notice).then(|| TemplateArgs {
+        kind: TemplateKind::Notice,
+        vars: [("text".to_string(), one_line(&message.body))].into(),
+    })
+}
+
+/// Remembers the last send outside the 24-hour window (or one that fell
+/// back to a template), for Operaciones: whether it went as a template.
+async fn record_window_use(
+    s: &Services,
+    message: &MessageRow,
+    outgoing: &Outgoing<'_>,
+    result: &Result<Sent, SendError>,
+) -> Result<(), JobError> {
+    let template = result.as_ref().ok().and_then(|sent| sent.template.clone());
+    if in_window(outgoing.last_inbound, outgoing.now) && template.is_none() {
+        return Ok(());
+    }
+    let kind = outgoing
+        .template
+        .map_or(message.kind.as_str(), |args| args.kind.code());
+    let record = serde_json::json!({
+        "at": outgoing.now.to_rfc3339(),
+        "message_id": message.id,
+        "kind": kind,
+        "template": template,
+        "ok": result.is_ok(),
+    });
+    s.store
+        .set_setting(
+            store::SETTING_LAST_OUTSIDE_WINDOW,
+            Some(&record.to_string()),
+            outgoing.now,
+        )
+        .await?;
+    Ok(())
 }
 
 /// The file a message carries, as the provider sends it: a signed link

@@ -248,6 +248,7 @@ impl<S: SqlStore> InboundStore for S {
                     .bind(&message.body)
                     .bind(PRIORITY_INTERACTIVE)
                     .bind(now)
+                    .bind(&message.template_args)
                     .fetch_one(&mut *tx)
                     .await?;
                 ids.push(id);

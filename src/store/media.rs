@@ -40,8 +40,8 @@ const TAKE_STALE: &str = "UPDATE messages SET updated_at = $1 WHERE id IN (\
 /// A notice to staff carrying the file (`media_id`, NULL without one).
 const INSERT_NOTICE: &str = "INSERT INTO messages \
      (direction, phone, client_id, kind, body, status, automatic, priority, media_id, \
-      created_at, updated_at) \
-     VALUES ('out', $1, $2, $3, $4, 'queued', FALSE, $5, $6, $7, $7) RETURNING id";
+      created_at, updated_at, template_args) \
+     VALUES ('out', $1, $2, $3, $4, 'queued', FALSE, $5, $6, $7, $7, $8) RETURNING id";
 
 /// A file to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -247,6 +247,7 @@ impl<S: SqlStore> MediaStore for S {
                     .bind(PRIORITY_INTERACTIVE)
                     .bind(Some(media_id))
                     .bind(now)
+                    .bind(&notice.template_args)
                     .fetch_one(&mut *tx)
                     .await?;
                 ids.push(id);
@@ -290,6 +291,7 @@ impl<S: SqlStore> MediaStore for S {
                     .bind(PRIORITY_INTERACTIVE)
                     .bind(None::<i64>)
                     .bind(now)
+                    .bind(&notice.template_args)
                     .fetch_one(&mut *tx)
                     .await?;
                 ids.push(id);

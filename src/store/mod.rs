@@ -182,6 +182,9 @@ pub const SETTING_SESSION_DOWN: &str = "session_disconnected";
 pub const SETTING_SESSION_DOWN_SINCE: &str = "session_disconnected_since";
 /// The last `session.status` event that said connected (RFC 3339).
 pub const SETTING_SESSION_CONNECTED_AT: &str = "session_connected_at";
+/// The last Cloud API send to a customer outside the 24-hour window
+/// (JSON: `at`, `message_id`, `kind`, `template` or null, `ok`).
+pub const SETTING_LAST_OUTSIDE_WINDOW: &str = "cloud_last_outside_window";
 
 /// The whole store: every area's trait, and what concerns the database as
 /// a whole. `SqliteStore` and `PostgresStore` implement it; the areas are

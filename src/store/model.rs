@@ -77,6 +77,8 @@ pub struct PlannedMessage {
     pub body: String,
     /// (key, days_left) for every subscription in the message.
     pub reminders: Vec<(ReminderKey, i64)>,
+    /// What the reminder offers a Cloud API template (JSON).
+    pub template_args: Option<String>,
 }
 
 text_enum!(
@@ -167,6 +169,10 @@ pub struct NewOutbound {
     pub client_id: Option<i64>,
     pub kind: MessageKind,
     pub body: String,
+    /// What the message offers a Cloud API template
+    /// ([`crate::whatsapp::TemplateArgs`] as JSON): set for the renewal
+    /// confirmation; notices derive theirs from the text when sent.
+    pub template_args: Option<String>,
 }
 
 /// Everything handling one inbound message changes, written together in
@@ -264,6 +270,14 @@ pub struct MessageRow {
     /// Who wrote a `manual` message: a staff email; `None` for the
     /// business phone itself (and for every other kind).
     pub sent_by: Option<String>,
+    /// What an automatic message offers a Cloud API template (JSON); read
+    /// only by the send job (other queries leave it out).
+    #[sqlx(default)]
+    #[serde(skip)]
+    pub template_args: Option<String>,
+    /// The approved template it went as (Cloud API), when it did.
+    #[sqlx(default)]
+    pub sent_template: Option<String>,
 }
 
 /// A queued message waiting for a send job.

@@ -156,6 +156,7 @@ macro_rules! queue_all {
                 .bind(&message.body)
                 .bind(PRIORITY_INTERACTIVE)
                 .bind($now)
+                .bind(&message.template_args)
                 .fetch_one(&mut *$tx)
                 .await?;
             ids.push(id);

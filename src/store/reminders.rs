@@ -10,7 +10,7 @@ use super::backend::{SqlStore, begin_write, on_pool, query_builder};
 use super::{PRIORITY_BULK, PlannedMessage, ReminderKey, StoreResult, TierStatusCount};
 
 /// Rows per multi-row INSERT when recording a plan: far below the bound
-/// parameter limits (SQLite 32,766, PostgreSQL 65,535) at 7 binds per row.
+/// parameter limits (SQLite 32,766, PostgreSQL 65,535) at 8 binds per row.
 const MESSAGE_ROWS_PER_INSERT: usize = 500;
 const REMINDER_ROWS_PER_INSERT: usize = 1_000;
 
@@ -28,11 +28,11 @@ const QUEUED_PLANNED_ON: &str = "SELECT m.id, r.tier FROM reminders r \
 
 const MESSAGE_ROWS: &str = "INSERT INTO messages \
      (direction, phone, client_id, kind, body, status, automatic, priority, created_at, \
-      updated_at) ";
+      updated_at, template_args) ";
 const INSERT_MESSAGE: &str = "INSERT INTO messages \
      (direction, phone, client_id, kind, body, status, automatic, priority, created_at, \
-      updated_at) \
-     VALUES ('out', $1, $2, 'reminder', $3, 'queued', $4, $5, $6, $6) RETURNING id";
+      updated_at, template_args) \
+     VALUES ('out', $1, $2, 'reminder', $3, 'queued', $4, $5, $6, $6, $7) RETURNING id";
 const REMINDER_ROWS: &str = "INSERT INTO reminders \
      (subscription_id, end_date, tier, days_left, planned_on, message_id, created_at) ";
 const REMINDER_ROWS_TAIL: &str = " ON CONFLICT (subscription_id, end_date, tier) DO NOTHING";
@@ -160,7 +160,8 @@ impl<S: SqlStore> ReminderStore for S {
                             .push_bind(automatic)
                             .push_bind(PRIORITY_BULK)
                             .push_bind(now)
-                            .push_bind(now);
+                            .push_bind(now)
+                            .push_bind(message.template_args.as_deref());
                     });
                     insert.push(" RETURNING id, client_id");
                     let rows: Vec<(i64, i64)> = insert.build_query_as().fetch_all(&mut *sp).await?;
@@ -213,6 +214,7 @@ impl<S: SqlStore> ReminderStore for S {
                             .bind(automatic)
                             .bind(PRIORITY_BULK)
                             .bind(now)
+                            .bind(&message.template_args)
                             .fetch_one(&mut *sp)
                             .await?;
                         let mut won = true;

@@ -30,7 +30,7 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         "status": if status == StatusCode::OK { "ok" } else { "degraded" },
         "database": { "backend": store.backend_name(), "status": if db_ok { "ok" } else { "unreachable" } },
         "tasks": tasks,
-        "provider": if state.services.provider.is_console() { "console" } else { "wasender" },
+        "provider": state.services.provider.kind().code(),
         "whatsapp": whatsapp.json(),
     });
     (status, Json(body)).into_response()

@@ -1,5 +1,5 @@
-//! HTTP: the WaSender webhook, the cron trigger, health and metrics, and
-//! the staff web panel under `/admin`.
+//! HTTP: the providers' webhooks, payments, the cron trigger, health and
+//! metrics, and the staff web panel under `/admin`.
 
 pub mod admin;
 mod cron;
@@ -17,13 +17,14 @@ use axum::Json;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use subtle::ConstantTimeEq;
 
 use crate::services::Services;
 
 pub use error::{ErrorPage, Id, WebError, WebResult};
+pub use webhook::session_status;
 
 /// Longest a client may take to send a request body (10 MB CSV uploads
 /// included).
@@ -42,16 +43,12 @@ pub fn router(state: WebState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/cron/notifications", post(cron::notifications))
         .route("/cron/notifications/", post(cron::notifications))
+        .route("/webhooks/wasender", limited(post(webhook::wasender)))
         .route(
-            "/webhooks/wasender",
-            post(webhook::wasender)
-                // Refused before the body is read (the handler checks nothing
-                // of its own size).
-                .layer(tower_http::limit::RequestBodyLimitLayer::new(
-                    webhook::MAX_BODY_BYTES,
-                ))
-                .layer(axum::middleware::map_response(webhook::too_large_as_json)),
+            "/webhooks/cloud",
+            limited(post(webhook::cloud)).get(webhook::cloud_verify),
         )
+        .route("/webhooks/waha", limited(post(webhook::waha)))
         .route("/media/{id}", get(media::signed))
         .route("/pagar/{token}", get(payments::pay))
         .route("/pagar/{token}/gracias", get(payments::thanks))
@@ -76,6 +73,16 @@ pub fn router(state: WebState) -> Router {
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A provider webhook route: bodies over the limit are refused before they
+/// are read (the handler checks nothing of its own size), in JSON.
+fn limited(route: MethodRouter<WebState>) -> MethodRouter<WebState> {
+    route
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            webhook::MAX_BODY_BYTES,
+        ))
+        .layer(axum::middleware::map_response(webhook::too_large_as_json))
 }
 
 /// A short JSON error body: `{"error": "..."}`.

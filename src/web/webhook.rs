@@ -1,19 +1,23 @@
-//! `POST /webhooks/wasender`: check, store, answer 200 fast; the conversation
-//! runs later in a job. Never calls the provider.
+//! `POST /webhooks/wasender`, `/webhooks/cloud` and `/webhooks/waha`:
+//! check, store, answer 200 fast; the conversation runs later in a job.
+//! Never calls the provider. Each route's [`WebhookSource`] checks and
+//! parses its provider's deliveries into the same events.
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use secrecy::ExposeSecret;
+use std::collections::HashMap;
 
 use super::whatsapp_state;
-use super::{WebError, WebResult, WebState, json_error, secret_matches};
+use super::{WebError, WebResult, WebState, json_error};
 use crate::services::{JobError, Services};
 use crate::store::{MessageKind, NewInbound, NewOutbound};
-use crate::whatsapp::{InboundContent, InboundMessage, WebhookEvent, parse_webhook};
+use crate::whatsapp::{
+    InboundContent, InboundMessage, WebhookAuthError, WebhookEvent, WebhookSource,
+};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 /// The route's body limit (`web::router` applies it before the body is
 /// read: a larger `Content-Length` is refused at once, a chunked body as
@@ -39,28 +43,80 @@ pub async fn wasender(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> WebResult {
-    let services = &state.services;
+    let source = state.services.webhooks.wasender.as_ref();
+    receive(&state.services, source, &headers, body).await
+}
+
+pub async fn cloud(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> WebResult {
+    let source = &state.services.webhooks.cloud;
+    receive(&state.services, source, &headers, body).await
+}
+
+pub async fn waha(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> WebResult {
+    let source = state.services.webhooks.waha.as_ref();
+    receive(&state.services, source, &headers, body).await
+}
+
+/// `GET /webhooks/cloud`: Meta's subscription handshake. The challenge is
+/// echoed as plain text only for `hub.mode=subscribe` with our verify token.
+pub async fn cloud_verify(
+    State(state): State<WebState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let field = |name: &str| query.get(name).map(String::as_str);
+    match state.services.webhooks.cloud.verify_subscription(
+        field("hub.mode"),
+        field("hub.verify_token"),
+        field("hub.challenge"),
+    ) {
+        Ok(challenge) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            challenge,
+        )
+            .into_response(),
+        Err(WebhookAuthError::NotConfigured) => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "WHATSAPP_VERIFY_TOKEN not configured",
+        ),
+        Err(_) => json_error(StatusCode::FORBIDDEN, "verification refused"),
+    }
+}
+
+/// Every provider's webhook, in the documented order: size (the route's
+/// limit, before the body is read) → configured (503) → signature (401) →
+/// parse (400) → store. Nothing is written before all the checks pass.
+async fn receive(
+    services: &Services,
+    source: &dyn WebhookSource,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> WebResult {
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => WebError::PayloadTooLarge(TOO_LARGE),
         _ => WebError::BadRequest(format!("body not read: {rejection}")),
     })?;
-    let Some(secret) = services.config.wasender_webhook_secret.as_ref() else {
-        return Err(WebError::Unavailable {
+    source.verify(headers, &body).map_err(|e| match e {
+        WebhookAuthError::NotConfigured => WebError::Unavailable {
             reason: "webhook secret not configured",
             source: None,
-        });
-    };
-    let presented = headers
-        .get("x-webhook-signature")
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if !secret_matches(presented, secret.expose_secret().as_bytes()) {
-        return Err(WebError::Unauthorized("invalid signature"));
-    }
-    let events =
-        parse_webhook(&body).map_err(|e| WebError::BadRequest(format!("invalid payload: {e}")))?;
+        },
+        WebhookAuthError::Missing => WebError::Unauthorized("missing signature"),
+        WebhookAuthError::Invalid => WebError::Unauthorized("invalid signature"),
+    })?;
+    let events = source
+        .parse(&body)
+        .map_err(|e| WebError::BadRequest(format!("invalid payload: {e}")))?;
     for event in events {
-        // WaSender may retry; nothing was half-written for this event.
+        // The provider may retry; nothing was half-written for this event.
         apply(services, event)
             .await
             .map_err(|e| WebError::unavailable("storage unavailable", e))?;
@@ -130,7 +186,13 @@ pub async fn store_inbound(services: &Services, message: InboundMessage) -> Resu
     Ok(())
 }
 
-async fn session_status(services: &Services, connected: bool, raw: &str) -> Result<(), JobError> {
+/// Records a session state from a webhook or the start-up check: down
+/// holds all sending; back up tells staff and sending resumes.
+pub async fn session_status(
+    services: &Services,
+    connected: bool,
+    raw: &str,
+) -> Result<(), JobError> {
     let now = services.clock.now();
     let was_down = whatsapp_state::record(services.store.as_ref(), connected, raw, now).await?;
     if !connected {
@@ -153,6 +215,7 @@ async fn session_status(services: &Services, connected: bool, raw: &str) -> Resu
                 client_id: None,
                 kind: MessageKind::Notice,
                 body: body.clone(),
+                template_args: None,
             };
             let id = services.store.queue_outbound(&notice, now).await?;
             services.queue.push_send(id, true, None).await?;

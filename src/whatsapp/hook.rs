@@ -46,7 +46,8 @@ pub trait WebhookSource: Send + Sync + std::fmt::Debug {
 #[derive(Debug)]
 pub struct WebhookSources {
     pub wasender: Box<dyn WebhookSource>,
-    pub cloud: Box<dyn WebhookSource>,
+    /// Concrete: its route also answers Meta's subscription handshake.
+    pub cloud: super::CloudWebhook,
     pub waha: Box<dyn WebhookSource>,
 }
 

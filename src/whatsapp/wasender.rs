@@ -175,12 +175,17 @@ impl Provider for WasenderProvider {
                 }));
         }
         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        // An answer without a status says nothing: never "down" by default.
         let raw = json
             .get("status")
             .or_else(|| json.get("data").and_then(|d| d.get("status")))
             .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .trim()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| SendError::Rejected {
+                status: status.as_u16(),
+                message: "GET /status answered without a status".into(),
+            })?
             .to_string();
         Ok(SessionReport {
             connected: raw.eq_ignore_ascii_case("connected"),

@@ -78,6 +78,7 @@ async fn seed(app: &TestApp) -> Seeded {
             client_id: Some(client),
             kind: MessageKind::Reminder,
             body: body.into(),
+            template_args: None,
         };
         store.queue_outbound(&message, now).await.unwrap();
     }

@@ -43,6 +43,7 @@ async fn queue(
         client_id: client,
         kind,
         body: body.into(),
+        template_args: None,
     };
     app.services
         .store

@@ -81,6 +81,7 @@ async fn a_backup_taken_while_serving_restores_every_row() {
             client_id: None,
             kind: MessageKind::Notice,
             body: format!("aviso {i}"),
+            template_args: None,
         };
         store.queue_outbound(&message, now()).await.unwrap();
     }

@@ -30,6 +30,8 @@ mod media;
 mod outage;
 mod payments;
 mod payments_panel;
+mod providers;
+mod providers_cloud;
 mod reliability;
 mod reminders;
 mod reminders_sending;

@@ -14,6 +14,7 @@ fn out(tel: &str, kind: MessageKind, body: &str) -> NewOutbound {
         client_id: None,
         kind,
         body: body.into(),
+        template_args: None,
     }
 }
 
@@ -164,6 +165,7 @@ async fn failed_messages_are_requeued_once(backend: Backend) {
         client_id: sub.client_id,
         phone: phone("0992222222"),
         body: "recordatorio".into(),
+        template_args: None,
         reminders: vec![(
             ReminderKey {
                 subscription_id: sub.id,

@@ -210,6 +210,7 @@ async fn outbox_claims_once(backend: Backend) {
         client_id: None,
         kind: MessageKind::Reply,
         body: "hola".into(),
+        template_args: None,
     };
     let id = s.queue_outbound(&out, now()).await.unwrap();
     let claimed = s.claim_message(id, now()).await.unwrap().unwrap();
@@ -285,6 +286,7 @@ async fn interrupted_sends_are_not_resent(backend: Backend) {
         client_id: None,
         kind: MessageKind::Reply,
         body: "x".into(),
+        template_args: None,
     };
     let id = s.queue_outbound(&out, now()).await.unwrap();
     s.claim_message(id, now()).await.unwrap().unwrap();

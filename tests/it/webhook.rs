@@ -287,6 +287,7 @@ async fn delivery_updates_reach_our_message(backend: Backend) {
         client_id: None,
         kind: avisa::store::MessageKind::Reply,
         body: "x".into(),
+        template_args: None,
     };
     let id = store
         .queue_outbound(&out, chrono::Utc::now())

@@ -212,6 +212,8 @@ mod tests {
             client_id: Some(3),
             kind: crate::store::MessageKind::Reminder,
             body: "á".repeat(100),
+            template_args: None,
+            sent_template: None,
             media_kind: None,
             status: MessageStatus::Failed,
             automatic: true,

@@ -123,6 +123,8 @@ mod tests {
             client_id: Some(3),
             kind: MessageKind::Reply,
             body: "=HYPERLINK(\"http://x\",\"y\")".into(),
+            template_args: None,
+            sent_template: None,
             media_kind: None,
             status: MessageStatus::Processed,
             automatic: false,

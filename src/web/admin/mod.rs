@@ -37,6 +37,7 @@ pub mod message_filter;
 pub mod messages;
 pub mod messages_csv;
 pub mod operations;
+pub mod provider_view;
 pub mod transfer;
 // (end of ops)
 

@@ -96,6 +96,7 @@ pub async fn show(
     let paused = store.setting(store::SETTING_PAUSED).await?;
     let session_detail = store.setting(store::SETTING_SESSION_DOWN).await?;
     let whatsapp = WhatsAppState::read(services).await?;
+    let provider = super::provider_view::read(services, services.config.timezone).await?;
     let requests = store.open_requests().await?;
     let requests: Vec<RequestView> = requests
         .into_iter()
@@ -138,6 +139,7 @@ pub async fn show(
             whatsapp => whatsapp.code(),
             whatsapp_text => whatsapp.text(locale, services.config.timezone, services.clock.now()),
             session_detail => session_detail,
+            provider => provider,
             quiet_hours => services.config.quiet_hours.is_some(),
             settings => settings_lines(&services.config),
             requests => requests,

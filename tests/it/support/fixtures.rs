@@ -48,6 +48,7 @@ pub fn planned(sub: &SubscriptionView, tier: i32) -> PlannedMessage {
         client_id: sub.client_id,
         phone: sub.phone.clone(),
         body: format!("recordatorio {}", sub.service),
+        template_args: None,
         reminders: vec![(
             ReminderKey {
                 subscription_id: sub.id,

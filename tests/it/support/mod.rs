@@ -11,5 +11,6 @@ pub mod media;
 pub mod ops;
 pub mod panel;
 pub mod payments;
+pub mod providers;
 pub mod proxy;
 pub mod reminders;
