@@ -91,7 +91,9 @@ async fn queue(app: &TestApp, digits: &str, kind: MessageKind, body: &str) -> i6
 }
 
 async fn conformance(fake: Fake, backend: Backend) {
-    let Some(app) = fake.spawn(backend, Options::on(today())).await else {
+    // No start-up reminders: every send here is an answer or a test's own.
+    let options = Options::on(today()).var("AVISA_REMINDER_TIME", "23:59");
+    let Some(app) = fake.spawn(backend, options).await else {
         return;
     };
     let server = &app.wasender;
@@ -104,28 +106,29 @@ async fn conformance(fake: Fake, backend: Backend) {
     assert_eq!(fake.post(&app, &big, Signed::No).await.status(), 413);
     assert_eq!(fake.post(&app, &text, Signed::No).await.status(), 401);
     assert_eq!(fake.post(&app, &text, Signed::Forged).await.status(), 401);
-    let tampered = text.replace("menu", "MENU");
-    let (name, value) = fake.signature(text.as_bytes(), false);
-    let response = reqwest::Client::new()
-        .post(app.url(fake.route()))
-        .header(name, value)
-        .body(tampered)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        401,
-        "{fake:?}: a body changed after signing"
-    );
+    // WaSender's header is the secret itself, not a signature of the body.
+    if fake != Fake::Wasender {
+        let tampered = text.replace("menu", "MENU");
+        let (name, value) = fake.signature(text.as_bytes(), false);
+        let response = reqwest::Client::new()
+            .post(app.url(fake.route()))
+            .header(name, value)
+            .body(tampered)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            401,
+            "{fake:?}: a body changed after signing"
+        );
+    }
     assert_eq!(
         fake.post(&app, "{not json", Signed::Yes).await.status(),
         400
     );
-    assert!(
-        rows(&app, CUSTOMER).await.is_empty(),
-        "{fake:?}: nothing stored"
-    );
+    let stored = rows(&app, CUSTOMER).await;
+    assert!(stored.is_empty(), "{fake:?}: nothing stored: {stored:?}");
 
     // Inbound text: stored once however often it comes, answered through
     // this provider.

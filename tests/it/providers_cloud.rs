@@ -16,7 +16,7 @@ use support::admin::{AdminClient, create_user};
 use support::app::{Options, TestApp};
 use support::db::Backend;
 use support::providers::{CLOUD_VERIFY_TOKEN, Fake, Signed};
-use wiremock::matchers::{body_string_contains, method, path_regex};
+use wiremock::matchers::{body_partial_json, body_string_contains, method, path_regex};
 use wiremock::{Mock, ResponseTemplate};
 
 const ANA: &str = "593991111111";
@@ -88,7 +88,7 @@ async fn the_window_decides_text_or_template(backend: Backend) {
     Mock::given(method("POST"))
         .and(path_regex("/messages$"))
         .and(body_string_contains(CARLA))
-        .and(body_string_contains("\"type\":\"text\""))
+        .and(body_partial_json(serde_json::json!({"type": "text"})))
         .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": {
             "message": "(#131047) Re-engagement message", "type": "OAuthException",
             "code": 131047, "error_data": {"details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number."}}})))
