@@ -177,10 +177,12 @@ async fn a_send_in_flight_at_shutdown_becomes_unknown(backend: Backend) {
             .received_requests()
             .await
             .unwrap_or_default();
+        // Only sends (the start-up session check is a GET without a body).
         if requests.iter().any(|r| {
-            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["to"]
-                .as_str()
-                .is_some_and(|to| to.ends_with("593991111111"))
+            r.url.path().ends_with("/send-message")
+                && serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["to"]
+                    .as_str()
+                    .is_some_and(|to| to.ends_with("593991111111"))
         }) {
             requested = true;
             break;
@@ -226,6 +228,7 @@ async fn a_send_in_flight_at_shutdown_becomes_unknown(backend: Backend) {
     let requests = running.wasender.received_requests().await.unwrap();
     let mut recipients: Vec<String> = requests
         .iter()
+        .filter(|r| r.url.path().ends_with("/send-message"))
         .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["to"].to_string())
         .collect();
     let total = recipients.len();
