@@ -168,6 +168,24 @@ impl WahaProvider {
     fn is_own(&self, url: &Url) -> bool {
         url.origin() == self.base_url.origin()
     }
+
+    /// WAHA names its files under its own idea of its address, which is
+    /// `http://localhost:3000` unless WAHA's `WAHA_BASE_URL` is set: from
+    /// avisa's container that is avisa itself. Such a link to WAHA's file
+    /// API is read from `WAHA_BASE_URL` (ours) instead.
+    fn reachable(&self, url: Url) -> Url {
+        let local = matches!(
+            url.host_str(),
+            Some("localhost" | "127.0.0.1" | "0.0.0.0" | "[::1]")
+        );
+        if !local || self.is_own(&url) || !url.path().starts_with("/api/files/") {
+            return url;
+        }
+        let mut moved = self.base_url.clone();
+        moved.set_path(url.path());
+        moved.set_query(url.query());
+        moved
+    }
 }
 
 impl fmt::Debug for WahaProvider {
@@ -225,6 +243,7 @@ impl Provider for WahaProvider {
             .ok_or_else(|| MediaError::Gone {
                 message: truncate(&format!("not an http(s) file link: {source}")),
             })?;
+        let url = self.reachable(url);
         let request = self.download.get(url.clone());
         let request = if self.is_own(&url) {
             self.authorized(request)
@@ -253,7 +272,11 @@ impl Provider for WahaProvider {
             .and_then(Value::as_str)
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .unwrap_or("UNKNOWN")
+            // An answer without a status says nothing: never "down" by default.
+            .ok_or_else(|| SendError::Rejected {
+                status: status.as_u16(),
+                message: "GET /api/sessions answered without a status".into(),
+            })?
             .to_string();
         Ok(SessionReport {
             connected: raw.eq_ignore_ascii_case("WORKING"),

@@ -76,3 +76,25 @@ async fn the_key_never_goes_to_another_host() {
         .unwrap();
     assert_eq!(bytes, b"s3");
 }
+
+#[tokio::test]
+async fn waha_links_to_its_own_localhost_are_read_from_the_configured_address() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/files/default/3EB0LOCAL.jpeg"))
+        .and(header("x-api-key", KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"\xFF\xD8\xFFlocal".to_vec()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let provider = provider_at(&server.uri(), Some(KEY));
+    let link = "http://localhost:3000/api/files/default/3EB0LOCAL.jpeg";
+    assert_eq!(
+        provider.fetch_media(link, 1024).await.unwrap(),
+        b"\xFF\xD8\xFFlocal"
+    );
+    // Anything else on localhost is not WAHA's file API: left alone (and
+    // nothing listens there in this test).
+    let other = "http://localhost:1/elsewhere/3EB0LOCAL.jpeg";
+    assert!(provider.fetch_media(other, 1024).await.is_err());
+}
