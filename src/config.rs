@@ -325,6 +325,24 @@ impl<'a> Vars<'a> {
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
+    /// `chooser=value` picked something that needs every one of `needed`:
+    /// the first missing one stops start-up, named.
+    fn require(
+        &self,
+        chooser: &'static str,
+        value: &str,
+        needed: &[&settings::Setting],
+    ) -> Result<(), ConfigError> {
+        match needed.iter().find(|s| self.get(s.name).is_none()) {
+            Some(missing) => Err(ConfigError::Invalid {
+                var: chooser,
+                value: value.to_string(),
+                reason: format!("{} is not set", missing.name),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The setting's value (its default when unset) through `f`; an error
     /// names the variable and the value.
     fn parse<T>(

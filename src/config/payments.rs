@@ -82,15 +82,7 @@ impl PaymentsConfig {
             Some(PaymentProvider::Stripe) => &[&STRIPE_SECRET_KEY, &STRIPE_WEBHOOK_SECRET],
         };
         let value = vars.get(AVISA_PAYMENTS.name).unwrap_or_default();
-        for setting in needed {
-            if vars.get(setting.name).is_none() {
-                return Err(ConfigError::Invalid {
-                    var: AVISA_PAYMENTS.name,
-                    value: value.to_string(),
-                    reason: format!("{} is not set", setting.name),
-                });
-            }
-        }
+        vars.require(AVISA_PAYMENTS.name, value, needed)?;
         if provider.is_some() && !has_public_url {
             return Err(ConfigError::Invalid {
                 var: AVISA_PAYMENTS.name,

@@ -119,15 +119,7 @@ impl ProviderConfig {
             ],
             ProviderKind::Waha => &[&WAHA_BASE_URL, &WAHA_API_KEY, &WAHA_WEBHOOK_HMAC_KEY],
         };
-        for setting in needed {
-            if vars.get(setting.name).is_none() {
-                return Err(ConfigError::Invalid {
-                    var: AVISA_PROVIDER.name,
-                    value: kind.code().to_string(),
-                    reason: format!("{} is not set", setting.name),
-                });
-            }
-        }
+        vars.require(AVISA_PROVIDER.name, kind.code(), needed)?;
         Ok(config)
     }
 }

@@ -18,8 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::http::{
-    api_client, download_client, endpoint, is_http_url, read_limited, redacted, transport_error,
-    truncate,
+    Reply, api_client, download_client, endpoint, exchange, is_http_url, read_limited, redacted,
+    transport_error, truncate,
 };
 use super::template::{TemplateArgs, TemplateMap, TemplateSpec, in_window};
 use super::{
@@ -167,26 +167,16 @@ impl CloudProvider {
     /// One `POST …/messages` with `body`, classified; the failure keeps
     /// Meta's error code for the window logic.
     async fn post(&self, to: &Phone, body: &Value) -> Result<Sent, Failure> {
-        let response = self
+        let request = self
             .client
             .post(self.messages_url.clone())
             .header(AUTHORIZATION, self.auth_header()?)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| {
-                let error = self.transport_error(&e);
-                tracing::warn!(to = %to, error = %error, "Cloud API request failed");
-                error
-            })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = read_limited(response).await.unwrap_or_else(|e| {
-            // On a 2xx the message was accepted (retrying could send it
-            // twice); on an error the status still decides.
-            tracing::warn!(to = %to, error = %e, "the Cloud API's reply could not be read");
-            Vec::new()
-        });
+            .json(body);
+        let Reply {
+            status,
+            headers,
+            body,
+        } = exchange("the WhatsApp Cloud API", self.timeout, to, request).await?;
         let outcome = classify::classify(status, &headers, &body);
         match &outcome {
             Ok(sent) => tracing::debug!(

@@ -8,6 +8,7 @@ use reqwest::header::CONTENT_LENGTH;
 use reqwest::{StatusCode, Url};
 
 use super::{MediaError, SendError};
+use crate::domain::Phone;
 
 /// How much of a reply body is read, and how much of a message is kept.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -92,6 +93,48 @@ pub fn transport_error(provider: &str, timeout: Duration, error: &reqwest::Error
     } else {
         SendError::Unknown { message }
     }
+}
+
+/// A provider's answer to one request: its status, headers and (at most
+/// [`MAX_BODY_BYTES` of) body.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Sends one request of a send to `to` and reads the answer. A transport
+/// failure is classified by [`transport_error`]; a body that cannot be read
+/// is empty, leaving the status to decide (a 2xx is still sent: retrying
+/// could deliver the message twice).
+pub async fn exchange(
+    provider: &str,
+    timeout: Duration,
+    to: &Phone,
+    request: reqwest::RequestBuilder,
+) -> Result<Reply, SendError> {
+    let response = request.send().await.map_err(|e| {
+        let error = transport_error(provider, timeout, &e);
+        tracing::warn!(to = %to, provider, error = %error, "provider request failed");
+        error
+    })?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = read_limited(response).await.unwrap_or_else(|e| {
+        tracing::warn!(
+            to = %to,
+            provider,
+            status = status.as_u16(),
+            error = %e,
+            "the provider's reply could not be read"
+        );
+        Vec::new()
+    });
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// A failed file request: one that never got an answer is worth trying

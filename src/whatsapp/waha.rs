@@ -16,8 +16,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 use super::http::{
-    api_client, download_client, download_limited, endpoint, is_http_url, read_limited, redacted,
-    retry_after_seconds, transport_error, truncate,
+    Reply, api_client, download_client, download_limited, endpoint, exchange, is_http_url,
+    read_limited, redacted, retry_after_seconds, transport_error, truncate,
 };
 use super::{
     Attachment, AttachmentKind, MediaError, Provider, ProviderKind, SendError, Sent, SessionReport,
@@ -129,23 +129,12 @@ impl WahaProvider {
 
     /// One POST of a send, classified.
     async fn post(&self, url: &Url, to: &Phone, body: &Value) -> Result<Sent, SendError> {
-        let response = self
-            .authorized(self.client.post(url.clone()).json(body))
-            .send()
-            .await
-            .map_err(|e| {
-                let error = transport_error("WAHA", self.timeout, &e);
-                tracing::warn!(to = %to, error = %error, "WAHA request failed");
-                error
-            })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        // An unreadable body leaves the status to decide: a 2xx is still
-        // sent (retrying could deliver the message twice).
-        let body = read_limited(response).await.unwrap_or_else(|e| {
-            tracing::warn!(to = %to, error = %e, "WAHA's reply could not be read");
-            Vec::new()
-        });
+        let request = self.authorized(self.client.post(url.clone()).json(body));
+        let Reply {
+            status,
+            headers,
+            body,
+        } = exchange("WAHA", self.timeout, to, request).await?;
         let outcome = classify(status, &headers, &body);
         match &outcome {
             Ok(sent) => tracing::debug!(

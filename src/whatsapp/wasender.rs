@@ -13,8 +13,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::http::{
-    api_client, download_client, endpoint, read_limited, redacted, transport_error, truncate,
-    unix_now,
+    Reply, api_client, download_client, endpoint, exchange, read_limited, redacted,
+    transport_error, truncate, unix_now,
 };
 use super::{Attachment, MediaError, Provider, ProviderKind, SendError, Sent, SessionReport};
 use crate::domain::Phone;
@@ -197,38 +197,16 @@ impl Provider for WasenderProvider {
 impl WasenderProvider {
     /// One `POST /send-message` with `body`, classified.
     async fn send(&self, to: &Phone, body: &Value) -> Result<Sent, SendError> {
-        let response = self
+        let request = self
             .client
             .post(self.send_url.clone())
             .header(AUTHORIZATION, self.auth_header()?)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| {
-                let error = self.transport_error(&e);
-                tracing::warn!(to = %to, error = %error, "WaSender request failed");
-                error
-            })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = match read_limited(response).await {
-            Ok(body) => body,
-            Err(e) if status.is_success() => {
-                // The message was accepted; retrying could send it twice.
-                tracing::warn!(
-                    to = %to,
-                    error = %e,
-                    "WaSender accepted the message but its reply could not be read"
-                );
-                Vec::new()
-            }
-            // It answered with an error status: that status decides, the
-            // body (what it said) is lost.
-            Err(e) => {
-                tracing::warn!(to = %to, error = %e, "WaSender's error reply could not be read");
-                Vec::new()
-            }
-        };
+            .json(body);
+        let Reply {
+            status,
+            headers,
+            body,
+        } = exchange("WaSender", self.timeout, to, request).await?;
         let outcome = classify(status, &headers, &body, unix_now());
         match &outcome {
             Ok(sent) => tracing::debug!(
