@@ -17,20 +17,12 @@
 
 mod load;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use avisa::app::{Application, Overrides};
-use avisa::config::Config;
-use avisa::domain::{Money, Phone, Region, SystemClock};
-use avisa::store::{NewSubscription, Pool};
 use avisa::whatsapp::hook::{sign_sha256_hex, sign_sha512_hex};
 use axum::body::Bytes;
-use chrono::NaiveDate;
-use load::{Delivery, cpu_seconds, env_usize, fire, fire_at_rate, report};
+use load::{Delivery, cpu_seconds, env_usize, fire, fire_at_rate, report, server};
 use serde_json::json;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KNOWN_CLIENTS: usize = 2_000;
 const WASENDER_SECRET: &str = "bench-webhook-secret-0123456789";
@@ -83,97 +75,36 @@ fn delivery(provider: &str, prefix: &str, i: usize) -> Delivery {
     }
 }
 
-fn config(provider: &str, db: &std::path::Path, fake: &str) -> Config {
-    let mut vars: HashMap<String, String> = [
-        ("DATABASE_URL", format!("sqlite://{}", db.display())),
-        ("AVISA_LISTEN", "127.0.0.1:0".to_string()),
+/// Every provider's settings (one test secret each); `AVISA_PROVIDER` picks.
+fn settings(provider: &str) -> Vec<(&'static str, String)> {
+    vec![
         ("AVISA_PROVIDER", provider.to_string()),
-        ("AVISA_STAFF_PHONES", "0990000001".to_string()),
-        ("WASENDER_API_KEY", "bench-key-0123456789".to_string()),
-        ("WASENDER_BASE_URL", format!("{fake}/api")),
-        ("WASENDER_WEBHOOK_SECRET", WASENDER_SECRET.to_string()),
-        ("WHATSAPP_TOKEN", "bench-token".to_string()),
-        ("WHATSAPP_PHONE_NUMBER_ID", "1065403".to_string()),
-        ("WHATSAPP_APP_SECRET", CLOUD_APP_SECRET.to_string()),
-        ("WHATSAPP_VERIFY_TOKEN", "bench-verify".to_string()),
-        ("WHATSAPP_BASE_URL", fake.to_string()),
-        ("WAHA_BASE_URL", fake.to_string()),
-        ("WAHA_API_KEY", "bench-waha-key".to_string()),
-        ("WAHA_WEBHOOK_HMAC_KEY", WAHA_HMAC_KEY.to_string()),
+        ("AVISA_STAFF_PHONES", "0990000001".into()),
+        ("WASENDER_API_KEY", "bench-key-0123456789".into()),
+        ("WASENDER_BASE_URL", "{fake}/api".into()),
+        ("WASENDER_WEBHOOK_SECRET", WASENDER_SECRET.into()),
+        ("WHATSAPP_TOKEN", "bench-token".into()),
+        ("WHATSAPP_PHONE_NUMBER_ID", "1065403".into()),
+        ("WHATSAPP_APP_SECRET", CLOUD_APP_SECRET.into()),
+        ("WHATSAPP_VERIFY_TOKEN", "bench-verify".into()),
+        ("WHATSAPP_BASE_URL", "{fake}".into()),
+        ("WAHA_BASE_URL", "{fake}".into()),
+        ("WAHA_API_KEY", "bench-waha-key".into()),
+        ("WAHA_WEBHOOK_HMAC_KEY", WAHA_HMAC_KEY.into()),
         // Production pacing (one send per 5 s): replies queue up, as they would.
     ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    vars.retain(|_, v| !v.is_empty());
-    Config::from_vars(&vars).expect("bench config")
-}
-
-async fn count(pool: &sqlx::SqlitePool, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(pool)
-        .await
-        .expect("count query")
 }
 
 fn run(provider: &str, rate: usize, secs: usize, warmup: usize) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("avisa-server")
-        .enable_all()
-        .build()
-        .expect("server runtime");
-    let (address, services, _fake) = server_rt.block_on(async {
-        let fake = MockServer::builder()
-            .disable_request_recording()
-            .start()
-            .await;
-        // Every send accepted, in a shape each provider's client reads.
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                "success": true, "data": {"msgId": 1}, "id": "true_x@c.us_1",
-                "messages": [{"id": "wamid.1"}]})))
-            .mount(&fake)
-            .await;
-        let config = config(provider, &dir.path().join("bench.db"), &fake.uri());
-        let app = Application::build(
-            config,
-            Overrides {
-                clock: Arc::new(SystemClock),
-            },
-        )
-        .await
-        .expect("build app");
-        let services = app.services();
-        let clients: Vec<NewSubscription> = (0..KNOWN_CLIENTS)
-            .map(|i| NewSubscription {
-                name: format!("Cliente {i}"),
-                phone: Phone::parse(&format!("+{}", sender(i)), Region::default()).expect("phone"),
-                email: None,
-                service: "Netflix".to_string(),
-                end_date: NaiveDate::from_ymd_opt(2031, 1, 1).expect("date"),
-                price: Money::from_cents(750),
-            })
-            .collect();
-        services
-            .store
-            .upsert_subscriptions(&clients, chrono::Utc::now())
-            .await
-            .expect("seed clients");
-        let address = format!("http://127.0.0.1:{}/webhooks/{provider}", app.port());
-        tokio::spawn(app.run_until_stopped(std::future::pending()));
-        (address, services, fake)
-    });
-    let Pool::Sqlite(pool) = services.store.pool() else {
-        panic!("the bench runs on SQLite");
-    };
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("load")
-        .enable_all()
-        .build()
-        .expect("client runtime");
+    let settings = settings(provider);
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let clients: Vec<String> = (0..KNOWN_CLIENTS).map(sender).collect();
+    // Every send accepted, in a shape each provider's client reads.
+    let reply = json!({"success": true, "data": {"msgId": 1}, "id": "true_x@c.us_1",
+        "messages": [{"id": "wamid.1"}]});
+    let server = server::start(&settings, reply, &clients);
+    let address = format!("{}/webhooks/{provider}", server.address);
+    let client_rt = server::client_runtime();
     let warm = Arc::new(
         (0..warmup)
             .map(|i| delivery(provider, "WARM", i))
@@ -193,16 +124,13 @@ fn run(provider: &str, rate: usize, secs: usize, warmup: usize) {
     let measured = client_rt.block_on(fire_at_rate(&address, bodies, rate as f64));
     report(&measured, before, cpu_seconds());
     let expected = (warmup + total) as i64;
-    let stored = server_rt.block_on(count(
-        &pool,
-        "SELECT COUNT(*) FROM messages WHERE direction = 'in'",
-    ));
+    let stored = server.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'");
     println!(
         "  stored inbound rows {stored} / {expected}; nothing lost = {}",
         stored == expected
     );
     drop(client_rt);
-    drop(server_rt);
+    drop(server);
 }
 
 fn main() {

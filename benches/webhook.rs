@@ -33,19 +33,11 @@
 
 mod load;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use avisa::app::{Application, Overrides};
-use avisa::config::Config;
-use avisa::domain::{Money, Phone, Region, SystemClock};
-use avisa::store::{NewSubscription, Pool};
 use axum::body::Bytes;
-use chrono::NaiveDate;
-use load::{Delivery, cpu_seconds, env_usize, fire, fire_at_rate, report};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use load::{Delivery, cpu_seconds, env_usize, fire, fire_at_rate, report, server};
 
 const SECRET: &str = "bench-webhook-secret-0123456789";
 const KNOWN_CLIENTS: usize = 2_000;
@@ -87,29 +79,6 @@ fn payload(prefix: &str, i: usize) -> Delivery {
     }
 }
 
-fn config(db: &std::path::Path, wasender: &str) -> Config {
-    let vars: HashMap<String, String> = [
-        ("DATABASE_URL", format!("sqlite://{}", db.display())),
-        ("AVISA_LISTEN", "127.0.0.1:0".to_string()),
-        ("WASENDER_API_KEY", "bench-key-0123456789".to_string()),
-        ("WASENDER_BASE_URL", format!("{wasender}/api")),
-        ("WASENDER_WEBHOOK_SECRET", SECRET.to_string()),
-        ("AVISA_STAFF_PHONES", "0990000001".to_string()),
-        // Production pacing (one send per 5 s): replies queue up, as they would.
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    Config::from_vars(&vars).expect("bench config")
-}
-
-async fn count(pool: &sqlx::SqlitePool, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(pool)
-        .await
-        .expect("count query")
-}
-
 fn main() {
     let n = env_usize("BENCH_WEBHOOKS", 20_000);
     let concurrency = env_usize("BENCH_CONCURRENCY", 64);
@@ -118,75 +87,26 @@ fn main() {
     let rate = env_usize("BENCH_RATE", 5_000);
     let rate_secs = env_usize("BENCH_RATE_SECS", 10);
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("avisa-server")
-        .enable_all()
-        .build()
-        .expect("server runtime");
-    let (address, services, _wasender) = server_rt.block_on(async {
-        let wasender = MockServer::builder()
-            .disable_request_recording()
-            .start()
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/api/send-message"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(serde_json::json!({"success": true, "data": {"msgId": 1}})),
-            )
-            .mount(&wasender)
-            .await;
-        let config = config(&dir.path().join("bench.db"), &wasender.uri());
-        let app = Application::build(
-            config,
-            Overrides {
-                clock: Arc::new(SystemClock),
-            },
-        )
-        .await
-        .expect("build app");
-        let services = app.services();
-        let clients: Vec<NewSubscription> = (0..KNOWN_CLIENTS)
-            .map(|i| NewSubscription {
-                name: format!("Cliente {i}"),
-                phone: Phone::parse(&format!("+59399{:07}", 1_000_000 + i), Region::default())
-                    .expect("phone"),
-                email: None,
-                service: "Netflix".to_string(),
-                end_date: NaiveDate::from_ymd_opt(2031, 1, 1).expect("date"),
-                price: Money::from_cents(750),
-            })
-            .collect();
-        services
-            .store
-            .upsert_subscriptions(&clients, chrono::Utc::now())
-            .await
-            .expect("seed clients");
-        let address = format!("http://127.0.0.1:{}/webhooks/wasender", app.port());
-        tokio::spawn(app.run_until_stopped(std::future::pending()));
-        (address, services, wasender)
-    });
-    let Pool::Sqlite(pool) = services.store.pool() else {
-        panic!("the bench runs on SQLite");
-    };
-
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("load")
-        .enable_all()
-        .build()
-        .expect("client runtime");
+    let clients: Vec<String> = (0..KNOWN_CLIENTS)
+        .map(|i| format!("59399{:07}", 1_000_000 + i))
+        .collect();
+    let settings = [
+        ("WASENDER_API_KEY", "bench-key-0123456789"),
+        ("WASENDER_BASE_URL", "{fake}/api"),
+        ("WASENDER_WEBHOOK_SECRET", SECRET),
+        ("AVISA_STAFF_PHONES", "0990000001"),
+    ];
+    let reply = serde_json::json!({"success": true, "data": {"msgId": 1}});
+    let server = server::start(&settings, reply, &clients);
+    let address = format!("{}/webhooks/wasender", server.address);
+    let client_rt = server::client_runtime();
     let warm: Arc<Vec<Delivery>> = Arc::new((0..warmup).map(|i| payload("WARM", i)).collect());
     println!(
         "webhook ingest: signed messages.received, SQLite (WAL, synchronous=NORMAL), workers running; {warmup} warm-up requests first"
     );
     client_rt.block_on(fire(&address, warm, concurrency));
-    let handled_before = server_rt.block_on(count(
-        &pool,
-        "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND status <> 'received'",
-    ));
+    let handled_before = server
+        .count("SELECT COUNT(*) FROM messages WHERE direction = 'in' AND status <> 'received'");
     let mut sent = warmup;
 
     if rate > 0 {
@@ -210,31 +130,14 @@ fn main() {
     }
 
     let expected = sent as i64;
-    let (stored, jobs, carried, handled) = server_rt.block_on(async {
-        (
-            count(
-                &pool,
-                "SELECT COUNT(*) FROM messages WHERE direction = 'in'",
-            )
-            .await,
-            count(
-                &pool,
-                "SELECT COUNT(*) FROM Jobs WHERE job_type = 'avisa::handle_inbound'",
-            )
-            .await,
-            count(
-                &pool,
-                "SELECT COALESCE(SUM(json_array_length(CAST(job AS TEXT), '$.message_ids')), 0) \
-                 FROM Jobs WHERE job_type = 'avisa::handle_inbound'",
-            )
-            .await,
-            count(
-                &pool,
-                "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND status <> 'received'",
-            )
-            .await,
-        )
-    });
+    let stored = server.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'");
+    let jobs = server.count("SELECT COUNT(*) FROM Jobs WHERE job_type = 'avisa::handle_inbound'");
+    let carried = server.count(
+        "SELECT COALESCE(SUM(json_array_length(CAST(job AS TEXT), '$.message_ids')), 0) \
+         FROM Jobs WHERE job_type = 'avisa::handle_inbound'",
+    );
+    let handled = server
+        .count("SELECT COUNT(*) FROM messages WHERE direction = 'in' AND status <> 'received'");
     println!(
         "  stored inbound rows {stored} / {expected} expected, carried by {jobs} handling jobs: {carried}; nothing lost = {}",
         stored == expected && carried == expected
@@ -247,21 +150,17 @@ fn main() {
         let started = Instant::now();
         let deadline = started + Duration::from_secs(drain_secs as u64);
         let mut handled = handled;
-        server_rt.block_on(async {
-            while handled < expected && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                handled = count(
-                    &pool,
-                    "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND status <> 'received'",
-                )
-                .await;
-            }
-        });
+        while handled < expected && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(500));
+            handled = server.count(
+                "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND status <> 'received'",
+            );
+        }
         println!(
             "  drain: {handled} / {expected} handled after {:.1} s more",
             started.elapsed().as_secs_f64()
         );
     }
     drop(client_rt);
-    drop(server_rt);
+    drop(server);
 }

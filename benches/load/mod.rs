@@ -3,6 +3,8 @@
 //! as fast as they are answered (closed loop), with latency percentiles,
 //! status codes and CPU use.
 
+pub mod server;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

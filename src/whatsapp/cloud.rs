@@ -18,8 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::http::{
-    Reply, api_client, download_client, endpoint, exchange, is_http_url, read_limited, redacted,
-    transport_error, truncate,
+    Reply, api_client, download_client, endpoint, exchange, is_http_url, log_send, query, redacted,
+    truncate,
 };
 use super::template::{TemplateArgs, TemplateMap, TemplateSpec, in_window};
 use super::{
@@ -38,6 +38,9 @@ mod tests;
 pub use hook::CloudWebhook;
 
 use classify::{Failure, RE_ENGAGEMENT};
+
+/// How the provider is named in errors and logs.
+const PROVIDER: &str = "the WhatsApp Cloud API";
 
 /// What a [`CloudProvider`] is built from (`WHATSAPP_*`).
 pub struct CloudSettings {
@@ -160,10 +163,6 @@ impl CloudProvider {
         Ok(value)
     }
 
-    fn transport_error(&self, error: &reqwest::Error) -> SendError {
-        transport_error("the WhatsApp Cloud API", self.timeout, error)
-    }
-
     /// One `POST …/messages` with `body`, classified; the failure keeps
     /// Meta's error code for the window logic.
     async fn post(&self, to: &Phone, body: &Value) -> Result<Sent, Failure> {
@@ -176,22 +175,9 @@ impl CloudProvider {
             status,
             headers,
             body,
-        } = exchange("the WhatsApp Cloud API", self.timeout, to, request).await?;
+        } = exchange(PROVIDER, self.timeout, to, request).await?;
         let outcome = classify::classify(status, &headers, &body);
-        match &outcome {
-            Ok(sent) => tracing::debug!(
-                to = %to,
-                provider_id = ?sent.provider_id,
-                "the Cloud API accepted the message"
-            ),
-            Err(failure) => tracing::warn!(
-                to = %to,
-                status = status.as_u16(),
-                code = ?failure.code,
-                error = %failure.error,
-                "the Cloud API refused the message"
-            ),
-        }
+        log_send(PROVIDER, to, status, outcome.as_ref().map_err(|f| &f.error));
         outcome
     }
 
@@ -319,16 +305,15 @@ impl Provider for CloudProvider {
     /// `GET …/{phone_number_id}?fields=display_phone_number,quality_rating`:
     /// a 200 means the token and the number work.
     async fn session_state(&self) -> Result<SessionReport, SendError> {
-        let response = self
+        let request = self
             .client
             .get(self.phone_url.clone())
-            .header(AUTHORIZATION, self.auth_header()?)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = read_limited(response).await.unwrap_or_default();
+            .header(AUTHORIZATION, self.auth_header()?);
+        let Reply {
+            status,
+            headers,
+            body,
+        } = query(PROVIDER, self.timeout, request).await?;
         if !status.is_success() {
             return Err(match classify::classify(status, &headers, &body) {
                 Err(failure) => failure.error,

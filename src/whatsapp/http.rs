@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::CONTENT_LENGTH;
 use reqwest::{StatusCode, Url};
 
-use super::{MediaError, SendError};
+use super::{MediaError, SendError, Sent};
 use crate::domain::Phone;
 
 /// How much of a reply body is read, and how much of a message is kept.
@@ -135,6 +135,68 @@ pub async fn exchange(
         headers,
         body,
     })
+}
+
+/// Sends a request that sends nothing (a session check) and reads the
+/// answer; a body that cannot be read is empty.
+pub async fn query(
+    provider: &str,
+    timeout: Duration,
+    request: reqwest::RequestBuilder,
+) -> Result<Reply, SendError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| transport_error(provider, timeout, &e))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = read_limited(response).await.unwrap_or_default();
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Logs the provider's answer to one send: accepted (debug, with its id)
+/// or refused (warn, with the status and the classified error).
+pub fn log_send(
+    provider: &str,
+    to: &Phone,
+    status: StatusCode,
+    outcome: Result<&Sent, &SendError>,
+) {
+    match outcome {
+        Ok(sent) => tracing::debug!(
+            to = %to,
+            provider,
+            provider_id = ?sent.provider_id,
+            "the provider accepted the message"
+        ),
+        Err(error) => tracing::warn!(
+            to = %to,
+            provider,
+            status = status.as_u16(),
+            error = %error,
+            "the provider refused the message"
+        ),
+    }
+}
+
+/// The file link a provider's answer gave (`link`), when it is http(s);
+/// otherwise the file is gone, with `missing` and the answer as the reason.
+pub fn file_link(link: Option<&str>, missing: &str, body: &[u8]) -> Result<String, MediaError> {
+    match link.map(str::trim) {
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+            Ok(url.to_string())
+        }
+        _ => Err(MediaError::Gone {
+            message: truncate(&format!(
+                "{missing}: {}",
+                String::from_utf8_lossy(body).trim()
+            )),
+        }),
+    }
 }
 
 /// A failed file request: one that never got an answer is worth trying

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::http::{
     Reply, api_client, download_client, download_limited, endpoint, exchange, is_http_url,
-    read_limited, redacted, retry_after_seconds, transport_error, truncate,
+    log_send, query, redacted, retry_after_seconds, truncate,
 };
 use super::{
     Attachment, AttachmentKind, MediaError, Provider, ProviderKind, SendError, Sent, SessionReport,
@@ -136,19 +136,7 @@ impl WahaProvider {
             body,
         } = exchange("WAHA", self.timeout, to, request).await?;
         let outcome = classify(status, &headers, &body);
-        match &outcome {
-            Ok(sent) => tracing::debug!(
-                to = %to,
-                provider_id = ?sent.provider_id,
-                "WAHA accepted the message"
-            ),
-            Err(error) => tracing::warn!(
-                to = %to,
-                status = status.as_u16(),
-                error = %error,
-                "WAHA refused the message"
-            ),
-        }
+        log_send("WAHA", to, status, outcome.as_ref());
         outcome
     }
 
@@ -245,14 +233,12 @@ impl Provider for WahaProvider {
     /// `GET /api/sessions/{session}` → `{"status":"WORKING"}` (or
     /// `STARTING`, `SCAN_QR_CODE`, `FAILED`, `STOPPED`).
     async fn session_state(&self) -> Result<SessionReport, SendError> {
-        let response = self
-            .authorized(self.client.get(self.session_url.clone()))
-            .send()
-            .await
-            .map_err(|e| transport_error("WAHA", self.timeout, &e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = read_limited(response).await.unwrap_or_default();
+        let request = self.authorized(self.client.get(self.session_url.clone()));
+        let Reply {
+            status,
+            headers,
+            body,
+        } = query("WAHA", self.timeout, request).await?;
         // Refusals are classified as for a send (401 is the key…).
         classify(status, &headers, &body)?;
         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

@@ -13,8 +13,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::http::{
-    Reply, api_client, download_client, endpoint, exchange, read_limited, redacted,
-    transport_error, truncate, unix_now,
+    Reply, api_client, download_client, endpoint, exchange, log_send, query, redacted, truncate,
+    unix_now,
 };
 use super::{Attachment, MediaError, Provider, ProviderKind, SendError, Sent, SessionReport};
 use crate::domain::Phone;
@@ -111,10 +111,6 @@ impl WasenderProvider {
         value.set_sensitive(true);
         Ok(value)
     }
-
-    fn transport_error(&self, error: &reqwest::Error) -> SendError {
-        transport_error("WaSender", self.timeout, error)
-    }
 }
 
 impl fmt::Debug for WasenderProvider {
@@ -155,16 +151,15 @@ impl Provider for WasenderProvider {
     /// `GET /status` → `{"status":"connected"}` (or `need_scan`,
     /// `disconnected`, `logged_out`…).
     async fn session_state(&self) -> Result<SessionReport, SendError> {
-        let response = self
+        let request = self
             .client
             .get(self.status_url.clone())
-            .header(AUTHORIZATION, self.auth_header()?)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = read_limited(response).await.unwrap_or_default();
+            .header(AUTHORIZATION, self.auth_header()?);
+        let Reply {
+            status,
+            headers,
+            body,
+        } = query("WaSender", self.timeout, request).await?;
         if !status.is_success() {
             // The same classes as a send: 401 is the key, 429 waits…
             return Err(classify(status, &headers, &body, unix_now())
@@ -208,19 +203,7 @@ impl WasenderProvider {
             body,
         } = exchange("WaSender", self.timeout, to, request).await?;
         let outcome = classify(status, &headers, &body, unix_now());
-        match &outcome {
-            Ok(sent) => tracing::debug!(
-                to = %to,
-                provider_id = ?sent.provider_id,
-                "WaSender accepted the message"
-            ),
-            Err(error) => tracing::warn!(
-                to = %to,
-                status = status.as_u16(),
-                error = %error,
-                "WaSender refused the message"
-            ),
-        }
+        log_send("WaSender", to, status, outcome.as_ref());
         outcome
     }
 }

@@ -223,15 +223,8 @@ pub enum WebhookParseError {
 /// "UTF8": 0x00`), so a text carrying one would be refused on every
 /// redelivery; both backends store the same text without it.
 pub fn parse_webhook(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookParseError> {
-    let mut root: Value = serde_json::from_slice(body)?;
-    strip_nuls(&mut root);
-    let envelope = root.as_object().ok_or(WebhookParseError::NotAnObject)?;
-    let event = envelope
-        .get("event")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .ok_or(WebhookParseError::MissingEvent)?;
+    let (envelope, event) = event_envelope(body)?;
+    let event = event.as_str();
     let data = envelope.get("data").unwrap_or(&Value::Null);
     let sent_at = envelope.get("timestamp").and_then(timestamp);
 
@@ -252,6 +245,27 @@ pub fn parse_webhook(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookParseError
         }]);
     }
     Ok(events)
+}
+
+/// A delivery whose envelope names its event (WaSender's and WAHA's
+/// shape): the envelope, without U+0000 in any string, and the event.
+/// Not JSON, not an object or no `event` is an error.
+pub(crate) fn event_envelope(
+    body: &[u8],
+) -> Result<(serde_json::Map<String, Value>, String), WebhookParseError> {
+    let mut root: Value = serde_json::from_slice(body)?;
+    strip_nuls(&mut root);
+    let Value::Object(envelope) = root else {
+        return Err(WebhookParseError::NotAnObject);
+    };
+    let event = envelope
+        .get("event")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .ok_or(WebhookParseError::MissingEvent)?
+        .to_string();
+    Ok((envelope, event))
 }
 
 /// Removes U+0000 from every string value, at any depth (serde_json's

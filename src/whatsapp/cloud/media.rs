@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::CloudProvider;
 use crate::whatsapp::MediaError;
 use crate::whatsapp::http::{
-    download_limited, endpoint, media_refused as refused, media_transport as transport,
+    download_limited, endpoint, file_link, media_refused as refused, media_transport as transport,
     read_limited, truncate,
 };
 
@@ -58,17 +58,8 @@ impl CloudProvider {
         if size.is_some_and(|n| n > limit as u64) {
             return Err(MediaError::TooLarge { limit });
         }
-        match json.get("url").and_then(Value::as_str).map(str::trim) {
-            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
-                Ok(url.to_string())
-            }
-            _ => Err(MediaError::Gone {
-                message: truncate(&format!(
-                    "media metadata without a url: {}",
-                    String::from_utf8_lossy(&body).trim()
-                )),
-            }),
-        }
+        let url = json.get("url").and_then(Value::as_str);
+        file_link(url, "media metadata without a url", &body)
     }
 
     /// Reads the file at `url`, at most `limit` bytes. Meta requires the

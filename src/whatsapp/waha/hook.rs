@@ -11,7 +11,7 @@ use super::message_id;
 use crate::whatsapp::hook::{
     WebhookAuthError, WebhookSource, configured, header, hmac_sha512_matches,
 };
-use crate::whatsapp::webhook::{non_empty_str, strip_nuls, timestamp};
+use crate::whatsapp::webhook::{event_envelope, non_empty_str, timestamp};
 use crate::whatsapp::{
     DeliveryStatus, InboundContent, InboundMessage, MediaKind, ProviderKind, SenderAddress,
     WebhookEvent, WebhookParseError,
@@ -57,15 +57,8 @@ impl WebhookSource for WahaWebhook {
 /// U+0000, as [`crate::whatsapp::parse_webhook`] does (PostgreSQL text
 /// cannot hold it).
 pub(super) fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookParseError> {
-    let mut root: Value = serde_json::from_slice(body)?;
-    strip_nuls(&mut root);
-    let envelope = root.as_object().ok_or(WebhookParseError::NotAnObject)?;
-    let event = envelope
-        .get("event")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .ok_or(WebhookParseError::MissingEvent)?;
+    let (envelope, event) = event_envelope(body)?;
+    let event = event.as_str();
     let known = matches!(
         event,
         "message" | "message.any" | "message.ack" | "session.status"

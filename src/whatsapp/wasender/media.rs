@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::WasenderProvider;
 use crate::domain::Phone;
 use crate::whatsapp::http::{
-    download_limited, media_refused as refused, media_transport as transport, read_limited,
-    truncate,
+    download_limited, file_link, media_refused as refused, media_transport as transport,
+    read_limited,
 };
 use crate::whatsapp::{Attachment, AttachmentKind, MediaError};
 
@@ -56,17 +56,7 @@ impl WasenderProvider {
                 .or_else(|| j.get("data").and_then(|d| d.get("publicUrl")))
                 .and_then(Value::as_str)
         });
-        match url {
-            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-                Ok(url.to_string())
-            }
-            _ => Err(MediaError::Gone {
-                message: truncate(&format!(
-                    "decrypt-media answered without a publicUrl: {}",
-                    String::from_utf8_lossy(&body).trim()
-                )),
-            }),
-        }
+        file_link(url, "decrypt-media answered without a publicUrl", &body)
     }
 
     /// Reads the file at `url`, at most `limit` bytes.
