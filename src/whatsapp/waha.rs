@@ -333,8 +333,30 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<Sent
 
 /// The id of a message object, in whichever shape WAHA's engine gives it:
 /// `"id":"true_…"`, `"id":{"_serialized":"true_…"}` (WEBJS), or
-/// `"key":{"id":"…"}` (NOWEB).
+/// `"key":{"id":"…"}` (NOWEB), as WhatsApp's own id (see [`short_id`]).
 fn message_id(message: &Map<String, Value>) -> Option<String> {
+    full_message_id(message).map(|id| short_id(&id).to_string())
+}
+
+/// WhatsApp's own message id in WAHA's `{fromMe}_{chat}_{id}` form (e.g.
+/// `true_593991234567@c.us_3EB0AAA` → `3EB0AAA`); any other id as it is.
+/// A send's reply and the acks about it may use either form (NOWEB answers
+/// a send with the short `key.id` and names it in full in `message.ack`),
+/// so both are kept short and always match.
+fn short_id(id: &str) -> &str {
+    let mut parts = id.splitn(4, '_');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("true" | "false"), Some(chat), Some(short))
+            if chat.contains('@') && !short.is_empty() =>
+        {
+            short
+        }
+        _ => id,
+    }
+}
+
+/// The id of a message object as WAHA gives it.
+fn full_message_id(message: &Map<String, Value>) -> Option<String> {
     let text = |v: Option<&Value>| {
         v.and_then(Value::as_str)
             .map(str::trim)

@@ -7,7 +7,7 @@ use reqwest::header::HeaderMap;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
-use super::message_id;
+use super::{full_message_id, message_id, short_id};
 use crate::whatsapp::hook::{
     WebhookAuthError, WebhookSource, configured, header, hmac_sha512_matches,
 };
@@ -89,11 +89,12 @@ pub(super) fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookParseError>
 /// one of our sends, or someone writing from the phone) name the customer
 /// in `to`; others in `from`. Groups, status and newsletters are skipped.
 fn inbound(payload: &Map<String, Value>, sent_at: Option<DateTime<Utc>>) -> Option<InboundMessage> {
-    let wa_id = message_id(payload)?;
+    let full_id = full_message_id(payload)?;
     let from_me = match payload.get("fromMe") {
         Some(Value::Bool(b)) => *b,
-        _ => wa_id.starts_with("true_"),
+        _ => full_id.starts_with("true_"),
     };
+    let wa_id = short_id(&full_id).to_string();
     let jid = |field: &str| payload.get(field).and_then(Value::as_str).unwrap_or("");
     if [jid("from"), jid("to")].into_iter().any(is_not_one_to_one) {
         return None;

@@ -63,7 +63,7 @@ async fn send_text_sends_the_exact_request() {
     assert_eq!(
         sent,
         Sent {
-            provider_id: Some("true_593991234567@c.us_3EB0AAA".into()),
+            provider_id: Some("3EB0AAA".into()),
             template: None
         }
     );
@@ -99,7 +99,7 @@ async fn every_id_shape_is_read() {
         (
             json!({"id": {"fromMe": true, "remote": "593991234567@c.us", "id": "3EB0B",
                 "_serialized": "true_593991234567@c.us_3EB0B"}}),
-            Some("true_593991234567@c.us_3EB0B"),
+            Some("3EB0B"),
         ),
         (
             json!({"key": {"remoteJid": "593991234567@s.whatsapp.net", "fromMe": true,
@@ -406,4 +406,35 @@ fn constructor_rejects_bad_settings() {
     .unwrap_err();
     assert!(matches!(error, WahaInitError::BadBaseUrl(_)));
     assert!(error.to_string().contains("WAHA_BASE_URL"));
+}
+
+#[test]
+fn a_send_and_its_acks_name_the_message_alike_on_every_engine() {
+    let object = |value: serde_json::Value| value.as_object().cloned().unwrap();
+    // NOWEB answers a send with the short id and names it in full in acks;
+    // WEBJS uses the full form in both.
+    let noweb_reply = object(json!({"key": {"remoteJid": "593991234567@s.whatsapp.net",
+        "fromMe": true, "id": "BAE5C0D1"}, "status": 1}));
+    let noweb_ack = object(json!({"id": "true_593991234567@c.us_BAE5C0D1", "ack": 2}));
+    let webjs_reply = object(json!({"id": {"fromMe": true, "remote": "593991234567@c.us",
+        "id": "3EB0B", "_serialized": "true_593991234567@c.us_3EB0B"}}));
+    let webjs_ack = object(json!({"id": "true_593991234567@c.us_3EB0B", "ack": 3}));
+    assert_eq!(message_id(&noweb_reply).as_deref(), Some("BAE5C0D1"));
+    assert_eq!(message_id(&noweb_reply), message_id(&noweb_ack));
+    assert_eq!(message_id(&webjs_reply).as_deref(), Some("3EB0B"));
+    assert_eq!(message_id(&webjs_reply), message_id(&webjs_ack));
+    // Group messages carry the participant after the id; other ids stay.
+    assert_eq!(
+        short_id("false_120363@g.us_3EB0C_593991234567@c.us"),
+        "3EB0C"
+    );
+    for id in [
+        "3EB0AAA",
+        "true_",
+        "true_nochat_3EB0",
+        "maybe_593@c.us_1",
+        "true_593@c.us_",
+    ] {
+        assert_eq!(short_id(id), id);
+    }
 }
