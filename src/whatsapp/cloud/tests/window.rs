@@ -108,11 +108,7 @@ async fn outside_the_window_only_the_template_goes() {
 
 #[tokio::test]
 async fn a_template_without_variables_has_no_components() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("wamid.N"))
-        .mount(&server)
-        .await;
+    let server = accepting_server("wamid.N").await;
     let spec = TemplateSpec::parse(TemplateKind::Notice, "avisa_aviso:es").unwrap();
     let provider = provider(&server, [(TemplateKind::Notice, spec)].into());
     let to = phone();
@@ -138,11 +134,7 @@ async fn a_template_without_variables_has_no_components() {
 
 #[tokio::test]
 async fn inside_the_window_free_text_goes_even_with_a_template() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("wamid.T"))
-        .mount(&server)
-        .await;
+    let server = accepting_server("wamid.T").await;
     let provider = provider(&server, reminder_template());
     let (to, args) = (phone(), reminder_args());
     let sent = provider
@@ -151,6 +143,16 @@ async fn inside_the_window_free_text_goes_even_with_a_template() {
         .unwrap();
     assert_eq!(sent.template, None);
     assert_eq!(received(&server).await, [text_body("Hola José")]);
+}
+
+/// Every send accepted with WhatsApp id `id`.
+async fn accepting_server(id: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(accepted(id))
+        .mount(&server)
+        .await;
+    server
 }
 
 /// Free text refused with 131047, templates accepted.
@@ -206,11 +208,7 @@ async fn outside_the_window_without_a_template_says_why() {
 
 #[tokio::test]
 async fn outside_the_window_free_text_may_still_go() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("wamid.OK"))
-        .mount(&server)
-        .await;
+    let server = accepting_server("wamid.OK").await;
     let provider = provider(&server, TemplateMap::new());
     let to = phone();
     let sent = provider
