@@ -83,14 +83,16 @@ static LOG_PAGE: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {COLUMNS} FROM messages {LOG_FILTER} ORDER BY id DESC LIMIT $7 OFFSET $8")
 });
 
-/// Delivery statuses only move forward (a late "delivered" never undoes "read").
-fn delivery_rank(status: &str) -> i32 {
+/// Delivery statuses only move forward (a late "delivered" never undoes
+/// "read"). Only these four are a delivery status a row may take; anything
+/// else ("pending", a word we do not know) is `None` and changes nothing.
+fn delivery_rank(status: &str) -> Option<i32> {
     match status {
-        "queued" | "sending" => 0,
-        "sent" => 1,
-        "delivered" => 2,
-        "read" => 3,
-        _ => 4,
+        "sent" => Some(1),
+        "delivered" => Some(2),
+        "read" => Some(3),
+        "failed" => Some(4),
+        _ => None,
     }
 }
 
@@ -136,6 +138,9 @@ pub trait OutboxStore {
     /// A send whose request may have reached the provider (timed out after
     /// it was written): `sending` → `unknown`.
     async fn mark_unknown(&self, id: i64, error: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Moves our message with that WhatsApp or provider id forward to
+    /// `status` (`sent`, `delivered`, `read` or `failed`; never backwards).
+    /// Any other status changes nothing. True when the message was found.
     async fn set_delivery_status(
         &self,
         wa_or_provider_id: &str,
@@ -286,7 +291,9 @@ impl<S: SqlStore> OutboxStore for S {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let rank = delivery_rank(status);
+        let Some(rank) = delivery_rank(status) else {
+            return Ok(false);
+        };
         on_pool!(self, |pool| {
             let found: Option<i64> = sqlx::query_scalar(BY_PROVIDER_ID)
                 .bind(id)
@@ -369,5 +376,23 @@ impl<S: SqlStore> OutboxStore for S {
             let requeue = sqlx::query(REQUEUE_FAILED).bind(now).bind(id);
             Ok(requeue.execute(pool).await?.rows_affected() == 1)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::delivery_rank;
+
+    #[test]
+    fn only_delivery_statuses_have_a_rank_and_they_only_go_forward() {
+        let ranks: Vec<_> = ["sent", "delivered", "read", "failed"]
+            .into_iter()
+            .map(delivery_rank)
+            .collect();
+        assert_eq!(ranks, [Some(1), Some(2), Some(3), Some(4)]);
+        // Not a status a message row may take (the table's CHECK refuses them).
+        for status in ["pending", "other", "queued", "sending", "", "READ"] {
+            assert_eq!(delivery_rank(status), None, "{status}");
+        }
     }
 }

@@ -376,9 +376,11 @@ impl Fake {
             Fake::Wasender => {
                 let code = match status {
                     "failed" => 0,
+                    "pending" => 1,
                     "sent" => 2,
                     "delivered" => 3,
-                    _ => 4,
+                    "read" => 4,
+                    _ => 9,
                 };
                 json!({"event": "messages.update", "timestamp": 1764669700,
                     "data": {"update": {"status": code},
@@ -395,9 +397,11 @@ impl Fake {
             Fake::Waha => {
                 let ack = match status {
                     "failed" => -1,
+                    "pending" => 0,
                     "sent" => 1,
                     "delivered" => 2,
-                    _ => 3,
+                    "read" => 3,
+                    _ => 9,
                 };
                 json!({"id": "evt_3", "timestamp": 1764669700000u64, "event": "message.ack",
                     "session": "default", "payload": {"id": id, "from": format!("{to}@c.us"),
