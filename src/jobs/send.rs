@@ -149,7 +149,12 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     let now = s.clock.now();
     let kind = message.kind.as_str();
     if s.provider.uses_window() {
-        record_window_use(s, &message, &outgoing, &result).await?;
+        // Only shown in Operaciones: failing to record it must not keep the
+        // send's own outcome from being written (the row would stay
+        // `sending`, then `unknown`, and a retry could send it twice).
+        if let Err(e) = record_window_use(s, &message, &outgoing, &result).await {
+            tracing::warn!(message_id = message.id, error = %e, "last send outside the window not recorded");
+        }
     }
     let outcome = match result {
         Ok(sent) => {

@@ -17,11 +17,18 @@ use serde_json::Value;
 
 /// How long after a customer's last message free text may be sent.
 pub const WINDOW_HOURS: i64 = 24;
+/// The end of the window kept free: Meta counts from when the customer
+/// wrote, we from when the webhook was stored (later by its delay, or by
+/// hours when a delivery was retried), and Meta often accepts a text and
+/// only then reports 131047 as a failed status. In the window's last 30
+/// minutes the template goes instead.
+pub const WINDOW_MARGIN_MINUTES: i64 = 30;
 
 /// Whether free text may go to a customer whose last message came at
 /// `last_inbound` (none: never wrote).
 pub fn in_window(last_inbound: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    last_inbound.is_some_and(|at| now - at < Duration::hours(WINDOW_HOURS))
+    let open = Duration::hours(WINDOW_HOURS) - Duration::minutes(WINDOW_MARGIN_MINUTES);
+    last_inbound.is_some_and(|at| now - at < open)
 }
 
 /// The automatic messages that may need a template: the three reminders,
@@ -104,7 +111,9 @@ impl TemplateKind {
                 "business_name",
                 "text",
             ],
-            TemplateKind::Notice => &["client_name", "phone", "service", "long_date", "text"],
+            // Notices come from many texts with different variables: they
+            // offer their whole text, on one line.
+            TemplateKind::Notice => &["text"],
         }
     }
 }
@@ -305,10 +314,13 @@ mod tests {
     }
 
     #[test]
-    fn the_window_is_24_hours_after_the_last_message() {
+    fn the_window_is_24_hours_after_the_last_message_less_a_margin() {
         let now = Utc::now();
+        let minutes_ago = |m: i64| Some(now - Duration::minutes(m));
         assert!(in_window(at(1, now), now));
-        assert!(in_window(Some(now - Duration::minutes(23 * 60 + 59)), now));
+        assert!(in_window(minutes_ago(23 * 60 + 29), now));
+        assert!(!in_window(minutes_ago(23 * 60 + 30), now));
+        assert!(!in_window(minutes_ago(23 * 60 + 59), now));
         assert!(!in_window(at(24, now), now));
         assert!(!in_window(at(25, now), now));
         assert!(!in_window(None, now));
@@ -404,5 +416,14 @@ mod tests {
             "{err:?}"
         );
         assert!(err.to_string().contains("months"), "{err}");
+        // Notices offer only their whole text (they are never rendered
+        // with a client's variables).
+        let err = TemplateSpec::parse(TemplateKind::Notice, "avisa_aviso:es:client_name,text")
+            .unwrap_err();
+        assert!(
+            matches!(&err, TemplateSpecError::Variable { var, .. } if var == "client_name"),
+            "{err:?}"
+        );
+        assert!(TemplateSpec::parse(TemplateKind::Notice, "avisa_aviso:es:text").is_ok());
     }
 }
