@@ -130,8 +130,11 @@ fn webhook_sources(config: &Config) -> WebhookSources {
     let p = &config.provider;
     WebhookSources {
         wasender: Box::new(WasenderWebhook::new(config.wasender_webhook_secret.clone())),
-        cloud: CloudWebhook::new(p.cloud_app_secret.clone(), p.cloud_verify_token.clone()),
-        waha: Box::new(WahaWebhook::new(p.waha_webhook_hmac_key.clone())),
+        cloud: CloudWebhook::new(p.cloud_app_secret.clone(), p.cloud_verify_token.clone())
+            .for_number(p.cloud_phone_number_id.clone()),
+        waha: Box::new(
+            WahaWebhook::new(p.waha_webhook_hmac_key.clone()).for_session(p.waha_session.clone()),
+        ),
     }
 }
 

@@ -23,8 +23,12 @@ const OBJECT: &str = "whatsapp_business_account";
 /// [`WebhookEvent::Ignored`] named after its first change's field.
 ///
 /// U+0000 is removed from every string first (see
-/// [`crate::whatsapp::parse_webhook`] for why).
-pub(super) fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookParseError> {
+/// [`crate::whatsapp::parse_webhook`] for why). With `ours`, changes about
+/// another phone number (`value.metadata.phone_number_id`) are skipped.
+pub(super) fn parse(
+    body: &[u8],
+    ours: Option<&str>,
+) -> Result<Vec<WebhookEvent>, WebhookParseError> {
     let mut root: Value = serde_json::from_slice(body)?;
     strip_nuls(&mut root);
     let envelope = root.as_object().ok_or(WebhookParseError::NotAnObject)?;
@@ -59,6 +63,12 @@ pub(super) fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookParseError>
         let Some(value) = change.get("value").and_then(Value::as_object) else {
             continue;
         };
+        let number = text(value.get("metadata"), "phone_number_id");
+        if let (Some(ours), Some(number)) = (ours, number.as_deref())
+            && number != ours
+        {
+            continue;
+        }
         events.extend(
             list(value.get("messages"))
                 .iter()

@@ -20,6 +20,9 @@ const MAX_CHALLENGE_LEN: usize = 256;
 pub struct CloudWebhook {
     app_secret: Option<SecretString>,
     verify_token: Option<SecretString>,
+    /// `WHATSAPP_PHONE_NUMBER_ID`: changes about the account's other
+    /// numbers (one app webhook for all) are not ours.
+    phone_number_id: Option<String>,
 }
 
 impl std::fmt::Debug for CloudWebhook {
@@ -34,6 +37,7 @@ impl std::fmt::Debug for CloudWebhook {
         f.debug_struct("CloudWebhook")
             .field("app_secret", &set(&self.app_secret))
             .field("verify_token", &set(&self.verify_token))
+            .field("phone_number_id", &self.phone_number_id)
             .finish()
     }
 }
@@ -48,7 +52,17 @@ impl CloudWebhook {
         CloudWebhook {
             app_secret,
             verify_token,
+            phone_number_id: None,
         }
+    }
+
+    /// Only changes about `phone_number_id` (when set) are taken; others
+    /// are ignored.
+    pub fn for_number(mut self, phone_number_id: Option<String>) -> Self {
+        self.phone_number_id = phone_number_id
+            .map(|id| id.trim().to_string())
+            .filter(|id| !id.is_empty());
+        self
     }
 
     /// Meta's subscription check (`GET ?hub.mode=subscribe&hub.verify_token=…
@@ -99,6 +113,6 @@ impl WebhookSource for CloudWebhook {
     }
 
     fn parse(&self, body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookParseError> {
-        events::parse(body)
+        events::parse(body, self.phone_number_id.as_deref())
     }
 }

@@ -21,11 +21,23 @@ use crate::whatsapp::{
 #[derive(Debug)]
 pub struct WahaWebhook {
     hmac_key: Option<SecretString>,
+    /// `WAHA_SESSION`: events of other sessions on the same WAHA server
+    /// (one global webhook for all) are not ours.
+    session: Option<String>,
 }
 
 impl WahaWebhook {
     pub fn new(hmac_key: Option<SecretString>) -> Self {
-        WahaWebhook { hmac_key }
+        WahaWebhook {
+            hmac_key,
+            session: None,
+        }
+    }
+
+    /// Only events of `session` are taken; others are ignored.
+    pub fn for_session(mut self, session: impl Into<String>) -> Self {
+        self.session = Some(session.into());
+        self
     }
 }
 
@@ -45,7 +57,7 @@ impl WebhookSource for WahaWebhook {
     }
 
     fn parse(&self, body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookParseError> {
-        parse(body)
+        parse(body, self.session.as_deref())
     }
 }
 
@@ -55,10 +67,25 @@ impl WebhookSource for WahaWebhook {
 /// is a known event whose `payload` is not an object; anything else yields
 /// exactly one [`WebhookEvent::Ignored`]. Every string is read without
 /// U+0000, as [`crate::whatsapp::parse_webhook`] does (PostgreSQL text
-/// cannot hold it).
-pub(super) fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookParseError> {
+/// cannot hold it). With `ours`, an event naming another session is
+/// ignored.
+pub(super) fn parse(
+    body: &[u8],
+    ours: Option<&str>,
+) -> Result<Vec<WebhookEvent>, WebhookParseError> {
     let (envelope, event) = event_envelope(body)?;
     let event = event.as_str();
+    let from_session = envelope
+        .get("session")
+        .and_then(Value::as_str)
+        .map(str::trim);
+    if let (Some(ours), Some(from_session)) = (ours, from_session)
+        && from_session != ours.trim()
+    {
+        return Ok(vec![WebhookEvent::Ignored {
+            event: event.to_string(),
+        }]);
+    }
     let known = matches!(
         event,
         "message" | "message.any" | "message.ack" | "session.status"

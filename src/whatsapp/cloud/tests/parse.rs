@@ -315,3 +315,44 @@ fn what_is_not_a_cloud_delivery_is_an_error() {
         );
     }
 }
+
+#[test]
+fn changes_about_the_accounts_other_numbers_are_not_ours() {
+    let ours = CloudWebhook::new(None, None).for_number(Some(format!(" {NUMBER} ")));
+    let text = message("wamid.OURS", "text", json!({"body": "hola"}));
+    let mut other = value(
+        json!([]),
+        json!([message("wamid.OTHER", "text", json!({"body": "hola"}))]),
+        Value::Null,
+    );
+    other["metadata"]["phone_number_id"] = json!("999000999000");
+    let body = delivery(vec![vec![
+        change("messages", other),
+        change("messages", value(json!([]), json!([text]), Value::Null)),
+    ]]);
+    let events = ours.parse(body.to_string().as_bytes()).unwrap();
+    assert!(
+        matches!(events.as_slice(), [WebhookEvent::Inbound(m)] if m.wa_id == "wamid.OURS"),
+        "{events:?}"
+    );
+    // Only another number's: nothing for us.
+    let mut only_other = value(
+        json!([]),
+        json!([message("wamid.X", "text", json!({"body": "x"}))]),
+        Value::Null,
+    );
+    only_other["metadata"]["phone_number_id"] = json!("999000999000");
+    let body = delivery(vec![vec![change("messages", only_other)]]);
+    assert_eq!(
+        ours.parse(body.to_string().as_bytes()).unwrap(),
+        [WebhookEvent::Ignored {
+            event: "messages".into()
+        }]
+    );
+    // Without a configured number, every change is read.
+    assert_eq!(parse(&body).len(), 1);
+    assert!(matches!(
+        parse(&body).as_slice(),
+        [WebhookEvent::Inbound(_)]
+    ));
+}

@@ -359,3 +359,43 @@ fn unknown_events_and_malformed_bodies() {
         })
     ));
 }
+
+#[test]
+fn events_of_other_sessions_on_the_same_server_are_not_ours() {
+    let ours = source().for_session("tienda");
+    let stopped = |session: &str| {
+        json!({"id": "evt_9", "timestamp": 1_700_000_000_123_i64, "event": "session.status",
+            "session": session, "payload": {"status": "STOPPED"}})
+        .to_string()
+    };
+    // Another session stopping must not hold our sending.
+    assert_eq!(
+        ours.parse(stopped("otra-tienda").as_bytes()).unwrap(),
+        ignored("session.status")
+    );
+    assert!(matches!(
+        ours.parse(stopped("tienda").as_bytes()).unwrap().as_slice(),
+        [WebhookEvent::SessionStatus {
+            connected: false,
+            ..
+        }]
+    ));
+    // Nor are another session's customers ours.
+    let mut message = envelope(
+        "message",
+        json!({"id": "false_593991234567@c.us_3EB0X", "from": "593991234567@c.us",
+            "fromMe": false, "body": "hola"}),
+    );
+    message["session"] = json!("otra-tienda");
+    assert_eq!(
+        ours.parse(message.to_string().as_bytes()).unwrap(),
+        ignored("message")
+    );
+    message["session"] = json!("tienda");
+    assert!(matches!(
+        ours.parse(message.to_string().as_bytes())
+            .unwrap()
+            .as_slice(),
+        [WebhookEvent::Inbound(_)]
+    ));
+}
