@@ -105,8 +105,10 @@ pub async fn deliver(s: &Services, id: i64, mode: Mode) -> Result<Delivery, JobE
     if let Some(hold) = hold_reason(s, &message, mode).await? {
         return Ok(Delivery::Held(hold));
     }
-    // Only the Cloud API needs to know (its 24-hour window).
-    let last_inbound = if s.provider.uses_window() {
+    // Only the Cloud API needs to know (its 24-hour window). A text Meta
+    // refused for the closed window goes as the template: as if the
+    // customer had never written.
+    let last_inbound = if s.provider.uses_window() && !message.outside_window {
         s.store.last_inbound_at(message.phone.as_str()).await?
     } else {
         None

@@ -35,6 +35,7 @@ mod stats;
 mod subscriptions;
 mod text_enum;
 mod transfer;
+mod window;
 
 use std::sync::Arc;
 
@@ -73,6 +74,7 @@ pub use settings::SettingsStore;
 pub use stats::StatsStore;
 pub use subscriptions::SubscriptionStore;
 pub use transfer::TransferStore;
+pub use window::WindowStore;
 
 /// The area traits, for callers of `Store` methods declared by an area
 /// on a concrete or generic store (a `dyn Store` needs no import).
@@ -81,7 +83,7 @@ pub mod prelude {
         AdminStore, AuditLogStore, ClientStore, CollectionsStore, ConversationStore, InboundStore,
         InboxStore, MediaStore, MessageLogStore, OutboxStore, PacingStore, PaymentStore,
         ReminderStore, RenewalPaymentStore, RenewalStore, ServiceStore, SettingsStore, StatsStore,
-        Store, SubscriptionStore, TransferStore,
+        Store, SubscriptionStore, TransferStore, WindowStore,
     };
 }
 
@@ -211,6 +213,7 @@ pub trait Store:
     + StatsStore
     + SubscriptionStore
     + TransferStore
+    + WindowStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -278,6 +278,10 @@ pub struct MessageRow {
     /// The approved template it went as (Cloud API), when it did.
     #[sqlx(default)]
     pub sent_template: Option<String>,
+    /// Meta refused it as text for the closed window after accepting it:
+    /// it goes as its template (Cloud API).
+    #[sqlx(default)]
+    pub outside_window: bool,
 }
 
 /// A queued message waiting for a send job.

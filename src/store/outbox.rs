@@ -16,7 +16,7 @@ use super::{
 pub(crate) const COLUMNS: &str = "id, direction, phone, client_id, kind, body, media_kind, status, \
      automatic, priority, provider_message_id, wa_message_id, attempts, error, \
      permanent_failure, next_attempt_at, created_at, updated_at, sent_at, rate_limits, media_id, \
-     sent_by, template_args, sent_template";
+     sent_by, template_args, sent_template, outside_window";
 
 /// Queues one reply, notice or staff answer (`NewOutbound`); also run by
 /// `apply_inbound` in its transaction.
@@ -63,10 +63,6 @@ const SET_DELIVERY: &str = "UPDATE messages SET status = $1, updated_at = $2, \
      error = COALESCE($5, error) WHERE id = $3 AND \
      (CASE status WHEN 'queued' THEN 0 WHEN 'sending' THEN 0 WHEN 'sent' THEN 1 \
       WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END) < $4";
-/// The newest inbound row of a phone (index `messages_phone`).
-const LAST_INBOUND: &str = "SELECT created_at FROM messages \
-     WHERE phone = $1 AND direction = 'in' ORDER BY created_at DESC LIMIT 1";
-const MARK_SENT_TEMPLATE: &str = "UPDATE messages SET sent_template = $1 WHERE id = $2";
 const REQUEUE_FAILED: &str = "UPDATE messages SET status = 'queued', attempts = 0, error = NULL, \
      permanent_failure = FALSE, next_attempt_at = NULL, updated_at = $1 \
      WHERE id = $2 AND direction = 'out' AND status IN ('failed', 'unknown') \
@@ -164,10 +160,6 @@ pub trait OutboxStore {
     /// message since (retrying it would send them twice). The caller pushes
     /// the send job.
     async fn requeue_failed(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
-    /// When `phone` last wrote to us (the Cloud API's 24-hour window).
-    async fn last_inbound_at(&self, phone: &str) -> StoreResult<Option<DateTime<Utc>>>;
-    /// Records the approved template a sent message went as.
-    async fn mark_sent_template(&self, id: i64, template: &str) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -311,24 +303,6 @@ impl<S: SqlStore> OutboxStore for S {
                 .execute(pool)
                 .await?;
             Ok(true)
-        })
-    }
-
-    async fn last_inbound_at(&self, phone: &str) -> StoreResult<Option<DateTime<Utc>>> {
-        on_pool!(self, |pool| Ok(sqlx::query_scalar(LAST_INBOUND)
-            .bind(phone)
-            .fetch_optional(pool)
-            .await?))
-    }
-
-    async fn mark_sent_template(&self, id: i64, template: &str) -> StoreResult<()> {
-        on_pool!(self, |pool| {
-            sqlx::query(MARK_SENT_TEMPLATE)
-                .bind(template)
-                .bind(id)
-                .execute(pool)
-                .await?;
-            Ok(())
         })
     }
 

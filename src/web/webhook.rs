@@ -11,8 +11,9 @@ use super::whatsapp_state;
 use super::{WebError, WebResult, WebState, json_error};
 use crate::services::{JobError, Services};
 use crate::store::{MessageKind, NewInbound, NewOutbound};
+use crate::whatsapp::template::refused_for_closed_window;
 use crate::whatsapp::{
-    InboundContent, InboundMessage, WebhookAuthError, WebhookEvent, WebhookSource,
+    DeliveryStatus, InboundContent, InboundMessage, WebhookAuthError, WebhookEvent, WebhookSource,
 };
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
@@ -136,6 +137,19 @@ async fn apply(services: &Services, event: WebhookEvent) -> Result<(), JobError>
             status,
             error,
         } => {
+            // Meta took a text and then refused it for the closed window:
+            // it goes once more, as its template.
+            if status == DeliveryStatus::Failed
+                && refused_for_closed_window(error.as_deref())
+                && let Some(id) = services.store.resend_as_template(&wa_id, now).await?
+            {
+                tracing::info!(
+                    message_id = id,
+                    "text refused outside the 24-hour window; sending the template"
+                );
+                services.queue.push_send(id, false, None).await?;
+                return Ok(());
+            }
             services
                 .store
                 .set_delivery_status(&wa_id, status.as_str(), error.as_deref(), now)

@@ -31,6 +31,19 @@ pub fn in_window(last_inbound: Option<DateTime<Utc>>, now: DateTime<Utc>) -> boo
     last_inbound.is_some_and(|at| now - at < open)
 }
 
+/// Meta's "Re-engagement message": more than 24 hours since the customer
+/// wrote. It comes as the answer to a send, or later as a `failed` status.
+pub const RE_ENGAGEMENT: i64 = 131047;
+
+/// Whether a delivery status's error (`"<code>: <title>"`, as the Cloud
+/// API's parser writes it) says the window had closed.
+pub fn refused_for_closed_window(error: Option<&str>) -> bool {
+    error
+        .and_then(|e| e.split(':').next())
+        .and_then(|code| code.trim().parse::<i64>().ok())
+        == Some(RE_ENGAGEMENT)
+}
+
 /// The automatic messages that may need a template: the three reminders,
 /// the renewal confirmation and the notices to staff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -311,6 +324,22 @@ mod tests {
 
     fn at(hours_ago: i64, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         Some(now - Duration::hours(hours_ago))
+    }
+
+    #[test]
+    fn a_closed_window_is_read_from_the_status_error() {
+        assert!(refused_for_closed_window(Some(
+            "131047: Re-engagement message"
+        )));
+        assert!(refused_for_closed_window(Some(" 131047 ")));
+        for error in [
+            None,
+            Some("131026: Message undeliverable"),
+            Some("Re-engagement 131047"),
+            Some(""),
+        ] {
+            assert!(!refused_for_closed_window(error), "{error:?}");
+        }
     }
 
     #[test]

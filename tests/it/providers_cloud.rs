@@ -1,8 +1,8 @@
 //! The Cloud API's 24-hour window made invisible to staff, on SQLite and
 //! PostgreSQL: a reminder to a customer silent for 25 hours goes as the
 //! approved template with its parameters in order, one to a customer who
-//! wrote an hour ago as text; error 131047 on a text falls back to the
-//! template once; Meta's verification handshake; Operaciones shows the
+//! wrote an hour ago as text; error 131047 on a text (in the answer, or
+//! later as a failed status) falls back to the template once; Meta's verification handshake; Operaciones shows the
 //! provider, its templates and what the last send outside the window did.
 
 use crate::support;
@@ -193,6 +193,43 @@ async fn the_window_decides_text_or_template(backend: Backend) {
     assert_eq!(sent_template(BETO).await, ("sent".into(), None));
     assert_eq!(
         sent_template(CARLA).await,
+        ("sent".into(), Some("avisa_recordatorio".into()))
+    );
+
+    // Meta took Beto's text, then reported it refused for the closed window
+    // (its clock, not ours): the template goes, once, however often the
+    // status is redelivered.
+    let beto_text = app
+        .services
+        .store
+        .messages_for_phone(&format!("+{BETO}"), 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind.as_str() == "reminder")
+        .unwrap();
+    let wamid = beto_text
+        .provider_message_id
+        .clone()
+        .expect("Meta's id kept");
+    let refused = Fake::Cloud
+        .status(&wamid, BETO, "failed")
+        .replace("131026", "131047")
+        .replace("Message undeliverable", "Re-engagement message");
+    assert!(refused.contains("131047"), "{refused}");
+    let before_refusal = Fake::Cloud.sends(server).await.len();
+    for _ in 0..3 {
+        let response = Fake::Cloud.post(&app, &refused, Signed::Yes).await;
+        assert_eq!(response.status(), 200);
+        app.settle().await;
+    }
+    let sends = Fake::Cloud.sends(server).await;
+    let again = to(&sends[before_refusal..], BETO);
+    assert_eq!(again.len(), 1, "{again:#?}");
+    assert_eq!(again[0]["type"], "template", "{again:#?}");
+    assert_eq!(again[0]["template"]["name"], "avisa_recordatorio");
+    assert_eq!(
+        sent_template(BETO).await,
         ("sent".into(), Some("avisa_recordatorio".into()))
     );
 

@@ -214,6 +214,7 @@ mod tests {
             body: "á".repeat(100),
             template_args: None,
             sent_template: None,
+            outside_window: false,
             media_kind: None,
             status: MessageStatus::Failed,
             automatic: true,

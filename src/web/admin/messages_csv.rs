@@ -125,6 +125,7 @@ mod tests {
             body: "=HYPERLINK(\"http://x\",\"y\")".into(),
             template_args: None,
             sent_template: None,
+            outside_window: false,
             media_kind: None,
             status: MessageStatus::Processed,
             automatic: false,

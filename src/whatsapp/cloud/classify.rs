@@ -16,7 +16,7 @@ use crate::whatsapp::http::{retry_after_seconds, truncate};
 use crate::whatsapp::{SendError, Sent};
 
 /// "Re-engagement message": more than 24 hours since the customer wrote.
-pub(super) const RE_ENGAGEMENT: i64 = 131047;
+pub(super) use crate::whatsapp::template::RE_ENGAGEMENT;
 /// Too many messages to the same customer in a short time.
 const PAIR_RATE_LIMIT: i64 = 131056;
 
