@@ -55,13 +55,16 @@ const INTERRUPTED_UNKNOWN: &str = "UPDATE messages SET status = 'unknown', updat
      WHERE direction = 'out' AND status = 'sending' AND updated_at < $2";
 const MARK_UNKNOWN: &str = "UPDATE messages SET status = 'unknown', error = $1, \
      next_attempt_at = NULL, updated_at = $2 WHERE id = $3 AND status = 'sending'";
-const BY_PROVIDER_ID: &str = "SELECT id FROM messages WHERE direction = 'out' \
+/// Our message with a WhatsApp or provider id (`$1`).
+pub(super) const BY_PROVIDER_ID: &str = "SELECT id FROM messages WHERE direction = 'out' \
      AND (wa_message_id = $1 OR provider_message_id = $1) ORDER BY id DESC LIMIT 1";
 /// Delivery statuses only move forward (a late "delivered" never undoes
-/// "read"): the rank here is [`delivery_rank`]'s.
+/// "read"): the rank here is [`delivery_rank`]'s. A queued message is
+/// waiting to go again (a retry, a resend as the template): what arrives
+/// about its earlier attempt is stale and must not keep it from going.
 const SET_DELIVERY: &str = "UPDATE messages SET status = $1, updated_at = $2, \
      error = COALESCE($5, error) WHERE id = $3 AND \
-     (CASE status WHEN 'queued' THEN 0 WHEN 'sending' THEN 0 WHEN 'sent' THEN 1 \
+     (CASE status WHEN 'queued' THEN 5 WHEN 'sending' THEN 0 WHEN 'sent' THEN 1 \
       WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END) < $4";
 const REQUEUE_FAILED: &str = "UPDATE messages SET status = 'queued', attempts = 0, error = NULL, \
      permanent_failure = FALSE, next_attempt_at = NULL, updated_at = $1 \

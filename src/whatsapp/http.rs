@@ -103,42 +103,25 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
-/// Sends one request of a send to `to` and reads the answer. A transport
-/// failure is classified by [`transport_error`]; a body that cannot be read
-/// is empty, leaving the status to decide (a 2xx is still sent: retrying
-/// could deliver the message twice).
+/// Sends one request of a send to `to` and reads the answer, as
+/// [`query`]; a transport failure is also logged with the recipient.
 pub async fn exchange(
     provider: &str,
     timeout: Duration,
     to: &Phone,
     request: reqwest::RequestBuilder,
 ) -> Result<Reply, SendError> {
-    let response = request.send().await.map_err(|e| {
-        let error = transport_error(provider, timeout, &e);
-        tracing::warn!(to = %to, provider, error = %error, "provider request failed");
-        error
-    })?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = read_limited(response).await.unwrap_or_else(|e| {
-        tracing::warn!(
-            to = %to,
-            provider,
-            status = status.as_u16(),
-            error = %e,
-            "the provider's reply could not be read"
-        );
-        Vec::new()
-    });
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
+    query(provider, timeout, request)
+        .await
+        .inspect_err(|error| {
+            tracing::warn!(to = %to, provider, error = %error, "provider request failed");
+        })
 }
 
-/// Sends a request that sends nothing (a session check) and reads the
-/// answer; a body that cannot be read is empty.
+/// Sends one request and reads the answer. A transport failure is
+/// classified by [`transport_error`]; a body that cannot be read is empty
+/// (logged), leaving the status to decide (a send's 2xx is still sent:
+/// retrying could deliver the message twice).
 pub async fn query(
     provider: &str,
     timeout: Duration,
@@ -150,7 +133,15 @@ pub async fn query(
         .map_err(|e| transport_error(provider, timeout, &e))?;
     let status = response.status();
     let headers = response.headers().clone();
-    let body = read_limited(response).await.unwrap_or_default();
+    let body = read_limited(response).await.unwrap_or_else(|e| {
+        tracing::warn!(
+            provider,
+            status = status.as_u16(),
+            error = %e,
+            "the provider's reply could not be read"
+        );
+        Vec::new()
+    });
     Ok(Reply {
         status,
         headers,

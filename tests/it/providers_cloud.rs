@@ -233,6 +233,47 @@ async fn the_window_decides_text_or_template(backend: Backend) {
         ("sent".into(), Some("avisa_recordatorio".into()))
     );
 
+    // A status about an earlier attempt never touches a message queued to
+    // go again (it would be marked failed or read and never sent): Carla's
+    // template failed, staff retry it, and a late status of that attempt
+    // arrives before the new one goes.
+    let store = &app.services.store;
+    let carla_row = store
+        .messages_for_phone(&format!("+{CARLA}"), 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind.as_str() == "reminder")
+        .unwrap();
+    let earlier = carla_row
+        .provider_message_id
+        .clone()
+        .expect("Meta's id kept");
+    let now = app.services.clock.now();
+    assert!(
+        store
+            .set_delivery_status(
+                &earlier,
+                "failed",
+                Some("131026: Message undeliverable"),
+                now
+            )
+            .await
+            .unwrap()
+    );
+    assert!(store.requeue_failed(carla_row.id, now).await.unwrap());
+    for (status, error) in [
+        ("read", None),
+        ("failed", Some("131047: Re-engagement message")),
+    ] {
+        store
+            .set_delivery_status(&earlier, status, error, now)
+            .await
+            .unwrap();
+        let row = store.message(carla_row.id).await.unwrap().unwrap();
+        assert_eq!(row.status.as_str(), "queued", "after a late {status}");
+    }
+
     // Operaciones: the provider, its templates, the last send outside the window.
     create_user(app.services.store.as_ref(), EMAIL, PASSWORD).await;
     let admin = AdminClient::login(&app, EMAIL, PASSWORD).await;
